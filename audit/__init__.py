@@ -1,0 +1,34 @@
+"""Regelaudit: a rule register for care organisations, from rules to relations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from audit import access, config, db, i18n, web
+from audit.config import ROOT
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(config.instance_path()),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    config.load(app, test_config)
+    db.init_db(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
+    access.init_app(app)
+
+    from audit import cli
+
+    cli.init_app(app)
+    return app

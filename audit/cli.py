@@ -1,0 +1,142 @@
+"""The ``rule-audit`` command: Flask's CLI (run, routes, shell) plus our own commands.
+
+Commands are a thin layer over the domain functions; domain errors become a one-line message
+and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from audit import demo, organisation, users
+from audit.db import open_app_db
+from audit.errors import AuditError
+
+
+class CommandError(click.ClickException):
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Stop with one line on stderr and a non-zero exit."""
+    raise CommandError(message, code)
+
+
+def _db():
+    return open_app_db(current_app)
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(users.ROLES), help="What the user may do.")
+@click.option("--team", "teams", multiple=True, help="A team the user belongs to (repeatable).")
+@click.option("--name", "display_name", default="", help="Full name shown in the app.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for (hidden, twice) when not given.",
+)
+@with_appcontext
+def create_user_command(
+    username: str, role: str, teams: tuple[str, ...], display_name: str, password: str
+) -> None:
+    """Create a user account."""
+    db = _db()
+    try:
+        team_ids = organisation.resolve_team_names(db, list(teams))
+        user = users.create_user(
+            db,
+            None,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            team_ids=team_ids,
+        )
+    except AuditError as error:
+        fail(str(error))
+    finally:
+        db.close()
+    click.echo(f"Created {user.role} {user.username}")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load a demo nursing home (only into an empty database) and print its logins once."""
+    db = _db()
+    try:
+        logins = demo.seed(db)
+    except AuditError as error:
+        fail(str(error))
+    finally:
+        db.close()
+    _print_logins(logins)
+
+
+def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    click.echo("Demo logins (shown only now; change them before real use):")
+    for username, role, password in logins:
+        click.echo(f"  {username:<10} {role:<8} {password}")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo", "with_demo", is_flag=True, help="Seed the demo organisation when empty.")
+@with_appcontext
+def serve_command(host: str, port: int, threads: int, with_demo: bool) -> None:
+    """Serve the app with waitress."""
+    import waitress
+
+    app: Flask = current_app._get_current_object()
+    if with_demo:
+        db = _db()
+        try:
+            if users.count_users(db) == 0:
+                _print_logins(demo.seed(db))
+            else:
+                click.echo("The database has users already; the demo was not loaded.")
+        finally:
+            db.close()
+    click.echo(f"Regelaudit on http://{host}:{port}/  (database {app.config['DATABASE']})")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="rule-audit")
+
+
+def init_app(app: Flask) -> None:
+    for command in (create_user_command, seed_demo_command, serve_command):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from audit import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """Regelaudit: from rules to relations."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: click errors become one line, never a usage dump."""
+    try:
+        result = cli.main(args=argv, prog_name="rule-audit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        click.echo(f"Error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,73 @@
+"""Settings: defaults that work with nothing configured, then instance/config.py, then the
+environment. The secret key is generated into instance/config.py on first start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "DATABASE": None,  # set from the instance folder unless configured
+    "BUSY_TIMEOUT_MS": 10_000,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCKOUT_MINUTES": 15,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_NAME": "rule_audit_session",
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "BABEL_DEFAULT_LOCALE": "nl",
+    "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
+    "PER_PAGE": 50,
+}
+
+ENV_OVERRIDES = {
+    "RULE_AUDIT_DATABASE": "DATABASE",
+    "RULE_AUDIT_SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
+}
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("RULE_AUDIT_INSTANCE", ROOT / "instance")).resolve()
+
+
+def ensure_secret_key(app: Flask) -> None:
+    """Write a random SECRET_KEY into instance/config.py the first time the app starts."""
+    config_file = Path(app.instance_path) / "config.py"
+    if app.config.get("SECRET_KEY"):
+        return
+    key = secrets.token_hex(32)
+    with open(config_file, "a", encoding="utf-8") as handle:
+        os.chmod(config_file, 0o600)
+        handle.write(
+            "# Generated on first start. Keep it secret; changing it logs everybody out.\n"
+            f"SECRET_KEY = {key!r}\n"
+        )
+    app.config["SECRET_KEY"] = key
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def load(app: Flask, test_config: dict | None) -> None:
+    app.config.from_mapping(DEFAULTS)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        app.config.from_pyfile(str(Path(app.instance_path) / "config.py"), silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    for variable, key in ENV_OVERRIDES.items():
+        if variable in os.environ and (test_config is None or key not in test_config):
+            value = os.environ[variable]
+            app.config[key] = _truthy(value) if key == "SESSION_COOKIE_SECURE" else value
+    if not app.config["DATABASE"]:
+        app.config["DATABASE"] = str(Path(app.instance_path) / "audit.sqlite3")
+    if test_config is None:
+        ensure_secret_key(app)

@@ -1,0 +1,136 @@
+"""The one place that opens SQLite connections.
+
+A request gets one sqlite-utils ``Database`` cached on ``g``; the CLI and tests use ``connect``.
+Writes go through ``transaction`` so that every multi-row change is atomic and takes the write
+lock up front (``BEGIN IMMEDIATE``): in WAL mode a deferred transaction that reads first and writes
+later can fail with "database is locked" without ever waiting for the busy timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from flask import Flask, current_app, g
+from flask.cli import with_appcontext
+from sqlite_utils import Database
+
+from audit.clock import now_iso
+from audit.schema import MIGRATIONS
+
+
+def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
+    """Open the database with the settings every connection needs."""
+    conn = sqlite3.connect(
+        str(path),
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,  # we say BEGIN ourselves; no implicit transactions
+        check_same_thread=False,
+    )
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    # WAL with synchronous=NORMAL is durable against application crashes and keeps readers
+    # and the writer out of each other's way.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return Database(conn, execute_plugins=False)
+
+
+def open_app_db(app: Flask | None = None) -> Database:
+    app = app or current_app
+    return connect(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
+
+
+def get_db() -> Database:
+    """The request's connection, opened on first use."""
+    if "db" not in g:
+        g.db = open_app_db()
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+@contextlib.contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """All writes inside commit together or not at all. Nested use becomes a savepoint."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    else:
+        db.conn.execute("COMMIT")
+
+
+def applied_migrations(db: Database) -> set[int]:
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            applied_at TEXT NOT NULL
+        )
+        """
+    )
+    return {row[0] for row in db.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def apply_migrations(db: Database) -> list[int]:
+    """Apply every migration not yet recorded; return the numbers applied (empty: up to date).
+
+    A migration and its record commit together, so a failed one leaves the schema as it was.
+    """
+    done = applied_migrations(db)
+    applied = []
+    for version, name, statements in MIGRATIONS:
+        if version in done:
+            continue
+        with transaction(db):
+            for statement in statements:
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [version, name, now_iso()],
+            )
+        applied.append(version)
+    return applied
+
+
+def init_db(path: str | Path, busy_timeout_ms: int = 10_000) -> list[int]:
+    """Create the file if needed, switch it to WAL and apply pending migrations."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = connect(path, busy_timeout_ms)
+    try:
+        db.conn.execute("PRAGMA journal_mode = WAL")
+        return apply_migrations(db)
+    finally:
+        db.close()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create the database and apply every pending migration."""
+    path = current_app.config["DATABASE"]
+    applied = init_db(path, current_app.config["BUSY_TIMEOUT_MS"])
+    if applied:
+        click.echo(f"Applied migrations {', '.join(map(str, applied))} to {path}")
+    latest = MIGRATIONS[-1][0]
+    click.echo(f"Database {path} is at schema version {latest}")
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(init_db_command)

@@ -1,0 +1,205 @@
+"""The organisation itself: its settings, locations and teams."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
+
+from audit import events
+from audit.clock import now_iso
+from audit.db import transaction
+from audit.errors import NotFound, ValidationError, check
+
+LANGUAGES = ("nl", "en")
+NAME_MAX = 100
+ORG_NAME_MAX = 200
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def get_settings(db: Database) -> dict:
+    return next(db.query("SELECT name, default_language, reference_share FROM organisation"))
+
+
+def update_settings(
+    db: Database,
+    actor: events.Actor | None,
+    *,
+    name: str,
+    default_language: str,
+    reference_share: float,
+) -> dict:
+    """reference_share is a fraction (0.7 for 70%)."""
+    name = (name or "").strip()
+    errors: dict[str, Any] = {}
+    if len(name) > ORG_NAME_MAX:
+        errors["name"] = _l("At most %(n)s characters.", n=ORG_NAME_MAX)
+    if default_language not in LANGUAGES:
+        errors["default_language"] = _l("Choose Dutch or English.")
+    if reference_share is None or not 0 <= reference_share <= 1:
+        errors["reference_share"] = _l("Enter a percentage between 0 and 100.")
+    check(errors)
+    new = {"name": name, "default_language": default_language, "reference_share": reference_share}
+    with transaction(db):
+        old = get_settings(db)
+        db.execute(
+            "UPDATE organisation SET name = ?, default_language = ?, reference_share = ?,"
+            " updated_at = ? WHERE id = 1",
+            [name, default_language, reference_share, now_iso()],
+        )
+        changes = events.diff(old, new, new)
+        if changes:
+            events.record(db, actor, "organisation", 1, "update", changes)
+    return new
+
+
+# --- locations ------------------------------------------------------------------------------
+
+
+def _clean_name(value: str | None, field: str = "name") -> str:
+    name = " ".join((value or "").split())
+    if not name:
+        raise ValidationError({field: _l("Enter a name.")})
+    if len(name) > NAME_MAX:
+        raise ValidationError({field: _l("At most %(n)s characters.", n=NAME_MAX)})
+    return name
+
+
+def list_locations(db: Database) -> list[dict]:
+    return list(
+        db.query(
+            """
+            SELECT l.id, l.name, count(t.id) AS team_count
+            FROM locations l LEFT JOIN teams t ON t.location_id = l.id
+            GROUP BY l.id ORDER BY l.name COLLATE NOCASE
+            """
+        )
+    )
+
+
+def get_location(db: Database, location_id: int) -> dict:
+    row = db.execute("SELECT id, name FROM locations WHERE id = ?", [location_id]).fetchone()
+    if row is None:
+        raise NotFound(_l("No such location."))
+    return {"id": row[0], "name": row[1]}
+
+
+def find_location(db: Database, name: str) -> dict | None:
+    row = db.execute(
+        "SELECT id, name FROM locations WHERE name = ? COLLATE NOCASE", [name.strip()]
+    ).fetchone()
+    return {"id": row[0], "name": row[1]} if row else None
+
+
+def save_location(
+    db: Database, actor: events.Actor | None, name: str, location_id: int | None = None
+) -> dict:
+    """Create a location, or rename one when location_id is given."""
+    name = _clean_name(name)
+    with transaction(db):
+        try:
+            if location_id is None:
+                location_id = db.execute(
+                    "INSERT INTO locations (name, created_at) VALUES (?, ?)", [name, now_iso()]
+                ).lastrowid
+                events.record(db, actor, "location", location_id, "create", {"name": [None, name]})
+            else:
+                old = get_location(db, location_id)
+                db.execute("UPDATE locations SET name = ? WHERE id = ?", [name, location_id])
+                changes = events.diff(old, {"name": name}, ["name"])
+                if changes:
+                    events.record(db, actor, "location", location_id, "update", changes)
+        except sqlite3.IntegrityError:
+            raise ValidationError(
+                {"name": _l("A location with this name exists already.")}
+            ) from None
+    return get_location(db, location_id)
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+def list_teams(db: Database) -> list[dict]:
+    return list(
+        db.query(
+            """
+            SELECT t.id, t.name, t.location_id, l.name AS location_name,
+                   (SELECT count(*) FROM team_members m JOIN users u ON u.id = m.user_id
+                    WHERE m.team_id = t.id AND u.active) AS member_count
+            FROM teams t LEFT JOIN locations l ON l.id = t.location_id
+            ORDER BY t.name COLLATE NOCASE
+            """
+        )
+    )
+
+
+def get_team(db: Database, team_id: int) -> dict:
+    rows = list(db.query("SELECT id, name, location_id FROM teams WHERE id = ?", [team_id]))
+    if not rows:
+        raise NotFound(_l("No such team."))
+    return rows[0]
+
+
+def find_team(db: Database, name: str) -> dict | None:
+    rows = list(
+        db.query(
+            "SELECT id, name, location_id FROM teams WHERE name = ? COLLATE NOCASE",
+            [name.strip()],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def save_team(
+    db: Database,
+    actor: events.Actor | None,
+    name: str,
+    location_id: int | None,
+    team_id: int | None = None,
+) -> dict:
+    """Create a team, or change its name or location when team_id is given."""
+    name = _clean_name(name)
+    with transaction(db):
+        if location_id is not None:
+            try:
+                get_location(db, location_id)
+            except NotFound:
+                raise ValidationError({"location_id": _l("No such location.")}) from None
+        new = {"name": name, "location_id": location_id}
+        try:
+            if team_id is None:
+                team_id = db.execute(
+                    "INSERT INTO teams (name, location_id, created_at) VALUES (?, ?, ?)",
+                    [name, location_id, now_iso()],
+                ).lastrowid
+                events.record(db, actor, "team", team_id, "create", events.diff({}, new, new))
+            else:
+                old = get_team(db, team_id)
+                db.execute(
+                    "UPDATE teams SET name = ?, location_id = ? WHERE id = ?",
+                    [name, location_id, team_id],
+                )
+                changes = events.diff(old, new, new)
+                if changes:
+                    events.record(db, actor, "team", team_id, "update", changes)
+        except sqlite3.IntegrityError:
+            raise ValidationError({"name": _l("A team with this name exists already.")}) from None
+    return get_team(db, team_id)
+
+
+def resolve_team_names(db: Database, names: list[str]) -> list[int]:
+    """Team ids for names (case-insensitive); unknown names are a validation error."""
+    ids, unknown = [], []
+    for name in names:
+        team = find_team(db, name)
+        if team is None:
+            unknown.append(name)
+        else:
+            ids.append(team["id"])
+    if unknown:
+        raise ValidationError({"teams": _l("Unknown team: %(names)s", names=", ".join(unknown))})
+    return ids

@@ -1,0 +1,222 @@
+"""Admin screens: users, locations and teams, organisation settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from audit import organisation, users
+from audit.access import ADMINS, allow
+from audit.db import get_db
+from audit.errors import ValidationError
+from audit.i18n import LANGUAGES
+from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _role_choices():
+    return choices(users.ROLE_LABELS.items())
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Name"), validators=[Length(max=100)])
+    role = SelectField(_l("Role"), choices=_role_choices)
+    team_ids = SelectMultipleField(
+        _l("Teams"),
+        coerce=int,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=128)])
+    confirm = PasswordField(
+        _l("Password again"), validators=[EqualTo("password", message=_l("The passwords differ."))]
+    )
+
+
+class NameForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+
+
+class TeamForm(NameForm):
+    location_id = SelectField(_l("Location"), coerce=int_or_none, validate_choice=True)
+
+
+class SettingsForm(FlaskForm):
+    name = StringField(_l("Organisation name"), validators=[Length(max=200)])
+    default_language = SelectField(_l("Default language"), choices=choices(LANGUAGES.items()))
+    reference_share = DecimalField(
+        _l("Reference share of self-invented rules (%)"),
+        places=0,
+        validators=[InputRequired(), NumberRange(min=0, max=100)],
+    )
+
+
+def _team_choices() -> list[tuple[int, str]]:
+    return choices((t["id"], t["name"]) for t in organisation.list_teams(get_db()))
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+@bp.route("/users")
+@allow(*ADMINS)
+def user_list():
+    return render_template("admin/users.html", users=users.list_users(get_db()))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@allow(*ADMINS)
+def user_new():
+    form = UserForm()
+    form.team_ids.choices = _team_choices()
+    form.password.validators = [DataRequired(), Length(max=128)]
+    if form.validate_on_submit():
+        try:
+            user = users.create_user(
+                get_db(),
+                current_user,
+                username=form.username.data,
+                password=form.password.data,
+                role=form.role.data,
+                display_name=form.display_name.data,
+                team_ids=form.team_ids.data,
+            )
+        except ValidationError as error:
+            show_errors(form, error)
+        else:
+            flash(_("User %(name)s has been created.", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@allow(*ADMINS)
+def user_edit(user_id: int):
+    db = get_db()
+    user = get_or_404(users.get_user, user_id)
+    form = UserForm(obj=user)
+    form.username.data = user.username  # the name is the login; it does not change here
+    form.team_ids.choices = _team_choices()
+    if form.validate_on_submit():
+        try:
+            users.update_user(
+                db,
+                current_user,
+                user_id,
+                role=form.role.data,
+                display_name=form.display_name.data,
+                team_ids=form.team_ids.data,
+                active=form.active.data,
+            )
+            if form.password.data:
+                users.set_password(db, current_user, user_id, form.password.data)
+        except ValidationError as error:
+            show_errors(form, error)
+        else:
+            flash(_("User %(name)s has been saved.", name=user.username), "success")
+            return redirect(url_for("admin.user_list"))
+    return render_template("admin/user_form.html", form=form, user=user)
+
+
+# --- locations and teams --------------------------------------------------------------------
+
+
+def _location_choices() -> list[tuple[int | None, str]]:
+    return choices(
+        [("", _("(no location)"))]
+        + [(loc["id"], loc["name"]) for loc in organisation.list_locations(get_db())]
+    )
+
+
+@bp.route("/teams")
+@allow(*ADMINS)
+def teams():
+    db = get_db()
+    return render_template(
+        "admin/teams.html",
+        locations=organisation.list_locations(db),
+        teams=organisation.list_teams(db),
+    )
+
+
+@bp.route("/locations/new", methods=["GET", "POST"], defaults={"location_id": None})
+@bp.route("/locations/<int:location_id>", methods=["GET", "POST"])
+@allow(*ADMINS)
+def location_edit(location_id: int | None):
+    location = get_or_404(organisation.get_location, location_id) if location_id else None
+    form = NameForm(data=location)
+    if form.validate_on_submit():
+        try:
+            saved = organisation.save_location(get_db(), current_user, form.name.data, location_id)
+        except ValidationError as error:
+            show_errors(form, error)
+        else:
+            flash(_("Location %(name)s has been saved.", name=saved["name"]), "success")
+            return redirect(url_for("admin.teams"))
+    return render_template("admin/location_form.html", form=form, location=location)
+
+
+@bp.route("/teams/new", methods=["GET", "POST"], defaults={"team_id": None})
+@bp.route("/teams/<int:team_id>", methods=["GET", "POST"])
+@allow(*ADMINS)
+def team_edit(team_id: int | None):
+    db = get_db()
+    team = get_or_404(organisation.get_team, team_id) if team_id else None
+    form = TeamForm(data=team)
+    form.location_id.choices = _location_choices()
+    if form.validate_on_submit():
+        try:
+            saved = organisation.save_team(
+                db, current_user, form.name.data, form.location_id.data, team_id
+            )
+        except ValidationError as error:
+            show_errors(form, error)
+        else:
+            flash(_("Team %(name)s has been saved.", name=saved["name"]), "success")
+            return redirect(url_for("admin.teams"))
+    members = users.team_members(db, team_id) if team_id else []
+    return render_template("admin/team_form.html", form=form, team=team, members=members)
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@allow(*ADMINS)
+def settings():
+    db = get_db()
+    current = organisation.get_settings(db)
+    form = SettingsForm(
+        data={**current, "reference_share": round(current["reference_share"] * 100)}
+    )
+    if form.validate_on_submit():
+        try:
+            organisation.update_settings(
+                db,
+                current_user,
+                name=form.name.data,
+                default_language=form.default_language.data,
+                reference_share=float(form.reference_share.data) / 100,
+            )
+        except ValidationError as error:
+            show_errors(form, error)
+        else:
+            flash(_("The settings have been saved."), "success")
+            return redirect(url_for("admin.settings"))
+    return render_template("admin/settings.html", form=form)

@@ -1,0 +1,206 @@
+"""Login, logout, first-run setup, the language switch and the user's own account."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from audit import organisation, users
+from audit.access import READERS, allow, public
+from audit.db import get_db, transaction
+from audit.errors import LoginFailed, ValidationError
+from audit.i18n import LANGUAGES
+from audit.views.helpers import choices, show_errors
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    next = HiddenField()
+
+
+class SetupForm(FlaskForm):
+    organisation = StringField(
+        _l("Organisation name"), validators=[DataRequired(), Length(max=200)]
+    )
+    default_language = SelectField(_l("Default language"), choices=choices(LANGUAGES.items()))
+    username = StringField(_l("Your user name"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Your name"), validators=[Length(max=100)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(min=users.PASSWORD_MIN, max=128)]
+    )
+    confirm = PasswordField(
+        _l("Password again"), validators=[EqualTo("password", message=_l("The passwords differ."))]
+    )
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=users.PASSWORD_MIN, max=128)]
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[EqualTo("password", message=_l("The passwords differ."))],
+    )
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: a login link must not send people elsewhere."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return url_for("main.index")
+
+
+def _login(user: users.User) -> None:
+    users.start_session(get_db(), user)
+    session.clear()
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if users.count_users(get_db()) == 0:
+        return redirect(url_for("auth.setup"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        config = current_app.config
+        try:
+            user = users.authenticate(
+                get_db(),
+                form.username.data,
+                form.password.data,
+                max_failures=config["LOGIN_MAX_FAILURES"],
+                lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"],
+            )
+        except LoginFailed as error:
+            form.form_errors.append(str(error.message))
+        else:
+            lang = session.get("lang")
+            _login(user)
+            if lang and not user.language:
+                session["lang"] = lang
+            return redirect(_safe_next(form.next.data))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@allow(*READERS)
+def logout():
+    users.end_session(get_db(), current_user.session_token)
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup():
+    """First run only: the first person creates the organisation and the admin account."""
+    db = get_db()
+    if users.count_users(db) > 0:
+        abort(404)
+    form = SetupForm(default_language=session.get("lang") or "nl")
+    if form.validate_on_submit():
+        try:
+            with transaction(db):
+                # Checked again inside the write lock: two people racing through setup must not
+                # both become admin.
+                if users.count_users(db) > 0:
+                    abort(404)
+                organisation.update_settings(
+                    db,
+                    None,
+                    name=form.organisation.data,
+                    default_language=form.default_language.data,
+                    reference_share=organisation.get_settings(db)["reference_share"],
+                )
+                user = users.create_user(
+                    db,
+                    None,
+                    username=form.username.data,
+                    password=form.password.data,
+                    role="admin",
+                    display_name=form.display_name.data,
+                    language=form.default_language.data,
+                )
+        except ValidationError as error:
+            show_errors(form, error, {"name": "organisation"})
+        else:
+            _login(user)
+            flash(
+                _("Welcome. Your organisation is ready; add locations, teams and users."), "success"
+            )
+            return redirect(url_for("admin.settings"))
+    return render_template("auth/setup.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language():
+    lang = request.form.get("lang", "")
+    if lang not in LANGUAGES:
+        abort(400)
+    session["lang"] = lang
+    if current_user.is_authenticated:
+        users.set_language(get_db(), current_user.id, lang)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@allow(*READERS)
+def account():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        db = get_db()
+        try:
+            users.authenticate(
+                db,
+                current_user.username,
+                form.current.data,
+                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
+                lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
+            )
+        except LoginFailed:
+            form.current.errors = [_("This is not your current password.")]
+        else:
+            try:
+                users.set_password(
+                    db,
+                    current_user,
+                    current_user.id,
+                    form.password.data,
+                    keep_session=current_user.session_token,
+                )
+            except ValidationError as error:
+                show_errors(form, error)
+            else:
+                flash(
+                    _("Your password has been changed. Other sessions have been logged out."),
+                    "success",
+                )
+                return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)

@@ -1,0 +1,51 @@
+"""Helpers every blueprint shares: form errors from the domain, ids from URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice
+
+from audit.db import get_db
+from audit.errors import NotFound, ValidationError
+
+
+def show_errors(
+    form: FlaskForm, error: ValidationError, aliases: dict[str, str] | None = None
+) -> None:
+    """Put a domain ValidationError's messages next to the matching fields of the form.
+
+    Messages for fields the form does not have are shown at the top of the form, so nothing the
+    domain says is lost.
+    """
+    aliases = aliases or {}
+    for name, messages in error.errors.items():
+        field = form._fields.get(aliases.get(name, name))
+        target = list(field.errors) if field is not None else None
+        if field is not None:
+            field.errors = target + [str(m) for m in messages]
+        else:
+            form.form_errors.extend(str(m) for m in messages)
+
+
+def int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def get_or_404(loader: Callable[..., Any], *args: Any) -> Any:
+    """``loader(db, *args)``, or a 404 page when the domain says there is no such thing."""
+    try:
+        return loader(get_db(), *args)
+    except NotFound:
+        abort(404)
+
+
+def choices(pairs: Any) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select options."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -1,0 +1,128 @@
+"""What every page shares: login wiring, blueprints, security headers, error pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from audit import users
+from audit.access import ADMINS, READERS
+from audit.db import get_db
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please log in to see this page.")
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+# Strict: nothing inline, so an injected <script> or style attribute does nothing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    endpoint: str
+    label: Any
+    roles: tuple[str, ...]
+    prefix: str  # endpoints starting with this mark the item as the current page
+    hint: Any = None
+
+
+NAV = [
+    NavItem("main.index", _l("Start"), READERS, "main."),
+    NavItem(
+        "admin.user_list",
+        _l("Administration"),
+        ADMINS,
+        "admin.",
+        _l("Users, locations and teams, settings."),
+    ),
+]
+
+
+def nav_items() -> list[NavItem]:
+    """The menu for the current user: only what their role may open."""
+    if not current_user.is_authenticated:
+        return []
+    return [
+        item
+        for item in NAV
+        if current_user.role in item.roles and item.endpoint in current_app.view_functions
+    ]
+
+
+@login_manager.user_loader
+def _load_user(token: str) -> users.User | None:
+    return users.load_session_user(get_db(), token)
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if response.mimetype == "text/html":
+        # Pages show names and votes: no shared-PC browser cache or proxy keeps them.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+ERROR_MESSAGES = {
+    400: _l("The request could not be understood."),
+    403: _l("You do not have access to this page."),
+    404: _l("This page does not exist."),
+    405: _l("This action is not possible here."),
+    413: _l("The file is too large."),
+    500: _l("Something went wrong on our side. Nothing you entered was saved."),
+}
+
+
+def _error_page(error: HTTPException):
+    if error.response is not None:  # e.g. the login redirect raised through abort()
+        return error.response
+    code = error.code or 500
+    message = ERROR_MESSAGES.get(code, error.description)
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def _csrf_error(_error: CSRFError):
+    message = _l("This form has expired or was not sent from this site. Reload it and try again.")
+    return render_template("errors/error.html", code=400, message=message), 400
+
+
+def _server_error(_error: Exception):
+    return render_template("errors/error.html", code=500, message=ERROR_MESSAGES[500]), 500
+
+
+def init_app(app: Flask) -> None:
+    from audit.views import admin, auth, main
+
+    login_manager.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(main.bp)
+    app.register_blueprint(admin.bp)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(500, _server_error)
+
+    @app.context_processor
+    def _globals():
+        return {"endpoint": request.endpoint or ""}
+
+    app.jinja_env.globals.update(
+        nav_items=nav_items,
+        current_language=lambda: str(get_locale() or "nl"),
+        role_label=lambda role: users.ROLE_LABELS.get(role, role),
+    )

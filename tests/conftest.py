@@ -1,0 +1,123 @@
+"""Fixtures: a fresh app on a temporary SQLite file per test, clients logged in per role, and
+small factories."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from audit import create_app, organisation, users
+from audit.db import connect
+
+PASSWORD = "correct horse"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch):
+    # scrypt costs ~75 ms per hash; the tests hash hundreds of times.
+    monkeypatch.setattr(users, "HASH_METHOD", "pbkdf2:sha256:1000")
+    users._dummy_hash.cache_clear()
+
+
+@pytest.fixture
+def app(tmp_path):
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "DATABASE": str(tmp_path / "audit.sqlite3"),
+        }
+    )
+
+
+@pytest.fixture
+def db(app):
+    database = connect(app.config["DATABASE"])
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_user(db, username="anna", role="member", teams=(), password=PASSWORD, **fields):
+    return users.create_user(
+        db,
+        None,
+        username=username,
+        password=password,
+        role=role,
+        team_ids=[t if isinstance(t, int) else t["id"] for t in teams],
+        **fields,
+    )
+
+
+def make_team(db, name="Vlinder", location=None):
+    location_id = None
+    if location:
+        found = organisation.find_location(db, location)
+        location_id = (found or organisation.save_location(db, None, location))["id"]
+    return organisation.save_team(db, None, name, location_id)
+
+
+def csrf_token(client, url="/login"):
+    """The CSRF token of a page's form, as a browser would send it back."""
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no csrf token on {url}"
+    return match.group(1)
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username="anna", password=PASSWORD):
+        token = csrf_token(self.client, "/login")
+        return self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token}
+        )
+
+    def logout(self):
+        token = csrf_token(self.client, "/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def login_as(app, db):
+    """login_as("quality") -> a client logged in as a new user of that role."""
+    clients = {}
+
+    def login(role, username=None, teams=()):
+        username = username or f"{role}1"
+        if username not in clients:
+            make_user(db, username=username, role=role, teams=teams)
+            client = app.test_client()
+            response = Auth(client).login(username)
+            assert response.status_code == 302, response.get_data(as_text=True)
+            clients[username] = client
+        return clients[username]
+
+    return login
+
+
+def post(client, url, data=None, token_from=None, **kwargs):
+    """POST a form the way a browser does: with the CSRF token of the page it came from."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_token(client, token_from or url))
+    return client.post(url, data=data, **kwargs)
