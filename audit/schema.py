@@ -95,6 +95,115 @@ FOUNDATION = [
     """,
 ]
 
+# Origin groups as DESIGN.md defines them. audit/origins.py holds the same sets for Python;
+# tests/test_origins.py checks that the two agree for every combination.
+_EXTERNAL = "('law', 'inspectorate', 'financier', 'professional_standard', 'certification')"
+_SELF = "('interpretation', 'organisation', 'team')"
+_ORIGIN_KEYS = (
+    "('law', 'inspectorate', 'financier', 'professional_standard', 'certification',"
+    " 'interpretation', 'organisation', 'team', 'unknown')"
+)
+
+REGISTER = [
+    """
+    CREATE TABLE categories (
+        id INTEGER PRIMARY KEY,
+        name_nl TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name_nl) BETWEEN 1 AND 100),
+        name_en TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name_en) BETWEEN 1 AND 100),
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        created_at TEXT NOT NULL
+    )
+    """,
+    """
+    INSERT INTO categories (name_nl, name_en, created_at) VALUES
+        ('Hygiëne en infectiepreventie', 'Hygiene and infection prevention', datetime('now')),
+        ('Medicatie', 'Medication', datetime('now')),
+        ('Veiligheid en vallen', 'Safety and falls', datetime('now')),
+        ('Eten en drinken', 'Food and drink', datetime('now')),
+        ('Dagritme en wonen', 'Daily rhythm and living', datetime('now')),
+        ('Bezoek en familie', 'Visitors and family', datetime('now')),
+        ('Privacy en dossier', 'Privacy and records', datetime('now')),
+        ('Vrijheidsbeperking', 'Restraint and freedom', datetime('now')),
+        ('Persoonlijke verzorging', 'Personal care', datetime('now')),
+        ('Verslaglegging en overdracht', 'Reporting and handover', datetime('now')),
+        ('Activiteiten en uitjes', 'Activities and outings', datetime('now')),
+        ('Huishouding en omgeving', 'Housekeeping and surroundings', datetime('now'))
+    """,
+    """
+    CREATE TABLE protocols (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name) BETWEEN 1 AND 200),
+        version TEXT NOT NULL DEFAULT '' CHECK (length(version) <= 50),
+        url TEXT NOT NULL DEFAULT '' CHECK (length(url) <= 500),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+    f"""
+    CREATE TABLE rules (
+        id INTEGER PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(code) BETWEEN 1 AND 30),
+        title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+        description TEXT NOT NULL DEFAULT '',
+        category_id INTEGER REFERENCES categories (id),
+        protocol_id INTEGER REFERENCES protocols (id),
+        owner TEXT NOT NULL DEFAULT '',
+        minutes_per_week INTEGER CHECK (minutes_per_week IS NULL OR minutes_per_week >= 0),
+        relation_impact TEXT CHECK (relation_impact IN ('hinders', 'neutral', 'supports')),
+        values_touched TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'under_review', 'adapted', 'dropped')),
+        introduced_on TEXT,
+        review_due TEXT,
+        perceived_origin TEXT CHECK (perceived_origin IN {_ORIGIN_KEYS}),
+        verified_origin TEXT CHECK (verified_origin IN {_ORIGIN_KEYS}),
+        source_reference TEXT NOT NULL DEFAULT '',
+        evidence_note TEXT NOT NULL DEFAULT '',
+        verified_by INTEGER REFERENCES users (id),
+        verified_on TEXT,
+        -- no team and no location chosen: the rule applies to the whole organisation
+        org_wide INTEGER NOT NULL DEFAULT 1 CHECK (org_wide IN (0, 1)),
+        archived_at TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        -- bumped on every change, so an edit made on a stale form is refused
+        version INTEGER NOT NULL DEFAULT 1,
+        -- title, description, code and source reference, lower-cased without accents
+        search_text TEXT NOT NULL DEFAULT '',
+        traced INTEGER GENERATED ALWAYS AS (
+            coalesce(verified_origin IS NOT NULL AND verified_origin <> 'unknown', 0)) VIRTUAL,
+        self_invented INTEGER GENERATED ALWAYS AS (
+            coalesce(verified_origin IN {_SELF}, 0)) VIRTUAL,
+        myth INTEGER GENERATED ALWAYS AS (
+            coalesce(perceived_origin IN {_EXTERNAL} AND verified_origin IN {_SELF}, 0)) VIRTUAL
+    )
+    """,
+    "CREATE INDEX rules_live ON rules (archived_at, status)",
+    "CREATE INDEX rules_category ON rules (category_id)",
+    "CREATE INDEX rules_protocol ON rules (protocol_id)",
+    "CREATE INDEX rules_verified ON rules (verified_origin)",
+    "CREATE INDEX rules_perceived ON rules (perceived_origin)",
+    "CREATE INDEX rules_created ON rules (created_at, id)",
+    "CREATE INDEX rules_review_due ON rules (review_due)",
+    """
+    CREATE TABLE rule_teams (
+        rule_id INTEGER NOT NULL REFERENCES rules (id),
+        team_id INTEGER NOT NULL REFERENCES teams (id),
+        PRIMARY KEY (rule_id, team_id)
+    )
+    """,
+    "CREATE INDEX rule_teams_team ON rule_teams (team_id)",
+    """
+    CREATE TABLE rule_locations (
+        rule_id INTEGER NOT NULL REFERENCES rules (id),
+        location_id INTEGER NOT NULL REFERENCES locations (id),
+        PRIMARY KEY (rule_id, location_id)
+    )
+    """,
+    "CREATE INDEX rule_locations_location ON rule_locations (location_id)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "foundation", FOUNDATION),
+    (2, "register", REGISTER),
 ]

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from audit import users
-from audit.access import ADMINS, READERS
+from audit.access import ADMINS, EDITORS, READERS
 from audit.db import get_db
 
 login_manager = LoginManager()
@@ -41,6 +41,20 @@ class NavItem:
 
 NAV = [
     NavItem("main.index", _l("Start"), READERS, "main."),
+    NavItem(
+        "rules.register_page",
+        _l("Register"),
+        READERS,
+        "rules.",
+        _l("Every rule with its origin, scope, time and effect on the relation."),
+    ),
+    NavItem(
+        "rules.tracing",
+        _l("Tracing"),
+        EDITORS,
+        "rules.trac",
+        _l("Rules not yet traced, and rules past their review date."),
+    ),
     NavItem(
         "admin.user_list",
         _l("Administration"),
@@ -106,12 +120,12 @@ def _server_error(_error: Exception):
 
 
 def init_app(app: Flask) -> None:
-    from audit.views import admin, auth, main
+    from audit.views import admin, auth, categories, display, main, protocols, rules
 
     login_manager.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(main.bp)
-    app.register_blueprint(admin.bp)
+    for blueprint in (auth.bp, main.bp, admin.bp, rules.bp, protocols.bp, categories.bp):
+        app.register_blueprint(blueprint)
+    display.init_app(app)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _error_page)

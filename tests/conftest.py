@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from audit import create_app, organisation, users
+from audit import create_app, organisation, rules, users
 from audit.db import connect
 
 PASSWORD = "correct horse"
@@ -121,3 +121,9 @@ def post(client, url, data=None, token_from=None, **kwargs):
     data = dict(data or {})
     data.setdefault("csrf_token", csrf_token(client, token_from or url))
     return client.post(url, data=data, **kwargs)
+
+
+def make_rule(db, actor=None, **fields):
+    """A rule with sensible defaults; any field can be given."""
+    fields.setdefault("title", "Geen taart van familie")
+    return rules.create_rule(db, actor, **fields)

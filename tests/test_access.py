@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from audit import protocols
 from audit.access import PUBLIC, access_of
-from tests.conftest import Auth, make_team, make_user
+from tests.conftest import Auth, make_rule, make_team, make_user
 
 ALL = {"admin", "quality", "member", "viewer"}
 ADMIN = {"admin"}
+EDITORS = {"admin", "quality"}
 
 ACCESS: dict[str, set[str] | str] = {
     "static": PUBLIC,
@@ -29,10 +31,31 @@ ACCESS: dict[str, set[str] | str] = {
     "admin.location_edit": ADMIN,
     "admin.team_edit": ADMIN,
     "admin.settings": ADMIN,
+    "rules.register_page": ALL,
+    "rules.detail": ALL,
+    "rules.new": EDITORS,
+    "rules.edit": EDITORS,
+    "rules.archive": EDITORS,
+    "rules.restore": EDITORS,
+    "rules.tracing": EDITORS,
+    "rules.trace": EDITORS,
+    "protocols.index": ALL,
+    "protocols.detail": ALL,
+    "protocols.edit": EDITORS,
+    "categories.index": EDITORS,
+    "categories.edit": EDITORS,
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
-SAMPLE_ARGS = {"user_id": 1, "team_id": 1, "location_id": 1, "filename": "app.css"}
+SAMPLE_ARGS = {
+    "user_id": 1,
+    "team_id": 1,
+    "location_id": 1,
+    "rule_id": 1,
+    "protocol_id": 1,
+    "category_id": 1,
+    "filename": "app.css",
+}
 
 
 def test_every_route_is_in_the_table(app):
@@ -65,6 +88,8 @@ def _requests(app):
 def world(app, db):
     team = make_team(db, "Vlinder", location="Noord")
     make_user(db, "someone", "member", teams=[team])
+    protocols.save_protocol(db, None, name="P1")
+    make_rule(db, title="Een regel", protocol_id=1)
     return team
 
 

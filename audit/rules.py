@@ -1,0 +1,541 @@
+"""The rule register: create, change, archive and restore rules, each in one transaction with
+its event. Every writer (forms, tracing, import, decisions) goes through these functions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
+
+from audit import events, origins
+from audit.clock import now_iso, today
+from audit.db import transaction
+from audit.errors import Conflict, NotFound, ValidationError, check
+from audit.text import fold
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+
+CODE_MAX = 30
+TITLE_MAX = 200
+TEXT_MAX = 5000
+OWNER_MAX = 100
+REFERENCE_MAX = 200
+MINUTES_MAX = 1_000_000
+
+# What a user can set, in the order forms and exports show them.
+FIELDS = (
+    "code",
+    "title",
+    "description",
+    "category_id",
+    "protocol_id",
+    "team_ids",
+    "location_ids",
+    "owner",
+    "minutes_per_week",
+    "relation_impact",
+    "values_touched",
+    "status",
+    "introduced_on",
+    "review_due",
+    "perceived_origin",
+    "verified_origin",
+    "source_reference",
+    "evidence_note",
+)
+TRACING_FIELDS = ("verified_origin", "source_reference", "evidence_note")
+# Recorded in the history besides FIELDS (set by the app, not typed by the user).
+AUTOMATIC_FIELDS = ("verified_by", "verified_on")
+
+
+@dataclass
+class Rule:
+    id: int
+    code: str
+    title: str
+    description: str
+    category_id: int | None
+    protocol_id: int | None
+    owner: str
+    minutes_per_week: int | None
+    relation_impact: str | None
+    values_touched: list[str]
+    status: str
+    introduced_on: date | None
+    review_due: date | None
+    perceived_origin: str | None
+    verified_origin: str | None
+    source_reference: str
+    evidence_note: str
+    verified_by: int | None
+    verified_on: date | None
+    archived_at: str | None
+    created_at: str
+    updated_at: str
+    version: int
+    traced: bool
+    self_invented: bool
+    myth: bool
+    category_nl: str | None = None
+    category_en: str | None = None
+    protocol_name: str | None = None
+    protocol_version: str | None = None
+    verified_by_name: str | None = None
+    team_ids: list[int] = field(default_factory=list)
+    location_ids: list[int] = field(default_factory=list)
+    team_names: list[str] = field(default_factory=list)
+    location_names: list[str] = field(default_factory=list)
+
+    @property
+    def org_wide(self) -> bool:
+        return not self.team_ids and not self.location_ids
+
+    @property
+    def archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def mandatory(self) -> bool:
+        return origins.is_mandatory(self.verified_origin)
+
+    @property
+    def review_overdue(self) -> bool:
+        return self.review_due is not None and self.review_due < today()
+
+    def values(self) -> dict[str, Any]:
+        """The user-settable fields, as ``clean`` returns them."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+
+# --- reading --------------------------------------------------------------------------------
+
+_SELECT = """
+    SELECT r.*, c.name_nl AS category_nl, c.name_en AS category_en,
+           p.name AS protocol_name, p.version AS protocol_version,
+           coalesce(nullif(u.display_name, ''), u.username) AS verified_by_name
+    FROM rules r
+    LEFT JOIN categories c ON c.id = r.category_id
+    LEFT JOIN protocols p ON p.id = r.protocol_id
+    LEFT JOIN users u ON u.id = r.verified_by
+"""
+
+
+def _to_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _rule(row: dict, scope: dict[str, list]) -> Rule:
+    row = dict(row)
+    for name in ("org_wide", "search_text"):
+        row.pop(name, None)
+    row["values_touched"] = [v for v in (row["values_touched"] or "").split(",") if v]
+    for name in ("introduced_on", "review_due", "verified_on"):
+        row[name] = _to_date(row[name])
+    for name in ("traced", "self_invented", "myth"):
+        row[name] = bool(row[name])
+    return Rule(**row, **scope)
+
+
+def scopes(db: Database, rule_ids: list[int]) -> dict[int, dict[str, list]]:
+    """Team and location ids and names per rule, in one query each."""
+    result = {
+        i: {"team_ids": [], "location_ids": [], "team_names": [], "location_names": []}
+        for i in rule_ids
+    }
+    if not rule_ids:
+        return result
+    marks = ",".join("?" * len(rule_ids))
+    for rule_id, team_id, name in db.execute(
+        f"SELECT rt.rule_id, t.id, t.name FROM rule_teams rt JOIN teams t ON t.id = rt.team_id"  # noqa: S608
+        f" WHERE rt.rule_id IN ({marks}) ORDER BY t.name COLLATE NOCASE",
+        rule_ids,
+    ):
+        result[rule_id]["team_ids"].append(team_id)
+        result[rule_id]["team_names"].append(name)
+    for rule_id, location_id, name in db.execute(
+        f"SELECT rl.rule_id, l.id, l.name FROM rule_locations rl"  # noqa: S608
+        f" JOIN locations l ON l.id = rl.location_id"
+        f" WHERE rl.rule_id IN ({marks}) ORDER BY l.name COLLATE NOCASE",
+        rule_ids,
+    ):
+        result[rule_id]["location_ids"].append(location_id)
+        result[rule_id]["location_names"].append(name)
+    return result
+
+
+def get_rule(db: Database, rule_id: int) -> Rule:
+    rows = list(db.query(_SELECT + " WHERE r.id = ?", [rule_id]))
+    if not rows:
+        raise NotFound(_l("No such rule."))
+    return _rule(rows[0], scopes(db, [rule_id])[rule_id])
+
+
+def get_rules(db: Database, rule_ids: Iterable[int]) -> list[Rule]:
+    """Several rules in the order asked, with their scopes, in three queries."""
+    ids = list(rule_ids)
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = {r["id"]: r for r in db.query(_SELECT + f" WHERE r.id IN ({marks})", ids)}  # noqa: S608
+    found = scopes(db, ids)
+    return [_rule(rows[i], found[i]) for i in ids if i in rows]
+
+
+def find_by_code(db: Database, code: str) -> Rule | None:
+    row = db.execute(
+        "SELECT id FROM rules WHERE code = ? COLLATE NOCASE", [code.strip()]
+    ).fetchone()
+    return get_rule(db, row[0]) if row else None
+
+
+def history(db: Database, rule_id: int) -> list[dict]:
+    """The rule's events, newest first."""
+    return events.history(db, "rule", rule_id)
+
+
+# --- validation -----------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _key(value: Any, allowed: Mapping, field_name: str, errors: dict, required: bool = False):
+    value = _text(value) or None
+    if value is None:
+        if required:
+            errors[field_name] = _l("Choose a value.")
+        return None
+    if value not in allowed:
+        errors[field_name] = _l("Unknown value %(value)s.", value=value)
+        return None
+    return value
+
+
+def _date(value: Any, field_name: str, errors: dict) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors[field_name] = _l("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def _ids(db: Database, value: Any, table: str, field_name: str, errors: dict) -> list[int]:
+    if value in (None, ""):
+        return []
+    try:
+        ids = sorted({int(v) for v in value})
+    except (TypeError, ValueError):
+        errors[field_name] = _l("Unknown value %(value)s.", value=value)
+        return []
+    if ids:
+        marks = ",".join("?" * len(ids))
+        found = db.execute(
+            f"SELECT count(*) FROM {table} WHERE id IN ({marks})",  # noqa: S608
+            ids,
+        ).fetchone()[0]
+        if found != len(ids):
+            errors[field_name] = _l("Unknown value %(value)s.", value=", ".join(map(str, ids)))
+    return ids
+
+
+def _ref(db: Database, value: Any, table: str, field_name: str, errors: dict) -> int | None:
+    ids = _ids(db, [] if value in (None, "") else [value], table, field_name, errors)
+    return ids[0] if ids else None
+
+
+def _minutes(value: Any, errors: dict) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or value < 0:
+        errors["minutes_per_week"] = _l("Enter a whole number of minutes, 0 or more.")
+        return None
+    if value > MINUTES_MAX:
+        errors["minutes_per_week"] = _l("At most %(n)s minutes.", n=MINUTES_MAX)
+        return None
+    return value
+
+
+def _limit(value: str, n: int, field_name: str, errors: dict) -> str:
+    if len(value) > n:
+        errors[field_name] = _l("At most %(n)s characters.", n=n)
+    return value
+
+
+def clean(db: Database, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise the given fields (any subset of FIELDS).
+
+    Raises ValidationError naming every bad field at once; unknown field names are refused too.
+    """
+    errors: dict[str, Any] = {}
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        errors[""] = _l("Unknown field: %(names)s", names=", ".join(sorted(unknown)))
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in ("code", "owner", "source_reference"):
+            n = {"code": CODE_MAX, "owner": OWNER_MAX, "source_reference": REFERENCE_MAX}[name]
+            out[name] = _limit(" ".join(_text(value).split()), n, name, errors)
+        elif name == "title":
+            out[name] = _limit(" ".join(_text(value).split()), TITLE_MAX, name, errors)
+            if not out[name]:
+                errors[name] = _l("Enter a title.")
+        elif name in ("description", "evidence_note"):
+            out[name] = _limit(_text(value), TEXT_MAX, name, errors)
+        elif name == "category_id":
+            out[name] = _ref(db, value, "categories", name, errors)
+        elif name == "protocol_id":
+            out[name] = _ref(db, value, "protocols", name, errors)
+        elif name == "team_ids":
+            out[name] = _ids(db, value, "teams", name, errors)
+        elif name == "location_ids":
+            out[name] = _ids(db, value, "locations", name, errors)
+        elif name == "minutes_per_week":
+            out[name] = _minutes(value, errors)
+        elif name == "relation_impact":
+            out[name] = _key(value, IMPACTS, name, errors)
+        elif name == "status":
+            out[name] = _key(value, STATUSES, name, errors, required=True)
+        elif name in ("perceived_origin", "verified_origin"):
+            out[name] = _key(value, origins.ORIGINS, name, errors)
+        elif name in ("introduced_on", "review_due"):
+            out[name] = _date(value, name, errors)
+        elif name == "values_touched":
+            items = value.split(",") if isinstance(value, str) else list(value or [])
+            keys = [_text(v) for v in items if _text(v)]
+            bad = [k for k in keys if k not in VALUES]
+            if bad:
+                errors[name] = _l("Unknown value %(value)s.", value=", ".join(bad))
+            out[name] = [k for k in VALUES if k in keys]  # fixed order, no duplicates
+    check(errors)
+    return out
+
+
+# --- writing --------------------------------------------------------------------------------
+
+DEFAULTS = {
+    "code": "",
+    "title": "",
+    "description": "",
+    "category_id": None,
+    "protocol_id": None,
+    "team_ids": [],
+    "location_ids": [],
+    "owner": "",
+    "minutes_per_week": None,
+    "relation_impact": None,
+    "values_touched": [],
+    "status": "active",
+    "introduced_on": None,
+    "review_due": None,
+    "perceived_origin": None,
+    "verified_origin": None,
+    "source_reference": "",
+    "evidence_note": "",
+}
+
+
+def next_code(db: Database) -> str:
+    row = db.execute(
+        "SELECT max(CAST(substr(code, 3) AS INTEGER)) FROM rules"
+        " WHERE code GLOB 'R-[0-9]*' AND substr(code, 3) NOT GLOB '*[^0-9]*'"
+    ).fetchone()
+    return f"R-{(row[0] or 0) + 1:04d}"
+
+
+def _search_text(values: Mapping[str, Any]) -> str:
+    parts = [values["code"], values["title"], values["description"], values["source_reference"]]
+    return fold(" ".join(p for p in parts if p))
+
+
+def _history_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What the event log keeps: JSON-friendly values (dates as ISO text)."""
+    out = {}
+    for name, value in values.items():
+        out[name] = value.isoformat() if isinstance(value, date) else value
+    return out
+
+
+def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
+    row = {k: v for k, v in values.items() if k not in ("team_ids", "location_ids")}
+    row["values_touched"] = ",".join(values["values_touched"])
+    for name in ("introduced_on", "review_due", "verified_on"):
+        if isinstance(row.get(name), date):
+            row[name] = row[name].isoformat()
+    row["org_wide"] = int(not values["team_ids"] and not values["location_ids"])
+    row["search_text"] = _search_text(values)
+    return row
+
+
+def _write_scope(db: Database, rule_id: int, team_ids: list[int], location_ids: list[int]) -> None:
+    db.execute("DELETE FROM rule_teams WHERE rule_id = ?", [rule_id])
+    db.execute("DELETE FROM rule_locations WHERE rule_id = ?", [rule_id])
+    for team_id in team_ids:
+        db.execute("INSERT INTO rule_teams (rule_id, team_id) VALUES (?, ?)", [rule_id, team_id])
+    for location_id in location_ids:
+        db.execute(
+            "INSERT INTO rule_locations (rule_id, location_id) VALUES (?, ?)",
+            [rule_id, location_id],
+        )
+
+
+def _stamp_verification(
+    actor: events.Actor | None, old: Mapping[str, Any], new: dict[str, Any]
+) -> None:
+    """Who verified the origin, and when, follows the tracing fields; nobody types it."""
+    if new["verified_origin"] is None:
+        new["verified_by"], new["verified_on"] = None, None
+    elif any(old.get(f) != new[f] for f in TRACING_FIELDS):
+        new["verified_by"], new["verified_on"] = (actor.id if actor else None), today()
+    else:
+        new["verified_by"], new["verified_on"] = old.get("verified_by"), old.get("verified_on")
+
+
+def _duplicate_code(code: str) -> ValidationError:
+    return ValidationError({"code": _l("Another rule has the code %(code)s.", code=code)})
+
+
+def create_rule(
+    db: Database,
+    actor: events.Actor | None,
+    *,
+    ref: tuple[str, int] | None = None,
+    note: str | None = None,
+    **fields: Any,
+) -> Rule:
+    values = {**DEFAULTS, **clean(db, fields)}
+    if not values["title"]:
+        raise ValidationError({"title": _l("Enter a title.")})
+    now = now_iso()
+    with transaction(db):
+        values["code"] = values["code"] or next_code(db)
+        _stamp_verification(actor, {}, values)
+        row = {**_columns(values), "created_at": now, "updated_at": now, "version": 1}
+        marks = ",".join("?" * len(row))
+        try:
+            rule_id = db.execute(
+                f"INSERT INTO rules ({', '.join(row)}) VALUES ({marks})",  # noqa: S608
+                list(row.values()),
+            ).lastrowid
+        except sqlite3.IntegrityError:
+            raise _duplicate_code(values["code"]) from None
+        _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
+        recorded = _history_values(values)
+        changes = {k: [None, v] for k, v in recorded.items() if v not in (None, "", [])}
+        events.record(db, actor, "rule", rule_id, "create", changes, ref=ref, note=note)
+    return get_rule(db, rule_id)
+
+
+def update_rule(
+    db: Database,
+    actor: events.Actor | None,
+    rule_id: int,
+    *,
+    expected_version: int | None = None,
+    action: str = "update",
+    ref: tuple[str, int] | None = None,
+    note: str | None = None,
+    **fields: Any,
+) -> Rule:
+    """Change the given fields. With ``expected_version`` (the version the user's form was
+    loaded at) an edit on a stale form is refused instead of overwriting someone else's save."""
+    cleaned = clean(db, fields)
+    with transaction(db):
+        old = get_rule(db, rule_id)
+        if expected_version is not None and old.version != expected_version:
+            raise Conflict(
+                _l(
+                    "Someone else saved this rule since you opened it. Your changes were not"
+                    " saved; reload the rule to see the current version."
+                )
+            )
+        before = {**old.values(), "verified_by": old.verified_by, "verified_on": old.verified_on}
+        values = {**old.values(), **cleaned}
+        if "title" in cleaned and not values["title"]:
+            raise ValidationError({"title": _l("Enter a title.")})
+        values["code"] = values["code"] or old.code
+        _stamp_verification(actor, before, values)
+        changes = events.diff(
+            _history_values(before), _history_values(values), FIELDS + AUTOMATIC_FIELDS
+        )
+        if not changes:
+            return old
+        row = {**_columns(values), "updated_at": now_iso(), "version": old.version + 1}
+        assignments = ", ".join(f"{k} = ?" for k in row)
+        try:
+            db.execute(
+                f"UPDATE rules SET {assignments} WHERE id = ?",  # noqa: S608
+                [*row.values(), rule_id],
+            )
+        except sqlite3.IntegrityError:
+            raise _duplicate_code(values["code"]) from None
+        if "team_ids" in changes or "location_ids" in changes:
+            _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
+        events.record(db, actor, "rule", rule_id, action, changes, ref=ref, note=note)
+    return get_rule(db, rule_id)
+
+
+def trace(
+    db: Database,
+    actor: events.Actor | None,
+    rule_id: int,
+    *,
+    verified_origin: str | None,
+    source_reference: str = "",
+    evidence_note: str | None = None,
+    expected_version: int | None = None,
+) -> Rule:
+    """Set (or clear) the verified origin and its source: the tracing work-list's quick form."""
+    fields: dict[str, Any] = {
+        "verified_origin": verified_origin,
+        "source_reference": source_reference,
+    }
+    if evidence_note is not None:
+        fields["evidence_note"] = evidence_note
+    return update_rule(
+        db, actor, rule_id, expected_version=expected_version, action="trace", **fields
+    )
+
+
+def _set_archived(db: Database, actor: events.Actor | None, rule_id: int, archived: bool) -> Rule:
+    with transaction(db):
+        rule = get_rule(db, rule_id)
+        if rule.archived == archived:
+            return rule
+        stamp = now_iso() if archived else None
+        db.execute(
+            "UPDATE rules SET archived_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+            [stamp, now_iso(), rule_id],
+        )
+        events.record(
+            db,
+            actor,
+            "rule",
+            rule_id,
+            "archive" if archived else "restore",
+            {"archived_at": [rule.archived_at, stamp]},
+        )
+    return get_rule(db, rule_id)
+
+
+def archive_rule(db: Database, actor: events.Actor | None, rule_id: int) -> Rule:
+    """Take a rule out of the register and the figures; its history stays."""
+    return _set_archived(db, actor, rule_id, True)
+
+
+def restore_rule(db: Database, actor: events.Actor | None, rule_id: int) -> Rule:
+    return _set_archived(db, actor, rule_id, False)

@@ -1,0 +1,348 @@
+"""The register, rule pages, the rule form and the tracing work-list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from audit import categories, organisation, origins, protocols, register, rules
+from audit.access import EDITORS, READERS, allow
+from audit.db import get_db
+from audit.errors import Conflict, ValidationError
+from audit.views.display import HistoryLookup
+from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+
+bp = Blueprint("rules", __name__)
+
+
+def _checkboxes(label, **kwargs) -> SelectMultipleField:
+    return SelectMultipleField(
+        label, widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(), **kwargs
+    )
+
+
+def _origin_choices(empty_label) -> list:
+    return choices([("", empty_label), *origins.ORIGINS.items()])
+
+
+class RuleForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=rules.CODE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rules.TITLE_MAX)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=rules.TEXT_MAX)])
+    category_id = SelectField(_l("Category"), coerce=int_or_none)
+    protocol_id = SelectField(_l("Protocol"), coerce=int_or_none)
+    team_ids = _checkboxes(_l("Teams"), coerce=int)
+    location_ids = _checkboxes(_l("Locations"), coerce=int)
+    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    minutes_per_week = IntegerField(
+        _l("Minutes per week"),
+        validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
+    )
+    relation_impact = SelectField(_l("Effect on the client relation"))
+    values_touched = _checkboxes(_l("Values touched"))
+    status = SelectField(_l("Status"))
+    introduced_on = DateField(_l("Introduced on"), validators=[Optional()])
+    review_due = DateField(_l("Review due"), validators=[Optional()])
+    perceived_origin = SelectField(_l("Perceived origin"))
+    verified_origin = SelectField(_l("Verified origin"))
+    source_reference = StringField(
+        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+    )
+    evidence_note = TextAreaField(_l("Evidence"), validators=[Length(max=rules.TEXT_MAX)])
+    version = HiddenField()
+
+    def set_choices(self, db) -> None:
+        self.category_id.choices = choices(
+            [("", _("(no category)"))]
+            + [(c["id"], c["name"]) for c in categories.list_categories(db)]
+        )
+        self.protocol_id.choices = choices(
+            [("", _("(no protocol)"))]
+            + [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)]
+        )
+        self.team_ids.choices = choices((t["id"], t["name"]) for t in organisation.list_teams(db))
+        self.location_ids.choices = choices(
+            (loc["id"], loc["name"]) for loc in organisation.list_locations(db)
+        )
+        self.relation_impact.choices = choices([("", _("(not assessed)")), *IMPACTS.items()])
+        self.values_touched.choices = choices(VALUES.items())
+        self.status.choices = choices(STATUSES.items())
+        self.perceived_origin.choices = _origin_choices(_("(not asked yet)"))
+        self.verified_origin.choices = _origin_choices(_("(not traced yet)"))
+
+    def values(self) -> dict[str, Any]:
+        return {name: self[name].data for name in rules.FIELDS}
+
+
+class TraceForm(FlaskForm):
+    verified_origin = SelectField(_l("Verified origin"))
+    source_reference = StringField(
+        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+    )
+    version = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verified_origin.choices = _origin_choices(_("(not traced yet)"))
+
+
+def _protocol_label(protocol: dict) -> str:
+    return (
+        f"{protocol['name']} ({protocol['version']})" if protocol["version"] else protocol["name"]
+    )
+
+
+# --- the register ---------------------------------------------------------------------------
+
+
+def _flag(value: str | None) -> bool | None:
+    return {"1": True, "0": False}.get(value or "")
+
+
+def filter_from_args(args: MultiDict) -> register.RuleFilter:
+    """The filter in the URL. Values that make no sense are ignored, not an error page."""
+
+    def key(name: str, allowed) -> str | None:
+        value = args.get(name) or None
+        return value if value in allowed else None
+
+    return register.RuleFilter(
+        q=(args.get("q") or "").strip()[:200],
+        category=int_or_none(args.get("category")),
+        protocol=int_or_none(args.get("protocol")),
+        team=int_or_none(args.get("team")),
+        location=int_or_none(args.get("location")),
+        perceived=key("perceived", origins.ORIGINS),
+        verified=key("verified", [*origins.ORIGINS, "none"]),
+        traced=_flag(args.get("traced")),
+        self_invented=_flag(args.get("self_invented")),
+        myth=_flag(args.get("myth")),
+        status=key("status", STATUSES),
+        impact=key("impact", IMPACTS),
+        overdue=args.get("overdue") == "1",
+        archived=args.get("archived") == "1",
+    )
+
+
+def _filter_options(db) -> dict[str, list[tuple[int, str]]]:
+    """(id, name) pairs for the filter drop-downs."""
+    return {
+        "categories": [
+            (c["id"], c["name"]) for c in categories.list_categories(db, include_inactive=True)
+        ],
+        "protocols": [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)],
+        "teams": [(t["id"], t["name"]) for t in organisation.list_teams(db)],
+        "locations": [(loc["id"], loc["name"]) for loc in organisation.list_locations(db)],
+    }
+
+
+@bp.route("/rules")
+@allow(*READERS)
+def register_page():
+    db = get_db()
+    rule_filter = filter_from_args(request.args)
+    sort = request.args.get("sort", "code")
+    sort = sort if sort in register.SORT_COLUMNS else "code"
+    descending = request.args.get("dir") == "desc"
+    page = register.search(
+        db,
+        rule_filter,
+        sort=sort,
+        descending=descending,
+        page=int_or_none(request.args.get("page")) or 1,
+        per_page=int_or_none(request.args.get("per_page")) or 50,
+    )
+    return render_template(
+        "rules/register.html",
+        page=page,
+        f=rule_filter,
+        args=rule_filter.to_args(),
+        sort=sort,
+        descending=descending,
+        options=_filter_options(db),
+    )
+
+
+# --- one rule -------------------------------------------------------------------------------
+
+
+@bp.route("/rules/<int:rule_id>")
+@allow(*READERS)
+def detail(rule_id: int):
+    db = get_db()
+    rule = get_or_404(rules.get_rule, rule_id)
+    return render_template(
+        "rules/detail.html",
+        rule=rule,
+        history=rules.history(db, rule_id),
+        lookup=HistoryLookup(db),
+    )
+
+
+def _save_form(form: RuleForm, rule: rules.Rule | None):
+    db = get_db()
+    try:
+        if rule is None:
+            saved = rules.create_rule(db, current_user, **form.values())
+        else:
+            saved = rules.update_rule(
+                db,
+                current_user,
+                rule.id,
+                expected_version=int_or_none(form.version.data),
+                **form.values(),
+            )
+    except ValidationError as error:
+        show_errors(form, error)
+    except Conflict as error:
+        form.form_errors.append(str(error))
+    else:
+        flash(_("Rule %(code)s has been saved.", code=saved.code), "success")
+        return redirect(url_for("rules.detail", rule_id=saved.id))
+    return None
+
+
+@bp.route("/rules/new", methods=["GET", "POST"])
+@allow(*EDITORS)
+def new():
+    form = RuleForm(data={"status": "active"})
+    form.set_choices(get_db())
+    if form.validate_on_submit() and (response := _save_form(form, None)):
+        return response
+    return render_template("rules/form.html", form=form, rule=None)
+
+
+@bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
+@allow(*EDITORS)
+def edit(rule_id: int):
+    rule = get_or_404(rules.get_rule, rule_id)
+    if rule.archived:
+        flash(_("This rule is archived. Restore it before changing it."), "warning")
+        return redirect(url_for("rules.detail", rule_id=rule_id))
+    form = RuleForm(data={**rule.values(), "version": rule.version})
+    form.set_choices(get_db())
+    if form.validate_on_submit() and (response := _save_form(form, rule)):
+        return response
+    return render_template("rules/form.html", form=form, rule=rule)
+
+
+@bp.route("/rules/<int:rule_id>/archive", methods=["POST"])
+@allow(*EDITORS)
+def archive(rule_id: int):
+    get_or_404(rules.get_rule, rule_id)
+    rule = rules.archive_rule(get_db(), current_user, rule_id)
+    flash(
+        _("Rule %(code)s has been archived. It can be restored from the archive.", code=rule.code),
+        "success",
+    )
+    return redirect(url_for("rules.detail", rule_id=rule_id))
+
+
+@bp.route("/rules/<int:rule_id>/restore", methods=["POST"])
+@allow(*EDITORS)
+def restore(rule_id: int):
+    get_or_404(rules.get_rule, rule_id)
+    rule = rules.restore_rule(get_db(), current_user, rule_id)
+    flash(_("Rule %(code)s is back in the register.", code=rule.code), "success")
+    return redirect(url_for("rules.detail", rule_id=rule_id))
+
+
+# --- tracing --------------------------------------------------------------------------------
+
+
+def _worklist(db, page_args: MultiDict) -> dict[str, register.Page]:
+    untraced = register.search(
+        db,
+        register.RuleFilter(traced=False),
+        sort="created_at",
+        page=int_or_none(page_args.get("page")) or 1,
+        per_page=25,
+    )
+    overdue = register.search(
+        db,
+        register.RuleFilter(overdue=True),
+        sort="review_due",
+        page=int_or_none(page_args.get("overdue_page")) or 1,
+        per_page=25,
+    )
+    return {"untraced": untraced, "overdue": overdue}
+
+
+@bp.route("/tracing")
+@allow(*EDITORS)
+def tracing():
+    return render_template("rules/tracing.html", lists=_worklist(get_db(), request.args), failed={})
+
+
+@bp.route("/rules/<int:rule_id>/trace", methods=["POST"])
+@allow(*EDITORS)
+def trace(rule_id: int):
+    db = get_db()
+    rule = get_or_404(rules.get_rule, rule_id)
+    form = TraceForm(prefix=f"r{rule_id}")
+    if form.validate():
+        try:
+            rules.trace(
+                db,
+                current_user,
+                rule_id,
+                verified_origin=form.verified_origin.data,
+                source_reference=form.source_reference.data,
+                expected_version=int_or_none(form.version.data),
+            )
+        except ValidationError as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(str(error))
+        else:
+            flash(_("The origin of %(code)s has been recorded.", code=rule.code), "success")
+            return redirect(url_for("rules.tracing", **_page_args(request.form)))
+    # Re-render the work-list with this row's input and errors next to it.
+    return render_template(
+        "rules/tracing.html",
+        lists=_worklist(db, request.form),
+        failed={rule_id: form},
+    )
+
+
+def _page_args(form: MultiDict) -> dict[str, str]:
+    return {k: form[k] for k in ("page", "overdue_page") if form.get(k, "").isdigit()}
+
+
+def trace_form_for(rule_row: dict, failed: dict) -> TraceForm:
+    """The quick form of one work-list row: the failed one keeps its input and errors."""
+    if rule_row["id"] in failed:
+        return failed[rule_row["id"]]
+    return TraceForm(
+        formdata=None,
+        prefix=f"r{rule_row['id']}",
+        data={
+            "verified_origin": rule_row["verified_origin"] or "",
+            "source_reference": rule_row["source_reference"],
+            "version": rule_row["version"],
+        },
+        meta={"csrf": False},
+    )
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"trace_form_for": trace_form_for}
