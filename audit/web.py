@@ -76,6 +76,13 @@ def nav_items() -> list[NavItem]:
     ]
 
 
+def current_nav_item() -> str | None:
+    """The menu item the current page belongs to: the one with the longest matching prefix."""
+    endpoint = request.endpoint or ""
+    matches = [item for item in NAV if endpoint.startswith(item.prefix)]
+    return max(matches, key=lambda item: len(item.prefix)).endpoint if matches else None
+
+
 @login_manager.user_loader
 def _load_user(token: str) -> users.User | None:
     return users.load_session_user(get_db(), token)
@@ -137,6 +144,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         nav_items=nav_items,
+        current_nav_item=current_nav_item,
         current_language=lambda: str(get_locale() or "nl"),
         role_label=lambda role: users.ROLE_LABELS.get(role, role),
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
@@ -35,6 +36,8 @@ FIELD_LABELS = {
     "verified_on": _l("Verified on"),
     "archived_at": _l("Archived"),
 }
+
+DATE_FIELDS = ("introduced_on", "review_due", "verified_on")
 
 ACTION_LABELS = {
     "create": _l("created"),
@@ -89,6 +92,13 @@ class HistoryLookup:
             return _label(IMPACTS, value) or str(value)
         if field == "values_touched":
             return ", ".join(_label(VALUES, v) or v for v in value)
+        if field in DATE_FIELDS:
+            try:
+                return format_date(date.fromisoformat(value))
+            except (TypeError, ValueError):
+                return str(value)
+        if field == "archived_at":
+            return format_datetime(datetime.fromisoformat(value))
         return str(value)
 
 
