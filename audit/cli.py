@@ -6,6 +6,7 @@ and a non-zero exit.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import NoReturn
 
@@ -13,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from audit import demo, organisation, users
+from audit import demo, figures, organisation, users
 from audit.db import open_app_db
 from audit.errors import AuditError
 
@@ -113,8 +114,62 @@ def serve_command(host: str, port: int, threads: int, with_demo: bool) -> None:
     waitress.serve(app, host=host, port=port, threads=threads, ident="rule-audit")
 
 
+def _scope(db, team: str | None, location: str | None) -> figures.Scope:
+    """Team and location names to a figures scope; an unknown name stops the command."""
+    team_id = location_id = None
+    if team is not None:
+        found = organisation.find_team(db, team)
+        if found is None:
+            fail(f"Unknown team: {team}")
+        team_id = found["id"]
+    if location is not None:
+        found = organisation.find_location(db, location)
+        if found is None:
+            fail(f"Unknown location: {location}")
+        location_id = found["id"]
+    return figures.Scope(team=team_id, location=location_id)
+
+
+@click.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+@click.option("--team", help="Only the rules that apply to this team.")
+@click.option("--location", help="Only the rules that apply at this location.")
+@with_appcontext
+def stats_command(as_json: bool, team: str | None, location: str | None) -> None:
+    """Print the dashboard's headline figures."""
+    db = _db()
+    try:
+        result = figures.headline(db, _scope(db, team, location))
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    share = result["self_invented_share"]
+    coverage = result["coverage"]
+    lines = [
+        ("Rules in force", f"{result['total']}"),
+        ("Traced", f"{result['traced']}" + (f" ({coverage:.0%})" if coverage is not None else "")),
+        ("Self-invented", f"{result['self_invented']}"),
+        (
+            "Self-invented share",
+            f"{share:.0%} of traced rules" if share is not None else "not yet known",
+        ),
+        ("Reference share", f"{result['reference_share']:.0%}"),
+        ("Myths", f"{result['myths']}"),
+        (
+            "Self-invented time",
+            f"{result['minutes_per_week_self_invented']} min/week"
+            f" ({result['hours_per_week_self_invented']:.1f} h)",
+        ),
+        ("Given back", f"{result['hours_per_week_given_back']:.1f} h/week"),
+    ]
+    for label, value in lines:
+        click.echo(f"{label + ':':<22}{value}")
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_user_command, seed_demo_command, serve_command):
+    for command in (create_user_command, seed_demo_command, serve_command, stats_command):
         app.cli.add_command(command)
 
 

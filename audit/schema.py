@@ -203,7 +203,102 @@ REGISTER = [
     "CREATE INDEX rule_locations_location ON rule_locations (location_id)",
 ]
 
+REVIEW_SESSIONS = [
+    """
+    CREATE TABLE review_sessions (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+        introduction TEXT NOT NULL DEFAULT '',
+        mode TEXT NOT NULL CHECK (mode IN ('online', 'hands')),
+        anonymous INTEGER NOT NULL DEFAULT 1 CHECK (anonymous IN (0, 1)),
+        state TEXT NOT NULL DEFAULT 'draft' CHECK (state IN ('draft', 'open', 'closed')),
+        opens_at TEXT,
+        closes_at TEXT,
+        quorum INTEGER NOT NULL CHECK (quorum >= 0),
+        present INTEGER CHECK (present IS NULL OR present >= 0),
+        facilitator_id INTEGER NOT NULL REFERENCES users (id),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        closed_at TEXT,
+        version INTEGER NOT NULL DEFAULT 1
+    )
+    """,
+    """
+    CREATE TABLE session_teams (
+        session_id INTEGER NOT NULL REFERENCES review_sessions (id),
+        team_id INTEGER NOT NULL REFERENCES teams (id),
+        PRIMARY KEY (session_id, team_id)
+    )
+    """,
+    "CREATE INDEX session_teams_team ON session_teams (team_id)",
+    """
+    CREATE TABLE session_rules (
+        session_id INTEGER NOT NULL REFERENCES review_sessions (id),
+        rule_id INTEGER NOT NULL REFERENCES rules (id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (session_id, rule_id)
+    )
+    """,
+    "CREATE INDEX session_rules_rule ON session_rules (rule_id)",
+    # One row per member and rule; the last vote replaces the earlier one. In an anonymous
+    # session voter_id stays empty and voter_key is a keyed hash (the key is the app's secret,
+    # not stored here), so the database holds no readable link between a person and a vote.
+    """
+    CREATE TABLE ballots (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        rule_id INTEGER NOT NULL,
+        voter_key TEXT NOT NULL,
+        voter_id INTEGER REFERENCES users (id),
+        choice TEXT NOT NULL CHECK (choice IN ('keep', 'adapt', 'drop', 'abstain')),
+        reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 1000),
+        cast_at TEXT NOT NULL,
+        UNIQUE (session_id, rule_id, voter_key),
+        FOREIGN KEY (session_id, rule_id) REFERENCES session_rules (session_id, rule_id)
+    )
+    """,
+    """
+    CREATE TABLE hand_counts (
+        session_id INTEGER NOT NULL,
+        rule_id INTEGER NOT NULL,
+        keep INTEGER NOT NULL DEFAULT 0 CHECK (keep >= 0),
+        adapt INTEGER NOT NULL DEFAULT 0 CHECK (adapt >= 0),
+        drop_count INTEGER NOT NULL DEFAULT 0 CHECK (drop_count >= 0),
+        abstain INTEGER NOT NULL DEFAULT 0 CHECK (abstain >= 0),
+        entered_by INTEGER REFERENCES users (id),
+        entered_at TEXT NOT NULL,
+        PRIMARY KEY (session_id, rule_id),
+        FOREIGN KEY (session_id, rule_id) REFERENCES session_rules (session_id, rule_id)
+    )
+    """,
+    # minutes_before/after are the rule's minutes per week when the decision was applied: the
+    # hours given back are read from them, so later edits of the rule do not rewrite the past.
+    """
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        rule_id INTEGER NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('keep', 'adapt', 'drop')),
+        new_title TEXT,
+        new_description TEXT,
+        new_minutes_per_week INTEGER
+            CHECK (new_minutes_per_week IS NULL OR new_minutes_per_week >= 0),
+        rationale TEXT NOT NULL CHECK (length(rationale) BETWEEN 1 AND 5000),
+        decided_by INTEGER NOT NULL REFERENCES users (id),
+        decided_at TEXT NOT NULL,
+        applied_by INTEGER REFERENCES users (id),
+        applied_at TEXT,
+        minutes_before INTEGER,
+        minutes_after INTEGER,
+        UNIQUE (session_id, rule_id),
+        FOREIGN KEY (session_id, rule_id) REFERENCES session_rules (session_id, rule_id)
+    )
+    """,
+    "CREATE INDEX decisions_rule ON decisions (rule_id, applied_at)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
+    (3, "review sessions", REVIEW_SESSIONS),
 ]

@@ -49,6 +49,13 @@ NAV = [
         _l("Every rule with its origin, scope, time and effect on the relation."),
     ),
     NavItem(
+        "dashboard.index",
+        _l("Dashboard"),
+        ("admin", "quality", "viewer"),
+        "dashboard.",
+        _l("The self-invented share against the 70% reference, myths and hours."),
+    ),
+    NavItem(
         "rules.tracing",
         _l("Tracing"),
         EDITORS,
@@ -127,10 +134,11 @@ def _server_error(_error: Exception):
 
 
 def init_app(app: Flask) -> None:
-    from audit.views import admin, auth, categories, display, main, protocols, rules
+    from audit.views import admin, auth, categories, dashboard, display, main, protocols, rules
 
     login_manager.init_app(app)
-    for blueprint in (auth.bp, main.bp, admin.bp, rules.bp, protocols.bp, categories.bp):
+    blueprints = (auth, main, admin, rules, protocols, categories, dashboard)
+    for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     display.init_app(app)
     app.after_request(_security_headers)

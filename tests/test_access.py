@@ -44,6 +44,7 @@ ACCESS: dict[str, set[str] | str] = {
     "protocols.edit": EDITORS,
     "categories.index": EDITORS,
     "categories.edit": EDITORS,
+    "dashboard.index": {"admin", "quality", "viewer"},
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
