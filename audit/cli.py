@@ -76,7 +76,7 @@ def seed_demo_command() -> None:
     """Load a demo nursing home (only into an empty database) and print its logins once."""
     db = _db()
     try:
-        logins = demo.seed(db)
+        logins = demo.seed(db, current_app.config["SECRET_KEY"])
     except AuditError as error:
         fail(str(error))
     finally:
@@ -105,7 +105,7 @@ def serve_command(host: str, port: int, threads: int, with_demo: bool) -> None:
         db = _db()
         try:
             if users.count_users(db) == 0:
-                _print_logins(demo.seed(db))
+                _print_logins(demo.seed(db, current_app.config["SECRET_KEY"]))
             else:
                 click.echo("The database has users already; the demo was not loaded.")
         finally:

@@ -10,7 +10,7 @@ import secrets
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import categories, organisation, protocols, rules, users
+from audit import ballots, categories, decisions, organisation, protocols, rules, sessions, users
 from audit.db import transaction
 from audit.errors import AuditError
 
@@ -544,8 +544,122 @@ def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids
         )
 
 
-def seed(db: Database) -> list[tuple[str, str, str]]:
-    """Load the demo into an empty database; return (username, role, password) per login."""
+def _rule_ids(db: Database, titles: list[str]) -> list[int]:
+    ids = []
+    for title in titles:
+        row = db.execute("SELECT id FROM rules WHERE title = ?", [title]).fetchone()
+        ids.append(row[0])
+    return ids
+
+
+def _seed_sessions(db: Database, team_ids: dict, secret: str | None) -> None:
+    """A finished show-of-hands session with applied decisions, an open online one with some
+    votes in it, and a draft: so the dashboard shows hours given back and members can vote."""
+    facilitator = users.find_user(db, "kwaliteit")
+    spring = sessions.create_session(
+        db,
+        facilitator,
+        title="Schrapsessie Vlinder, voorjaar",
+        introduction="We kijken samen naar vier regels uit de ochtend en de nacht.",
+        team_ids=[team_ids["Vlinder"]],
+        rule_ids=_rule_ids(
+            db,
+            [
+                "Iedereen om 8 uur gewassen en aangekleed",
+                "Elk uur een nachtronde langs alle bewoners",
+                "Afdelingsdeur altijd op slot",
+                "Toestemming vastleggen bij vrijheidsbeperking",
+            ],
+        ),
+        mode="hands",
+    )
+    sessions.open_session(db, facilitator, spring.id)
+    morning, night, door, consent = spring.rule_ids
+    ballots.enter_hands(
+        db,
+        facilitator,
+        spring.id,
+        present=6,
+        counts={
+            morning: {"keep": 0, "adapt": 5, "drop": 1, "abstain": 0},
+            night: {"keep": 1, "adapt": 1, "drop": 4, "abstain": 0},
+            door: {"keep": 2, "adapt": 2, "drop": 2, "abstain": 0},
+            consent: {"keep": 6, "adapt": 0, "drop": 0, "abstain": 0},
+        },
+    )
+    sessions.close_session(db, facilitator, spring.id)
+    decisions.record_decision(
+        db,
+        facilitator,
+        spring.id,
+        morning,
+        outcome="adapt",
+        rationale="Bewoners bepalen zelf wanneer de dag begint; het ontbijt schuift mee.",
+        new_title="Ochtendzorg in het ritme van de bewoner",
+        new_description="Wie wil uitslapen, slaapt uit. Het ontbijt staat tot 10 uur klaar.",
+        new_minutes_per_week=200,
+    )
+    decisions.record_decision(
+        db,
+        facilitator,
+        spring.id,
+        night,
+        outcome="drop",
+        rationale="Alleen nog een ronde bij wie dat nodig heeft volgens het zorgplan.",
+    )
+    decisions.record_decision(
+        db,
+        facilitator,
+        spring.id,
+        consent,
+        outcome="keep",
+        rationale="Verplicht volgens de Wzd, en het team vindt het zinvol.",
+    )
+    for rule_id in (morning, night, consent):
+        decisions.apply_decision(db, facilitator, spring.id, rule_id)
+
+    autumn = sessions.create_session(
+        db,
+        facilitator,
+        title="Schrapsessie Zonnebloem, najaar",
+        introduction="Welke regels rond eten, post en rapportage kosten ons tijd zonder dat de"
+        " bewoner er iets aan heeft?",
+        team_ids=[team_ids["Zonnebloem"]],
+        rule_ids=_rule_ids(
+            db,
+            [
+                "Elke dienst rapporteren, ook zonder bijzonderheden",
+                "Dagelijks koelkastcontrole op de kamer",
+                "Post wordt door de zorg geopend",
+                "Geen zelfgebakken taart van familie",
+            ],
+        ),
+        mode="online",
+        anonymous=True,
+    )
+    sessions.open_session(db, facilitator, autumn.id)
+    if secret:
+        votes = {"joost": ["drop", "adapt", "drop", "drop"], "sanne": ["adapt", "drop", "drop"]}
+        for username, choices in votes.items():
+            voter = users.find_user(db, username)
+            for rule_id, choice in zip(autumn.rule_ids, choices, strict=False):
+                ballots.cast_vote(db, secret, voter, autumn.id, rule_id, choice)
+
+    sessions.create_session(
+        db,
+        facilitator,
+        title="Schrapsessie Eikenhout",
+        team_ids=[team_ids["Eikenhout"]],
+        rule_ids=_rule_ids(db, ["Bewoners koken niet zelf", "Elke ochtend bloeddruk meten"]),
+        mode="online",
+        anonymous=False,
+    )
+
+
+def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
+    """Load the demo into an empty database; return (username, role, password) per login.
+
+    With the app's secret the open session also gets a few (anonymous) votes."""
     if users.count_users(db):
         raise AuditError(
             _l("The database already has users; the demo loads only into an empty one.")
@@ -575,4 +689,5 @@ def seed(db: Database) -> list[tuple[str, str, str]]:
             )
             logins.append((username, role, password))
         _seed_register(db, users.find_user(db, "kwaliteit"), team_ids, location_ids)
+        _seed_sessions(db, team_ids, secret)
     return logins

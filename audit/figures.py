@@ -55,7 +55,7 @@ def headline(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
                        AS self_invented_minutes_unknown,
                    coalesce(sum(r.minutes_per_week), 0) AS minutes_per_week_all
             FROM rules r WHERE {where}
-            """,  # noqa: S608
+            """,
             params,
         )
     )
@@ -92,7 +92,7 @@ def given_back_minutes(db: Database, scope: Scope = Scope()) -> int:
                       WHERE d2.rule_id = d.rule_id AND d2.applied_at IS NOT NULL
                       ORDER BY d2.applied_at DESC, d2.id DESC LIMIT 1)
           AND {where}
-        """,  # noqa: S608
+        """,
         params,
     ).fetchone()
     return row[0]
@@ -106,7 +106,7 @@ def origin_distribution(db: Database, scope: Scope = Scope()) -> list[dict[str, 
     }
     for column in ("perceived", "verified"):
         for key, n in db.execute(
-            f"SELECT r.{column}_origin, count(*) FROM rules r WHERE {where} GROUP BY 1",  # noqa: S608
+            f"SELECT r.{column}_origin, count(*) FROM rules r WHERE {where} GROUP BY 1",
             params,
         ):
             counts[key][column] = n
@@ -131,7 +131,7 @@ def share_by_category(db: Database, scope: Scope = Scope()) -> list[dict[str, An
                    sum(r.traced) AS traced, sum(r.self_invented) AS self_invented
             FROM rules r LEFT JOIN categories c ON c.id = r.category_id
             WHERE {where} GROUP BY c.id
-            """,  # noqa: S608
+            """,
             params,
         )
     )
@@ -143,7 +143,7 @@ def share_by_category(db: Database, scope: Scope = Scope()) -> list[dict[str, An
 
 def _org_wide_totals(db: Database, where: str, params: dict) -> dict[str, int]:
     row = db.execute(
-        f"SELECT count(*), coalesce(sum(r.traced), 0), coalesce(sum(r.self_invented), 0)"  # noqa: S608
+        f"SELECT count(*), coalesce(sum(r.traced), 0), coalesce(sum(r.self_invented), 0)"
         f" FROM rules r WHERE {where} AND r.org_wide = 1",
         params,
     ).fetchone()
@@ -167,7 +167,7 @@ def _by_unit(db: Database, scope: Scope, unit_sql: str, pairs_sql: str) -> list[
             LEFT JOIN pairs ON pairs.unit_id = u.id
             LEFT JOIN live ON live.id = pairs.rule_id
             GROUP BY u.id ORDER BY u.name COLLATE NOCASE
-            """,  # noqa: S608
+            """,
             params,
         )
     )
@@ -220,7 +220,7 @@ def impact_by_origin_group(db: Database, scope: Scope = Scope()) -> list[dict[st
                     ELSE 'not_traced' END,
                r.relation_impact, count(*)
         FROM rules r WHERE {where} GROUP BY 1, 2
-        """,  # noqa: S608
+        """,
         params,
     ):
         counts[group][impact] = n
@@ -238,7 +238,7 @@ def status_funnel(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
     where, params = scope.where(in_force=False)
     counts = dict.fromkeys(STATUSES, 0)
     for status, n in db.execute(
-        f"SELECT r.status, count(*) FROM rules r WHERE {where} GROUP BY 1",  # noqa: S608
+        f"SELECT r.status, count(*) FROM rules r WHERE {where} GROUP BY 1",
         params,
     ):
         counts[status] = n
@@ -259,7 +259,7 @@ def top_candidates(
             WHERE {where} AND r.self_invented = 1 AND r.relation_impact = 'hinders'
             ORDER BY r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code
             LIMIT :limit
-            """,  # noqa: S608
+            """,
             {**params, "limit": limit},
         )
     )

@@ -170,7 +170,7 @@ _FROM = """
 
 def count(db: Database, rule_filter: RuleFilter) -> int:
     where, params = rule_filter.where()
-    return db.execute(f"SELECT count(*) FROM rules r WHERE {where}", params).fetchone()[0]  # noqa: S608
+    return db.execute(f"SELECT count(*) FROM rules r WHERE {where}", params).fetchone()[0]
 
 
 def search(
@@ -194,7 +194,7 @@ def search(
     order = f"({column.split()[0]} IS NULL) ASC, {column} {direction}, r.id {direction}"
     rows = list(
         db.query(
-            f"SELECT {_LIST_COLUMNS} {_FROM} WHERE {where} ORDER BY {order}"  # noqa: S608
+            f"SELECT {_LIST_COLUMNS} {_FROM} WHERE {where} ORDER BY {order}"
             " LIMIT :limit OFFSET :offset",
             {**params, "limit": per_page, "offset": (page - 1) * per_page},
         )
@@ -206,7 +206,7 @@ def search(
 def rule_ids(db: Database, rule_filter: RuleFilter, limit: int | None = None) -> list[int]:
     """The ids of every matching rule in code order (for exports and session picking)."""
     where, params = rule_filter.where()
-    sql = f"SELECT r.id FROM rules r WHERE {where} ORDER BY r.code COLLATE NOCASE"  # noqa: S608
+    sql = f"SELECT r.id FROM rules r WHERE {where} ORDER BY r.code COLLATE NOCASE"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [row[0] for row in db.execute(sql, params)]

@@ -150,14 +150,14 @@ def scopes(db: Database, rule_ids: list[int]) -> dict[int, dict[str, list]]:
         return result
     marks = ",".join("?" * len(rule_ids))
     for rule_id, team_id, name in db.execute(
-        f"SELECT rt.rule_id, t.id, t.name FROM rule_teams rt JOIN teams t ON t.id = rt.team_id"  # noqa: S608
+        f"SELECT rt.rule_id, t.id, t.name FROM rule_teams rt JOIN teams t ON t.id = rt.team_id"
         f" WHERE rt.rule_id IN ({marks}) ORDER BY t.name COLLATE NOCASE",
         rule_ids,
     ):
         result[rule_id]["team_ids"].append(team_id)
         result[rule_id]["team_names"].append(name)
     for rule_id, location_id, name in db.execute(
-        f"SELECT rl.rule_id, l.id, l.name FROM rule_locations rl"  # noqa: S608
+        f"SELECT rl.rule_id, l.id, l.name FROM rule_locations rl"
         f" JOIN locations l ON l.id = rl.location_id"
         f" WHERE rl.rule_id IN ({marks}) ORDER BY l.name COLLATE NOCASE",
         rule_ids,
@@ -180,7 +180,7 @@ def get_rules(db: Database, rule_ids: Iterable[int]) -> list[Rule]:
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
-    rows = {r["id"]: r for r in db.query(_SELECT + f" WHERE r.id IN ({marks})", ids)}  # noqa: S608
+    rows = {r["id"]: r for r in db.query(_SELECT + f" WHERE r.id IN ({marks})", ids)}
     found = scopes(db, ids)
     return [_rule(rows[i], found[i]) for i in ids if i in rows]
 
@@ -239,7 +239,7 @@ def _ids(db: Database, value: Any, table: str, field_name: str, errors: dict) ->
     if ids:
         marks = ",".join("?" * len(ids))
         found = db.execute(
-            f"SELECT count(*) FROM {table} WHERE id IN ({marks})",  # noqa: S608
+            f"SELECT count(*) FROM {table} WHERE id IN ({marks})",
             ids,
         ).fetchone()[0]
         if found != len(ids):
@@ -428,7 +428,7 @@ def create_rule(
         marks = ",".join("?" * len(row))
         try:
             rule_id = db.execute(
-                f"INSERT INTO rules ({', '.join(row)}) VALUES ({marks})",  # noqa: S608
+                f"INSERT INTO rules ({', '.join(row)}) VALUES ({marks})",
                 list(row.values()),
             ).lastrowid
         except sqlite3.IntegrityError:
@@ -478,7 +478,7 @@ def update_rule(
         assignments = ", ".join(f"{k} = ?" for k in row)
         try:
             db.execute(
-                f"UPDATE rules SET {assignments} WHERE id = ?",  # noqa: S608
+                f"UPDATE rules SET {assignments} WHERE id = ?",
                 [*row.values(), rule_id],
             )
         except sqlite3.IntegrityError:

@@ -80,7 +80,7 @@ def _user(db: Database, row: dict) -> User:
 
 
 def get_user(db: Database, user_id: int) -> User:
-    rows = list(db.query(f"SELECT {_COLUMNS} FROM users WHERE id = ?", [user_id]))  # noqa: S608
+    rows = list(db.query(f"SELECT {_COLUMNS} FROM users WHERE id = ?", [user_id]))
     if not rows:
         raise NotFound(_l("No such user."))
     return _user(db, rows[0])
@@ -89,7 +89,7 @@ def get_user(db: Database, user_id: int) -> User:
 def find_user(db: Database, username: str) -> User | None:
     rows = list(
         db.query(
-            f"SELECT {_COLUMNS} FROM users WHERE username = ? COLLATE NOCASE",  # noqa: S608
+            f"SELECT {_COLUMNS} FROM users WHERE username = ? COLLATE NOCASE",
             [(username or "").strip()],
         )
     )
@@ -191,7 +191,7 @@ def _validate_profile(
     if team_ids:
         placeholders = ",".join("?" * len(team_ids))
         found = db.execute(
-            f"SELECT count(*) FROM teams WHERE id IN ({placeholders})",  # noqa: S608
+            f"SELECT count(*) FROM teams WHERE id IN ({placeholders})",
             list(team_ids),
         ).fetchone()[0]
         if found != len(set(team_ids)):
@@ -211,7 +211,7 @@ def _team_names(db: Database, team_ids: list[int]) -> list[str]:
     return [
         r[0]
         for r in db.execute(
-            f"SELECT name FROM teams WHERE id IN ({placeholders}) ORDER BY name",  # noqa: S608
+            f"SELECT name FROM teams WHERE id IN ({placeholders}) ORDER BY name",
             list(team_ids),
         )
     ]

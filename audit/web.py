@@ -49,6 +49,13 @@ NAV = [
         _l("Every rule with its origin, scope, time and effect on the relation."),
     ),
     NavItem(
+        "sessions.index",
+        _l("Review sessions"),
+        READERS,
+        "sessions.",
+        _l("Teams decide together which rules to keep, adapt or drop."),
+    ),
+    NavItem(
         "dashboard.index",
         _l("Dashboard"),
         ("admin", "quality", "viewer"),
@@ -134,10 +141,20 @@ def _server_error(_error: Exception):
 
 
 def init_app(app: Flask) -> None:
-    from audit.views import admin, auth, categories, dashboard, display, main, protocols, rules
+    from audit.views import (
+        admin,
+        auth,
+        categories,
+        dashboard,
+        display,
+        main,
+        protocols,
+        rules,
+        sessions,
+    )
 
     login_manager.init_app(app)
-    blueprints = (auth, main, admin, rules, protocols, categories, dashboard)
+    blueprints = (auth, main, admin, rules, protocols, categories, dashboard, sessions)
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     display.init_app(app)

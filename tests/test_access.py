@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit import protocols
+from audit import protocols, sessions
 from audit.access import PUBLIC, access_of
 from tests.conftest import Auth, make_rule, make_team, make_user
 
@@ -45,6 +45,17 @@ ACCESS: dict[str, set[str] | str] = {
     "categories.index": EDITORS,
     "categories.edit": EDITORS,
     "dashboard.index": {"admin", "quality", "viewer"},
+    "sessions.index": ALL,
+    "sessions.new": EDITORS,
+    "sessions.edit": EDITORS,
+    "sessions.detail": ALL,
+    "sessions.open_": EDITORS,
+    "sessions.close": EDITORS,
+    "sessions.reopen": EDITORS,
+    "sessions.hands": EDITORS,
+    "sessions.decide": EDITORS,
+    "sessions.apply": EDITORS,
+    "sessions.vote": {"admin", "quality", "member"},
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
@@ -55,6 +66,7 @@ SAMPLE_ARGS = {
     "rule_id": 1,
     "protocol_id": 1,
     "category_id": 1,
+    "session_id": 1,
     "filename": "app.css",
 }
 
@@ -91,6 +103,8 @@ def world(app, db):
     make_user(db, "someone", "member", teams=[team])
     protocols.save_protocol(db, None, name="P1")
     make_rule(db, title="Een regel", protocol_id=1)
+    facilitator = make_user(db, "facilitator", "quality")
+    sessions.create_session(db, facilitator, title="S", team_ids=[team["id"]], rule_ids=[1])
     return team
 
 
@@ -105,7 +119,7 @@ def test_every_route_for_every_role(nocsrf_app, db, world, role):
     app = nocsrf_app
     client = app.test_client()
     if role != "anonymous":
-        make_user(db, f"the-{role}", role)
+        make_user(db, f"the-{role}", role, teams=[world])
         assert Auth(client).login(f"the-{role}").status_code == 302
     for endpoint, method, url in _requests(app):
         expected = ACCESS[endpoint]

@@ -10,7 +10,7 @@ def admin(login_as):
 
 
 def _count(db, table):
-    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def test_create_user_with_teams(admin, db):

@@ -10,7 +10,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import origins
+from audit import ballots, decisions, origins, sessions
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 FIELD_LABELS = {
@@ -68,7 +68,7 @@ class HistoryLookup:
     def __init__(self, db: Database) -> None:
         locale_column = "name_en" if str(get_locale() or "nl") == "en" else "name_nl"
         self.names = {
-            "category_id": dict(db.execute(f"SELECT id, {locale_column} FROM categories")),  # noqa: S608
+            "category_id": dict(db.execute(f"SELECT id, {locale_column} FROM categories")),
             "protocol_id": dict(db.execute("SELECT id, name FROM protocols")),
             "team_ids": dict(db.execute("SELECT id, name FROM teams")),
             "location_ids": dict(db.execute("SELECT id, name FROM locations")),
@@ -116,4 +116,10 @@ def init_app(app: Flask) -> None:
         impact_label=lambda key: _label(IMPACTS, key),
         value_label=lambda key: _label(VALUES, key),
         category_name=category_name,
+        STATES_LABELS=sessions.STATES,
+        MODES_LABELS=sessions.MODES,
+        CHOICE_LABELS=ballots.CHOICES,
+        OUTCOME_LABELS=decisions.OUTCOMES,
+        SUGGESTED_LABELS={**decisions.OUTCOMES, "discuss": _l("Discuss")},
+        mandatory_note=ballots.mandatory_message,
     )

@@ -1,10 +1,11 @@
-"""The start page."""
+"""The start page: for team members, the review sessions waiting for their vote."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user
 
-from audit import organisation
+from audit import ballots, organisation, sessions
 from audit.access import READERS, allow
 from audit.db import get_db
 
@@ -14,4 +15,10 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @allow(*READERS)
 def index():
-    return render_template("main/index.html", org=organisation.get_settings(get_db()))
+    db = get_db()
+    sessions.close_expired(db)
+    mine = []
+    for session in sessions.sessions_for_voter(db, current_user):
+        voted = ballots.my_ballots(db, current_app.config["SECRET_KEY"], session, current_user.id)
+        mine.append({"session": session, "voted": len(voted)})
+    return render_template("main/index.html", org=organisation.get_settings(db), my_sessions=mine)

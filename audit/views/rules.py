@@ -142,7 +142,7 @@ def filter_from_args(args: MultiDict) -> register.RuleFilter:
     )
 
 
-def _filter_options(db) -> dict[str, list[tuple[int, str]]]:
+def filter_options(db) -> dict[str, list[tuple[int, str]]]:
     """(id, name) pairs for the filter drop-downs."""
     return {
         "categories": [
@@ -177,7 +177,7 @@ def register_page():
         args=rule_filter.to_args(),
         sort=sort,
         descending=descending,
-        options=_filter_options(db),
+        options=filter_options(db),
     )
 
 

@@ -1,0 +1,281 @@
+"""Votes: online ballots, show-of-hands counts, and the results of a closed session."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
+
+from audit import events, origins, rules, sessions
+from audit.clock import now_iso
+from audit.db import transaction
+from audit.errors import Conflict, ValidationError
+from audit.users import User
+
+CHOICES = {
+    "keep": _l("Keep"),
+    "adapt": _l("Adapt"),
+    "drop": _l("Drop"),
+    "abstain": _l("Abstain"),
+}
+OUTCOMES = ("keep", "adapt", "drop")
+REASON_MAX = 1000
+
+REFLECTION_QUESTIONS = (
+    _l("Why does this rule exist?"),
+    _l("Whom does it serve?"),
+    _l("What would happen without it?"),
+    _l("Does it help or hinder the contact with the client?"),
+)
+
+
+def voter_key(secret: str | bytes, session: sessions.ReviewSession, user_id: int) -> str:
+    """What makes a ballot one member's. In an anonymous session a keyed hash: the key is the
+    app's secret, which is not in the database, so the database cannot be read back to a name."""
+    if not session.anonymous:
+        return f"user:{user_id}"
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, f"ballot:{session.id}:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _allowed_choices(rule: rules.Rule) -> tuple[str, ...]:
+    if rule.mandatory:
+        return ("keep", "adapt", "abstain")
+    return tuple(CHOICES)
+
+
+def allowed_choices(rule: rules.Rule) -> dict[str, Any]:
+    return {k: v for k, v in CHOICES.items() if k in _allowed_choices(rule)}
+
+
+def cast_vote(
+    db: Database,
+    secret: str | bytes,
+    user: User,
+    session_id: int,
+    rule_id: int,
+    choice: str,
+    reason: str = "",
+) -> None:
+    """Record the member's vote on one rule, replacing their earlier vote on it.
+
+    Every check runs inside the write transaction, so a vote that arrives while the session is
+    being closed is either in before the close or refused after it, never half.
+    """
+    reason = (reason or "").strip()
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        if not sessions.is_eligible(db, session, user):
+            raise Conflict(_l("You are not a member of a team in this session."))
+        if session.mode != "online":
+            raise Conflict(
+                _l("This session is held with a show of hands; there is no online ballot.")
+            )
+        if session.effective_state != "open":
+            raise Conflict(_l("This session is closed; votes are no longer accepted."))
+        if session.not_yet_open:
+            raise Conflict(_l("This session has not opened yet."))
+        if rule_id not in session.rule_ids:
+            raise ValidationError({"rule_id": _l("This rule is not part of this session.")})
+        if choice not in CHOICES:
+            raise ValidationError({"choice": _l("Choose keep, adapt, drop or abstain.")})
+        rule = rules.get_rule(db, rule_id)
+        if choice not in _allowed_choices(rule):
+            raise ValidationError({"choice": mandatory_message(rule)})
+        if len(reason) > REASON_MAX:
+            raise ValidationError({"reason": _l("At most %(n)s characters.", n=REASON_MAX)})
+        key = voter_key(secret, session, user.id)
+        db.execute(
+            """
+            INSERT INTO ballots (session_id, rule_id, voter_key, voter_id, choice, reason, cast_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (session_id, rule_id, voter_key)
+            DO UPDATE SET choice = excluded.choice, reason = excluded.reason,
+                          cast_at = excluded.cast_at
+            """,
+            [
+                session_id,
+                rule_id,
+                key,
+                None if session.anonymous else user.id,
+                choice,
+                reason,
+                now_iso(),
+            ],
+        )
+        # The log says a vote came in; in an anonymous session neither who nor what.
+        changes = {"rule_id": [None, rule_id]}
+        if not session.anonymous:
+            changes["choice"] = [None, choice]
+        events.record(
+            db, None if session.anonymous else user, "review_session", session_id, "ballot", changes
+        )
+
+
+def mandatory_message(rule: rules.Rule) -> Any:
+    source = origins.label(rule.verified_origin)
+    if rule.source_reference:
+        source = f"{source}: {rule.source_reference}"
+    return _l(
+        "This rule comes from outside and is mandatory (%(source)s). It cannot be dropped, only"
+        " kept or adapted within the room it leaves.",
+        source=source,
+    )
+
+
+def my_ballots(
+    db: Database, secret: str | bytes, session: sessions.ReviewSession, user_id: int
+) -> dict[int, dict]:
+    """The user's own votes in the session, per rule: shown only to that user."""
+    rows = db.query(
+        "SELECT rule_id, choice, reason FROM ballots WHERE session_id = ? AND voter_key = ?",
+        [session.id, voter_key(secret, session, user_id)],
+    )
+    return {r["rule_id"]: r for r in rows}
+
+
+def enter_hands(
+    db: Database,
+    actor: User,
+    session_id: int,
+    *,
+    present: int,
+    counts: dict[int, dict[str, int]],
+) -> None:
+    """The facilitator's counts for a show of hands: per rule keep/adapt/drop/abstain, none of
+    them (nor their sum) above the number of people present."""
+    errors: dict[str, Any] = {}
+    if not isinstance(present, int) or isinstance(present, bool) or present < 0:
+        errors["present"] = _l("Enter a whole number, 0 or more.")
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        if session.mode != "hands":
+            raise Conflict(_l("This session uses online ballots."))
+        if session.effective_state != "open":
+            raise Conflict(_l("Counts can be entered while the session is open."))
+        known = set(session.rule_ids)
+        for rule_id, values in counts.items():
+            if rule_id not in known:
+                errors[f"rule-{rule_id}"] = _l("This rule is not part of this session.")
+                continue
+            numbers = [values.get(choice, 0) for choice in CHOICES]
+            if any(not isinstance(n, int) or n < 0 for n in numbers):
+                errors[f"rule-{rule_id}"] = _l("Enter whole numbers, 0 or more.")
+            elif isinstance(present, int) and sum(numbers) > present:
+                errors[f"rule-{rule_id}"] = _l(
+                    "%(n)s hands, but only %(present)s people present.",
+                    n=sum(numbers),
+                    present=present,
+                )
+            elif values.get("drop", 0) and rules.get_rule(db, rule_id).mandatory:
+                errors[f"rule-{rule_id}"] = mandatory_message(rules.get_rule(db, rule_id))
+        if errors:
+            raise ValidationError(errors)
+        db.execute(
+            "UPDATE review_sessions SET present = ?, updated_at = ? WHERE id = ?",
+            [present, now_iso(), session_id],
+        )
+        for rule_id, values in counts.items():
+            db.execute(
+                """
+                INSERT INTO hand_counts (session_id, rule_id, keep, adapt, drop_count, abstain,
+                                         entered_by, entered_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (session_id, rule_id) DO UPDATE SET keep = excluded.keep,
+                    adapt = excluded.adapt, drop_count = excluded.drop_count,
+                    abstain = excluded.abstain, entered_by = excluded.entered_by,
+                    entered_at = excluded.entered_at
+                """,
+                [
+                    session_id,
+                    rule_id,
+                    values.get("keep", 0),
+                    values.get("adapt", 0),
+                    values.get("drop", 0),
+                    values.get("abstain", 0),
+                    actor.id,
+                    now_iso(),
+                ],
+            )
+        events.record(
+            db,
+            actor,
+            "review_session",
+            session_id,
+            "hands",
+            {
+                "present": [session.present, present],
+                "counts": [None, {str(k): v for k, v in counts.items()}],
+            },
+        )
+
+
+def hand_counts(db: Database, session_id: int) -> dict[int, dict[str, int]]:
+    rows = db.query(
+        "SELECT rule_id, keep, adapt, drop_count, abstain FROM hand_counts WHERE session_id = ?",
+        [session_id],
+    )
+    return {
+        r["rule_id"]: {
+            "keep": r["keep"],
+            "adapt": r["adapt"],
+            "drop": r["drop_count"],
+            "abstain": r["abstain"],
+        }
+        for r in rows
+    }
+
+
+def suggested_outcome(counts: dict[str, int]) -> str:
+    """The choice with the most votes, abstentions left out; a tie (or no vote) is "discuss"."""
+    cast = {k: counts.get(k, 0) for k in OUTCOMES}
+    top = max(cast.values())
+    winners = [k for k, v in cast.items() if v == top]
+    return winners[0] if top > 0 and len(winners) == 1 else "discuss"
+
+
+def results(db: Database, session: sessions.ReviewSession) -> list[dict[str, Any]]:
+    """Per rule: counts, percentages, quorum, the suggested outcome and the reasons given.
+
+    Reasons carry a name only in a named session; anonymous results hold none.
+    """
+    tallies: dict[int, dict[str, int]] = {
+        rid: dict.fromkeys(CHOICES, 0) for rid in session.rule_ids
+    }
+    reasons: dict[int, list[dict]] = {rid: [] for rid in session.rule_ids}
+    if session.mode == "hands":
+        for rule_id, counts in hand_counts(db, session.id).items():
+            tallies[rule_id].update(counts)
+    else:
+        for rule_id, choice, n in db.execute(
+            "SELECT rule_id, choice, count(*) FROM ballots WHERE session_id = ? GROUP BY 1, 2",
+            [session.id],
+        ):
+            tallies[rule_id][choice] = n
+        names = "NULL" if session.anonymous else "coalesce(nullif(u.display_name, ''), u.username)"
+        for row in db.query(
+            f"SELECT b.rule_id, b.choice, b.reason, {names} AS name FROM ballots b"
+            " LEFT JOIN users u ON u.id = b.voter_id"
+            " WHERE b.session_id = ? AND b.reason <> '' ORDER BY b.rule_id, b.choice, b.id",
+            [session.id],
+        ):
+            reasons[row["rule_id"]].append(row)
+    out = []
+    for rule in rules.get_rules(db, session.rule_ids):
+        counts = tallies[rule.id]
+        total = sum(counts.values())
+        out.append(
+            {
+                "rule": rule,
+                "counts": counts,
+                "total": total,
+                "percent": {k: (v / total if total else None) for k, v in counts.items()},
+                "quorum_met": total >= session.quorum,
+                "suggested": suggested_outcome(counts),
+                "reasons": reasons[rule.id],
+            }
+        )
+    return out

@@ -1,0 +1,197 @@
+"""Decisions after a review session: keep, adapt (with new text) or drop, and applying them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
+
+from audit import events, rules, sessions
+from audit.ballots import mandatory_message
+from audit.clock import now_iso
+from audit.db import transaction
+from audit.errors import Conflict, NotFound, ValidationError, check
+from audit.users import User
+
+OUTCOMES = {"keep": _l("Keep"), "adapt": _l("Adapt"), "drop": _l("Drop")}
+RATIONALE_MAX = 5000
+# The status a rule gets when a decision about it is applied.
+STATUS_AFTER = {"keep": "active", "adapt": "adapted", "drop": "dropped"}
+
+
+def list_decisions(db: Database, session_id: int) -> dict[int, dict[str, Any]]:
+    rows = db.query(
+        """
+        SELECT d.*, coalesce(nullif(u.display_name, ''), u.username) AS decided_by_name,
+               coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name
+        FROM decisions d JOIN users u ON u.id = d.decided_by
+        LEFT JOIN users a ON a.id = d.applied_by
+        WHERE d.session_id = ?
+        """,
+        [session_id],
+    )
+    return {r["rule_id"]: r for r in rows}
+
+
+def get_decision(db: Database, session_id: int, rule_id: int) -> dict[str, Any]:
+    found = list_decisions(db, session_id).get(rule_id)
+    if found is None:
+        raise NotFound(_l("No decision has been recorded for this rule."))
+    return found
+
+
+def _may_decide(session: sessions.ReviewSession, actor: User) -> None:
+    if actor.id != session.facilitator_id and actor.role != "admin":
+        raise Conflict(_l("Only the facilitator of this session records its decisions."))
+    if session.effective_state != "closed":
+        raise Conflict(_l("Decisions are taken after the session has closed."))
+
+
+def record_decision(
+    db: Database,
+    actor: User,
+    session_id: int,
+    rule_id: int,
+    *,
+    outcome: str,
+    rationale: str,
+    new_title: str | None = None,
+    new_description: str | None = None,
+    new_minutes_per_week: Any = None,
+) -> dict[str, Any]:
+    """Record (or change, until applied) the decision about one rule of a closed session."""
+    rationale = (rationale or "").strip()
+    new_title = (new_title or "").strip() or None
+    new_description = (new_description or "").strip() or None
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        _may_decide(session, actor)
+        if rule_id not in session.rule_ids:
+            raise ValidationError({"rule_id": _l("This rule is not part of this session.")})
+        rule = rules.get_rule(db, rule_id)
+        errors: dict[str, Any] = {}
+        if outcome not in OUTCOMES:
+            errors["outcome"] = _l("Choose keep, adapt or drop.")
+        elif outcome == "drop" and rule.mandatory:
+            errors["outcome"] = mandatory_message(rule)
+        if not rationale:
+            errors["rationale"] = _l("Write down why: the team's reasons are part of the record.")
+        elif len(rationale) > RATIONALE_MAX:
+            errors["rationale"] = _l("At most %(n)s characters.", n=RATIONALE_MAX)
+        minutes = None
+        if outcome == "adapt":
+            if not new_title and not new_description:
+                errors["new_description"] = _l("Give the adapted rule its new text.")
+            # The rule's own validation, so an adapted text obeys the same limits.
+            changes = {"title": new_title or rule.title, "description": new_description or ""}
+            if new_minutes_per_week not in (None, ""):
+                changes["minutes_per_week"] = new_minutes_per_week
+            try:
+                cleaned = rules.clean(db, changes)
+                minutes = cleaned.get("minutes_per_week")
+            except ValidationError as error:
+                for name, messages in error.errors.items():
+                    errors[f"new_{name}"] = messages
+        check(errors)
+        existing = list_decisions(db, session_id).get(rule_id)
+        if existing and existing["applied_at"]:
+            raise Conflict(_l("This decision has been applied already and is final."))
+        values = {
+            "outcome": outcome,
+            "rationale": rationale,
+            "new_title": new_title if outcome == "adapt" else None,
+            "new_description": new_description if outcome == "adapt" else None,
+            "new_minutes_per_week": minutes if outcome == "adapt" else None,
+        }
+        db.execute(
+            """
+            INSERT INTO decisions (session_id, rule_id, outcome, rationale, new_title,
+                new_description, new_minutes_per_week, decided_by, decided_at)
+            VALUES (:session_id, :rule_id, :outcome, :rationale, :new_title, :new_description,
+                    :new_minutes_per_week, :decided_by, :decided_at)
+            ON CONFLICT (session_id, rule_id) DO UPDATE SET outcome = excluded.outcome,
+                rationale = excluded.rationale, new_title = excluded.new_title,
+                new_description = excluded.new_description,
+                new_minutes_per_week = excluded.new_minutes_per_week,
+                decided_by = excluded.decided_by, decided_at = excluded.decided_at
+            """,
+            {
+                **values,
+                "session_id": session_id,
+                "rule_id": rule_id,
+                "decided_by": actor.id,
+                "decided_at": now_iso(),
+            },
+        )
+        events.record(
+            db,
+            actor,
+            "review_session",
+            session_id,
+            "decision",
+            events.diff(existing or {}, values, values) | {"rule_id": [None, rule_id]},
+        )
+    return get_decision(db, session_id, rule_id)
+
+
+def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> rules.Rule:
+    """Make the decision real: the rule's status (and text, for adapt) change in one
+    transaction with the decision's record, and the rule's history links to the session."""
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        _may_decide(session, actor)
+        decision = get_decision(db, session_id, rule_id)
+        if decision["applied_at"]:
+            raise Conflict(_l("This decision has been applied already."))
+        rule = rules.get_rule(db, rule_id)
+        if rule.archived:
+            raise Conflict(_l("This rule has been archived; restore it before applying."))
+        if decision["outcome"] == "drop" and rule.mandatory:
+            # The origin may have been traced since the decision was recorded.
+            raise ValidationError({"outcome": mandatory_message(rule)})
+        changes: dict[str, Any] = {"status": STATUS_AFTER[decision["outcome"]]}
+        if decision["outcome"] == "adapt":
+            if decision["new_title"]:
+                changes["title"] = decision["new_title"]
+            if decision["new_description"]:
+                changes["description"] = decision["new_description"]
+            if decision["new_minutes_per_week"] is not None:
+                changes["minutes_per_week"] = decision["new_minutes_per_week"]
+        updated = rules.update_rule(
+            db,
+            actor,
+            rule_id,
+            action="decision",
+            ref=("review_session", session_id),
+            note=decision["rationale"],
+            **changes,
+        )
+        db.execute(
+            "UPDATE decisions SET applied_by = ?, applied_at = ?, minutes_before = ?,"
+            " minutes_after = ? WHERE id = ?",
+            [actor.id, now_iso(), rule.minutes_per_week, updated.minutes_per_week, decision["id"]],
+        )
+        events.record(
+            db, actor, "review_session", session_id, "apply", {"rule_id": [None, rule_id]}
+        )
+    return updated
+
+
+def all_decisions(db: Database) -> list[dict[str, Any]]:
+    """Every decision with its session and rule, newest first (for reports)."""
+    return list(
+        db.query(
+            """
+            SELECT d.*, s.title AS session_title, r.code, r.title AS rule_title,
+                   coalesce(nullif(u.display_name, ''), u.username) AS decided_by_name,
+                   coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name
+            FROM decisions d
+            JOIN review_sessions s ON s.id = d.session_id
+            JOIN rules r ON r.id = d.rule_id
+            JOIN users u ON u.id = d.decided_by
+            LEFT JOIN users a ON a.id = d.applied_by
+            ORDER BY d.decided_at DESC, d.id DESC
+            """
+        )
+    )
