@@ -7,16 +7,20 @@ and a non-zero exit.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import NoReturn
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from audit import demo, figures, organisation, users
+from audit import demo, figures, organisation, register, users, xlsx_export
 from audit.db import open_app_db
 from audit.errors import AuditError
+from audit.register import RuleFilter
 
 
 class CommandError(click.ClickException):
@@ -168,8 +172,57 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
         click.echo(f"{label + ':':<22}{value}")
 
 
+@click.command("export-report")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option(
+    "--lang", default="en", show_default=True, help="en or nl: sheet names, headers, labels."
+)
+@click.option("--team", help="Only the rules that apply to this team.")
+@click.option("--location", help="Only the rules that apply at this location.")
+@with_appcontext
+def export_report_command(out: str, lang: str, team: str | None, location: str | None) -> None:
+    """Write the Excel audit report (Summary, Register, Sessions, Decisions, History)."""
+    if lang not in xlsx_export.LANGUAGES:
+        fail(f"Unknown language: {lang} (use en or nl)")
+    db = _db()
+    try:
+        scope = _scope(db, team, location)
+        rule_filter = RuleFilter(team=scope.team, location=scope.location)
+        target = Path(out)
+        try:
+            # Written next to the target and renamed at the end: a failed export leaves no
+            # half-written file, and an unwritable folder is reported before any work.
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed below
+                dir=target.parent, prefix=".export-", suffix=".xlsx", delete=False
+            )
+        except OSError as error:
+            fail(f"Cannot write {out}: {error.strerror or error}")
+        total = register.count(db, rule_filter)
+        try:
+            with handle, click.progressbar(length=total, label="Exporting rules") as bar:
+                head = xlsx_export.export_report(
+                    db, handle, lang=lang, rule_filter=rule_filter, progress=bar.update
+                )
+            os.replace(handle.name, target)
+        except OSError as error:
+            Path(handle.name).unlink(missing_ok=True)
+            fail(f"Cannot write {out}: {error.strerror or error}")
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+    finally:
+        db.close()
+    click.echo(f"Wrote {out}: {head['total']} rules in force, {total} in the register sheet")
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_user_command, seed_demo_command, serve_command, stats_command):
+    for command in (
+        create_user_command,
+        seed_demo_command,
+        serve_command,
+        stats_command,
+        export_report_command,
+    ):
         app.cli.add_command(command)
 
 

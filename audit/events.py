@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -75,3 +75,14 @@ def count(db: Database, entity: str | None = None) -> int:
     if entity is None:
         return db.execute("SELECT count(*) FROM events").fetchone()[0]
     return db.execute("SELECT count(*) FROM events WHERE entity = ?", [entity]).fetchone()[0]
+
+
+def iterate(db: Database, exclude_actions: tuple[str, ...] = ()) -> Iterator[dict]:
+    """Every event, oldest first, streamed from the database (for exports)."""
+    marks = ",".join("?" * len(exclude_actions)) or "''"
+    cursor = db.execute(
+        f"SELECT * FROM events WHERE action NOT IN ({marks}) ORDER BY id", list(exclude_actions)
+    )
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield _decode(dict(zip(names, row, strict=True)))

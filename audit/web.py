@@ -149,12 +149,13 @@ def init_app(app: Flask) -> None:
         display,
         main,
         protocols,
+        reports,
         rules,
         sessions,
     )
 
     login_manager.init_app(app)
-    blueprints = (auth, main, admin, rules, protocols, categories, dashboard, sessions)
+    blueprints = (auth, main, admin, rules, protocols, categories, dashboard, sessions, reports)
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     display.init_app(app)

@@ -56,6 +56,8 @@ ACCESS: dict[str, set[str] | str] = {
     "sessions.decide": EDITORS,
     "sessions.apply": EDITORS,
     "sessions.vote": {"admin", "quality", "member"},
+    "reports.dashboard_report": {"admin", "quality", "viewer"},
+    "reports.register_report": {"admin", "quality", "viewer"},
 }
 
 # Values for URL parameters; the access test creates things with these ids first.

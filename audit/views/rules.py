@@ -26,7 +26,7 @@ from audit import categories, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.errors import Conflict, ValidationError
-from audit.views.display import HistoryLookup
+from audit.history import HistoryLookup
 from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 

@@ -1,0 +1,152 @@
+"""Reading the event log back: field and action names, and values as people read them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+from sqlite_utils import Database
+
+from audit import origins
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+
+FIELD_LABELS = {
+    "code": _l("Code"),
+    "title": _l("Title"),
+    "description": _l("Description"),
+    "category_id": _l("Category"),
+    "protocol_id": _l("Protocol"),
+    "team_ids": _l("Teams"),
+    "location_ids": _l("Locations"),
+    "owner": _l("Owner"),
+    "minutes_per_week": _l("Minutes per week"),
+    "relation_impact": _l("Effect on the client relation"),
+    "values_touched": _l("Values touched"),
+    "status": _l("Status"),
+    "introduced_on": _l("Introduced on"),
+    "review_due": _l("Review due"),
+    "perceived_origin": _l("Perceived origin"),
+    "verified_origin": _l("Verified origin"),
+    "source_reference": _l("Source reference"),
+    "evidence_note": _l("Evidence"),
+    "verified_by": _l("Verified by"),
+    "verified_on": _l("Verified on"),
+    "archived_at": _l("Archived"),
+    # users, teams, settings, protocols, categories
+    "name": _l("Name"),
+    "username": _l("User name"),
+    "display_name": _l("Name"),
+    "role": _l("Role"),
+    "active": _l("Active"),
+    "teams": _l("Teams"),
+    "location_id": _l("Location"),
+    "default_language": _l("Default language"),
+    "reference_share": _l("Reference share"),
+    "version": _l("Version"),
+    "url": _l("Link to the document"),
+    "name_nl": _l("Name in Dutch"),
+    "name_en": _l("Name in English"),
+    # review sessions
+    "introduction": _l("Introduction"),
+    "mode": _l("Mode"),
+    "anonymous": _l("Anonymous ballots"),
+    "state": _l("State"),
+    "opens_at": _l("Opens at"),
+    "closes_at": _l("Closes at"),
+    "quorum": _l("Quorum"),
+    "present": _l("People present"),
+    "counts": _l("Counts"),
+    "rule_ids": _l("Rules"),
+    "rule_id": _l("Rule"),
+    "choice": _l("Vote"),
+    "outcome": _l("Decision"),
+    "rationale": _l("Rationale"),
+    "new_title": _l("New title"),
+    "new_description": _l("New text"),
+    "new_minutes_per_week": _l("New minutes per week"),
+}
+
+ENTITY_LABELS = {
+    "rule": _l("Rule"),
+    "user": _l("User"),
+    "team": _l("Team"),
+    "location": _l("Location"),
+    "organisation": _l("Organisation"),
+    "category": _l("Category"),
+    "protocol": _l("Protocol"),
+    "review_session": _l("Review session"),
+}
+
+DATE_FIELDS = ("introduced_on", "review_due", "verified_on")
+
+ACTION_LABELS = {
+    "create": _l("created"),
+    "update": _l("changed"),
+    "trace": _l("traced"),
+    "archive": _l("archived"),
+    "restore": _l("restored"),
+    "import": _l("imported"),
+    "decision": _l("decision applied"),
+    "password": _l("password changed"),
+    "locked": _l("locked after failed logins"),
+    "open": _l("opened"),
+    "close": _l("closed"),
+    "reopen": _l("reopened"),
+    "ballot": _l("vote cast"),
+    "hands": _l("hands counted"),
+    "apply": _l("decision applied"),
+}
+
+
+def label_of(mapping: dict, key: Any) -> str:
+    """The label of a key in one of the fixed lists, or empty."""
+    return str(mapping[key]) if key in mapping else ""
+
+
+class HistoryLookup:
+    """Names for the ids an event stores, loaded once per page."""
+
+    def __init__(self, db: Database) -> None:
+        locale_column = "name_en" if str(get_locale() or "nl") == "en" else "name_nl"
+        self.names = {
+            "category_id": dict(db.execute(f"SELECT id, {locale_column} FROM categories")),
+            "protocol_id": dict(db.execute("SELECT id, name FROM protocols")),
+            "team_ids": dict(db.execute("SELECT id, name FROM teams")),
+            "location_ids": dict(db.execute("SELECT id, name FROM locations")),
+            "verified_by": dict(
+                db.execute("SELECT id, coalesce(nullif(display_name, ''), username) FROM users")
+            ),
+        }
+
+    def value(self, field: str, value: Any) -> str:
+        if value in (None, "", []):
+            return "–"
+        if field in ("team_ids", "location_ids"):
+            return ", ".join(str(self.names[field].get(v, v)) for v in value)
+        if field in self.names:
+            return str(self.names[field].get(value, value))
+        if field in ("perceived_origin", "verified_origin"):
+            return origins.label(value) or str(value)
+        if field == "status":
+            return label_of(STATUSES, value) or str(value)
+        if field == "relation_impact":
+            return label_of(IMPACTS, value) or str(value)
+        if field == "values_touched":
+            return ", ".join(label_of(VALUES, v) or v for v in value)
+        if field in DATE_FIELDS:
+            try:
+                return format_date(date.fromisoformat(value))
+            except (TypeError, ValueError):
+                return str(value)
+        if field == "archived_at":
+            return format_datetime(datetime.fromisoformat(value))
+        return str(value)
+
+    def describe(self, changes: dict[str, list]) -> str:
+        """All changes of one event on one line: "Field: old → new; ..."."""
+        return "; ".join(
+            f"{FIELD_LABELS.get(field, field)}: {self.value(field, old)} → {self.value(field, new)}"
+            for field, (old, new) in changes.items()
+        )

@@ -1,0 +1,50 @@
+"""Excel downloads: the audit report for the dashboard's scope or the register's filter."""
+
+from __future__ import annotations
+
+import tempfile
+
+from flask import Blueprint, request, send_file
+from flask_babel import get_locale
+
+from audit import organisation, xlsx_export
+from audit.access import allow
+from audit.clock import today
+from audit.db import get_db
+from audit.register import RuleFilter
+from audit.views.dashboard import DASHBOARD_ROLES, scope_from_args
+from audit.views.rules import filter_from_args
+
+bp = Blueprint("reports", __name__)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+IN_MEMORY = 16 * 1024 * 1024  # larger reports spill to a temporary file
+
+
+def _send(rule_filter: RuleFilter):
+    db = get_db()
+    lang = str(get_locale() or "nl")
+    buffer = tempfile.SpooledTemporaryFile(max_size=IN_MEMORY)  # noqa: SIM115 - sent below
+    xlsx_export.export_report(db, buffer, lang=lang, rule_filter=rule_filter)
+    buffer.seek(0)
+    name = xlsx_export.safe_filename(organisation.get_settings(db)["name"] or "regelaudit")
+    return send_file(
+        buffer,
+        mimetype=XLSX,
+        as_attachment=True,
+        download_name=f"{name}-{today().isoformat()}.xlsx",
+        max_age=0,
+    )
+
+
+@bp.route("/dashboard/report.xlsx")
+@allow(*DASHBOARD_ROLES)
+def dashboard_report():
+    scope = scope_from_args(request.args)
+    return _send(RuleFilter(team=scope.team, location=scope.location, category=scope.category))
+
+
+@bp.route("/rules/export.xlsx")
+@allow(*DASHBOARD_ROLES)
+def register_report():
+    return _send(filter_from_args(request.args))

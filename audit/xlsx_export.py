@@ -1,0 +1,501 @@
+"""The Excel audit report: Summary, Register, Sessions, Decisions and History.
+
+Written with openpyxl in write-only mode, rules read in chunks through the domain functions, so
+memory stays flat however large the register. Text that users typed never becomes a formula:
+every such cell is written as a string cell, whatever it starts with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import IO, Any
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from sqlite_utils import Database
+
+from audit import (
+    ballots,
+    categories,
+    decisions,
+    events,
+    figures,
+    organisation,
+    origins,
+    register,
+    rules,
+    sessions,
+)
+from audit.clock import now
+from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup
+from audit.register import RuleFilter
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.xlsx_columns import COLUMNS
+
+CHUNK = 500
+SELF_INVENTED_FILL = PatternFill("solid", start_color="FFF1E8", end_color="FFF1E8")
+HEADER_FILL = PatternFill("solid", start_color="DDE7E1", end_color="DDE7E1")
+HEADER_FONT = Font(bold=True)
+TITLE_FONT = Font(bold=True, size=14)
+LANGUAGES = ("en", "nl")
+
+Progress = Callable[[int], None]
+
+
+def sheet_names(lang: str) -> dict[str, str]:
+    with force_locale(lang):
+        return {
+            "summary": _("Summary"),
+            "register": _("Register"),
+            "sessions": _("Sessions"),
+            "decisions": _("Decisions"),
+            "history": _("History"),
+        }
+
+
+# --- cells ----------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    # Excel cannot hold most control characters; they become a visible replacement mark.
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+
+
+def _cell(
+    ws,
+    value: Any,
+    *,
+    fill: PatternFill | None = None,
+    font: Font | None = None,
+    number_format: str | None = None,
+) -> WriteOnlyCell:
+    if isinstance(value, str):
+        cell = WriteOnlyCell(ws, value=_clean(value))
+        # Typed text stays text: "=HYPERLINK(...)", "+1", "@SUM(A1)" are not formulas.
+        cell.data_type = "s"
+    else:
+        cell = WriteOnlyCell(ws, value=value)
+    if fill is not None:
+        cell.fill = fill
+    if font is not None:
+        cell.font = font
+    if number_format is not None:
+        cell.number_format = number_format
+    return cell
+
+
+def _row(ws, values: list[Any], **style: Any) -> list[WriteOnlyCell]:
+    return [_cell(ws, v, **style) for v in values]
+
+
+def _header(ws, labels: list[str]) -> None:
+    ws.append(_row(ws, labels, fill=HEADER_FILL, font=HEADER_FONT))
+
+
+def _setup_table(ws, widths: list[int]) -> None:
+    for index, width in enumerate(widths, 1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+
+
+def _finish_table(ws, columns: int, rows: int) -> None:
+    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+def _time(value: str | None) -> datetime | None:
+    """Event and decision times as Excel date-times (naive UTC: Excel has no time zones)."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=None)
+
+
+# --- register -------------------------------------------------------------------------------
+
+
+def register_values(rule: rules.Rule, lang: str) -> dict[str, Any]:
+    """One rule as the Register sheet (and the import) reads it."""
+    return {
+        "code": rule.code,
+        "title": rule.title,
+        "description": rule.description,
+        "category": (rule.category_en if lang == "en" else rule.category_nl) or "",
+        "protocol": rule.protocol_name or "",
+        "teams": ", ".join(rule.team_names),
+        "locations": ", ".join(rule.location_names),
+        "perceived_origin": origins.label(rule.perceived_origin),
+        "verified_origin": origins.label(rule.verified_origin),
+        "source_reference": rule.source_reference,
+        "evidence_note": rule.evidence_note,
+        "minutes_per_week": rule.minutes_per_week,
+        "relation_impact": str(IMPACTS[rule.relation_impact]) if rule.relation_impact else "",
+        "values_touched": ", ".join(str(VALUES[v]) for v in rule.values_touched),
+        "status": str(STATUSES[rule.status]),
+        "owner": rule.owner,
+        "introduced_on": rule.introduced_on,
+        "review_due": rule.review_due,
+        "self_invented": _yes_no(rule.self_invented),
+        "myth": _yes_no(rule.myth),
+        "verified_by": rule.verified_by_name or "",
+        "verified_on": rule.verified_on,
+    }
+
+
+def _rules_in_chunks(db: Database, rule_ids: list[int]) -> Iterator[list[rules.Rule]]:
+    for start in range(0, len(rule_ids), CHUNK):
+        yield rules.get_rules(db, rule_ids[start : start + CHUNK])
+
+
+def write_register(
+    wb: Workbook,
+    db: Database,
+    rule_filter: RuleFilter,
+    title: str,
+    lang: str,
+    progress: Progress | None = None,
+) -> int:
+    ws = wb.create_sheet(title)
+    _setup_table(ws, [c.width for c in COLUMNS])
+    _header(ws, [c.header(lang) for c in COLUMNS])
+    ids = _rule_ids(db, rule_filter)
+    for chunk in _rules_in_chunks(db, ids):
+        for rule in chunk:
+            values = register_values(rule, lang)
+            fill = SELF_INVENTED_FILL if rule.self_invented else None
+            row = []
+            for column in COLUMNS:
+                value = values[column.key]
+                number_format = "yyyy-mm-dd" if isinstance(value, date) else None
+                row.append(_cell(ws, value, fill=fill, number_format=number_format))
+            ws.append(row)
+        if progress:
+            progress(len(chunk))
+    _finish_table(ws, len(COLUMNS), len(ids))
+    return len(ids)
+
+
+def _rule_ids(db: Database, rule_filter: RuleFilter) -> list[int]:
+    return register.rule_ids(db, rule_filter)
+
+
+# --- summary --------------------------------------------------------------------------------
+
+
+def _filter_text(db: Database, rule_filter: RuleFilter) -> str:
+    parts = []
+    if rule_filter.team is not None:
+        parts.append(f"{_('Team')}: {organisation.get_team(db, rule_filter.team)['name']}")
+    if rule_filter.location is not None:
+        parts.append(
+            f"{_('Location')}: {organisation.get_location(db, rule_filter.location)['name']}"
+        )
+    if rule_filter.category is not None:
+        parts.append(
+            f"{_('Category')}: {categories.get_category(db, rule_filter.category)['name']}"
+        )
+    others = {
+        k: v for k, v in rule_filter.to_args().items() if k not in ("team", "location", "category")
+    }
+    if others:
+        parts.append(", ".join(f"{k}={v}" for k, v in others.items()))
+    return "; ".join(parts) or _("the whole organisation")
+
+
+def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> dict:
+    ws = wb.create_sheet(title, 0)
+    for column, width in zip("ABCDE", (44, 34, 14, 14, 14), strict=True):
+        ws.column_dimensions[column].width = width
+    scope = figures.Scope(
+        team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
+    )
+    head = figures.headline(db, scope)
+    settings = organisation.get_settings(db)
+    ws.append([_cell(ws, _("Audit report"), font=TITLE_FONT)])
+    ws.append(_row(ws, [_("Organisation"), settings["name"]]))
+    ws.append([_cell(ws, _("Date")), _cell(ws, now().date(), number_format="yyyy-mm-dd")])
+    ws.append(_row(ws, [_("Filter"), _filter_text(db, rule_filter)]))
+    ws.append([])
+    _header(ws, [_("Figure"), _("Value")])
+    percent, one_decimal = "0%", "0.0"
+    rows = [
+        (_("Rules in force"), head["total"], None),
+        (_("Traced"), head["traced"], None),
+        (_("Coverage (traced share)"), head["coverage"], percent),
+        (_("Self-invented"), head["self_invented"], None),
+        (_("Self-invented share of traced rules"), head["self_invented_share"], percent),
+        (_("Reference share"), head["reference_share"], percent),
+        (_("Myths"), head["myths"], None),
+        (
+            _("Minutes per week on self-invented rules"),
+            head["minutes_per_week_self_invented"],
+            None,
+        ),
+        (
+            _("Hours per week on self-invented rules"),
+            head["hours_per_week_self_invented"],
+            one_decimal,
+        ),
+        (_("Hours per week given back"), head["hours_per_week_given_back"], one_decimal),
+    ]
+    for label, value, number_format in rows:
+        shown = value if value is not None else _("not yet known")
+        ws.append(
+            [
+                _cell(ws, label),
+                _cell(ws, shown, number_format=number_format if value is not None else None),
+            ]
+        )
+    ws.append([])
+
+    # Origin distribution, with a chart beside it.
+    origin_start = 6 + len(rows) + 2
+    _header(ws, [_("Origin"), _("Perceived"), _("Verified")])
+    distribution = figures.origin_distribution(db, scope)
+    for row in distribution:
+        label = origins.label(row["key"]) if row["key"] else _("(not set)")
+        ws.append([_cell(ws, label), _cell(ws, row["perceived"]), _cell(ws, row["verified"])])
+    origin_end = origin_start + len(distribution)
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = _("Where rules come from: believed and found")
+    chart.y_axis.title = _("Rules")
+    data = Reference(ws, min_col=2, max_col=3, min_row=origin_start, max_row=origin_end)
+    labels = Reference(ws, min_col=1, min_row=origin_start + 1, max_row=origin_end)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(labels)
+    chart.height, chart.width = 9, 16
+    ws.add_chart(chart, f"D{origin_start}")
+    ws.append([])
+
+    # Self-invented share per category, with a chart beside it.
+    category_start = origin_end + 2
+    _header(ws, [_("Category"), _("Rules"), _("Traced"), _("Self-invented"), _("Share")])
+    shares = figures.share_by_category(db, scope)
+    for row in shares:
+        share = row["self_invented_share"]
+        ws.append(
+            [
+                _cell(ws, row["name"] or _("(no category)")),
+                _cell(ws, row["total"]),
+                _cell(ws, row["traced"]),
+                _cell(ws, row["self_invented"]),
+                _cell(ws, share, number_format=percent)
+                if share is not None
+                else _cell(ws, _("not yet known")),
+            ]
+        )
+    category_end = category_start + len(shares)
+    if shares:
+        chart = BarChart()
+        chart.type = "bar"
+        chart.title = _("Self-invented share per category")
+        data = Reference(ws, min_col=5, min_row=category_start, max_row=category_end)
+        labels = Reference(ws, min_col=1, min_row=category_start + 1, max_row=category_end)
+        chart.add_data(data, titles_from_data=True)
+        chart.set_categories(labels)
+        chart.y_axis.number_format = "0%"
+        chart.height, chart.width = 9, 16
+        ws.add_chart(chart, f"G{category_start}")
+    return head
+
+
+# --- sessions, decisions, history -----------------------------------------------------------
+
+
+def _session_in_scope(session: sessions.ReviewSession, team_ids: set[int] | None) -> bool:
+    return team_ids is None or bool(team_ids & set(session.team_ids))
+
+
+def _scope_team_ids(db: Database, rule_filter: RuleFilter) -> set[int] | None:
+    if rule_filter.team is not None:
+        return {rule_filter.team}
+    if rule_filter.location is not None:
+        return {
+            t["id"] for t in organisation.list_teams(db) if t["location_id"] == rule_filter.location
+        }
+    return None
+
+
+def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    ws = wb.create_sheet(title)
+    labels = [
+        _("Session"),
+        _("State"),
+        _("Mode"),
+        _("Teams"),
+        _("Code"),
+        _("Rule"),
+        *[str(v) for v in ballots.CHOICES.values()],
+        _("Total"),
+        _("Quorum met"),
+        _("Suggested outcome"),
+        _("Decision"),
+        _("Applied"),
+    ]
+    _setup_table(ws, [30, 10, 14, 18, 11, 40, 9, 9, 9, 9, 9, 12, 16, 14, 11])
+    _header(ws, labels)
+    suggested_labels = {**decisions.OUTCOMES, "discuss": _("Discuss")}
+    team_ids = _scope_team_ids(db, rule_filter)
+    count = 0
+    for item in sessions.list_sessions(db):
+        session = item["session"]
+        if not _session_in_scope(session, team_ids) or session.effective_state != "closed":
+            continue
+        decided = decisions.list_decisions(db, session.id)
+        for result in ballots.results(db, session):
+            rule = result["rule"]
+            decision = decided.get(rule.id)
+            ws.append(
+                [
+                    _cell(ws, session.title),
+                    _cell(ws, str(sessions.STATES[session.effective_state])),
+                    _cell(ws, str(sessions.MODES[session.mode])),
+                    _cell(ws, ", ".join(session.team_names)),
+                    _cell(ws, rule.code),
+                    _cell(ws, rule.title),
+                    *[_cell(ws, result["counts"][k]) for k in ballots.CHOICES],
+                    _cell(ws, result["total"]),
+                    _cell(ws, _yes_no(result["quorum_met"])),
+                    _cell(ws, str(suggested_labels[result["suggested"]])),
+                    _cell(ws, str(decisions.OUTCOMES[decision["outcome"]]) if decision else ""),
+                    _cell(
+                        ws, _yes_no(bool(decision and decision["applied_at"])) if decision else ""
+                    ),
+                ]
+            )
+            count += 1
+    _finish_table(ws, len(labels), count)
+    return count
+
+
+def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    ws = wb.create_sheet(title)
+    labels = [
+        _("Session"),
+        _("Code"),
+        _("Rule"),
+        _("Decision"),
+        _("Rationale"),
+        _("New title"),
+        _("New text"),
+        _("New minutes per week"),
+        _("Decided by"),
+        _("Decided at"),
+        _("Applied by"),
+        _("Applied at"),
+    ]
+    _setup_table(ws, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
+    _header(ws, labels)
+    team_ids = _scope_team_ids(db, rule_filter)
+    in_scope = {
+        s["session"].id
+        for s in sessions.list_sessions(db)
+        if _session_in_scope(s["session"], team_ids)
+    }
+    count = 0
+    stamp = "yyyy-mm-dd hh:mm"
+    for d in decisions.all_decisions(db):
+        if d["session_id"] not in in_scope:
+            continue
+        ws.append(
+            [
+                _cell(ws, d["session_title"]),
+                _cell(ws, d["code"]),
+                _cell(ws, d["rule_title"]),
+                _cell(ws, str(decisions.OUTCOMES[d["outcome"]])),
+                _cell(ws, d["rationale"]),
+                _cell(ws, d["new_title"] or ""),
+                _cell(ws, d["new_description"] or ""),
+                _cell(ws, d["new_minutes_per_week"]),
+                _cell(ws, d["decided_by_name"]),
+                _cell(ws, _time(d["decided_at"]), number_format=stamp),
+                _cell(ws, d["applied_by_name"] or ""),
+                _cell(ws, _time(d["applied_at"]), number_format=stamp),
+            ]
+        )
+        count += 1
+    _finish_table(ws, len(labels), count)
+    return count
+
+
+def write_history(
+    wb: Workbook,
+    db: Database,
+    rule_filter: RuleFilter,
+    title: str,
+    progress: Progress | None = None,
+) -> int:
+    """The event log (votes left out: the Sessions sheet counts them) in the filter's scope."""
+    ws = wb.create_sheet(title)
+    labels = [_("When (UTC)"), _("Who"), _("What"), _("Id"), _("Action"), _("Changes"), _("Note")]
+    lookup = HistoryLookup(db)
+    _setup_table(ws, [18, 16, 14, 8, 12, 80, 30])
+    _header(ws, labels)
+    scoped_rules = set(_rule_ids(db, rule_filter)) if rule_filter.is_filtered() else None
+    if scoped_rules is not None:
+        archived = RuleFilter(**{**vars(rule_filter), "archived": True})
+        scoped_rules |= set(_rule_ids(db, archived))
+    count = 0
+    for event in events.iterate(db, exclude_actions=("ballot",)):
+        if scoped_rules is not None and not (
+            event["entity"] == "rule" and event["entity_id"] in scoped_rules
+        ):
+            continue
+        ws.append(
+            [
+                _cell(ws, _time(event["at"]), number_format="yyyy-mm-dd hh:mm:ss"),
+                _cell(ws, event["actor_name"]),
+                _cell(ws, str(ENTITY_LABELS.get(event["entity"], event["entity"]))),
+                _cell(ws, event["entity_id"]),
+                _cell(ws, str(ACTION_LABELS.get(event["action"], event["action"]))),
+                _cell(ws, lookup.describe(event["changes"])),
+                _cell(ws, event["note"] or ""),
+            ]
+        )
+        count += 1
+        if progress and count % CHUNK == 0:
+            progress(0)
+    _finish_table(ws, len(labels), count)
+    return count
+
+
+# --- the whole report -----------------------------------------------------------------------
+
+
+def export_report(
+    db: Database,
+    out: str | IO[bytes],
+    *,
+    lang: str = "en",
+    rule_filter: RuleFilter | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Write the workbook to a path or binary file; return the headline figures it holds."""
+    if lang not in LANGUAGES:
+        raise ValueError(lang)
+    rule_filter = rule_filter or RuleFilter()
+    with force_locale(lang):
+        names = sheet_names(lang)
+        wb = Workbook(write_only=True)
+        head = write_summary(wb, db, rule_filter, names["summary"])
+        write_register(wb, db, rule_filter, names["register"], lang, progress)
+        write_sessions(wb, db, rule_filter, names["sessions"])
+        write_decisions(wb, db, rule_filter, names["decisions"])
+        write_history(wb, db, rule_filter, names["history"], progress)
+        wb.save(out)
+    return head
+
+
+def safe_filename(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "report"

@@ -1,0 +1,344 @@
+"""The Excel audit report, read back with openpyxl (and once through LibreOffice)."""
+
+import json
+import os
+import shutil
+import subprocess
+from datetime import datetime
+from io import BytesIO
+
+import openpyxl
+import pytest
+
+from audit import ballots, decisions, demo, organisation, rules, sessions, xlsx_export
+from audit.register import RuleFilter
+from audit.xlsx_columns import COLUMNS
+from tests.conftest import make_rule, make_team, make_user
+
+HOSTILE = ['=HYPERLINK("http://x","click")', "+1", "-1", "@SUM(A1)", "=1+1", "\t=cmd|' /C calc'!A0"]
+SHEETS = {
+    "en": ["Summary", "Register", "Sessions", "Decisions", "History"],
+    "nl": ["Samenvatting", "Register", "Sessies", "Besluiten", "Geschiedenis"],
+}
+
+
+@pytest.fixture
+def export(app, db):
+    """export(**options) -> (workbook, headline figures), as the CLI runs it: in an app context
+    (the exporter formats in a language). Only around the export itself: test clients need
+    request contexts of their own."""
+
+    def run(**kwargs):
+        out = BytesIO()
+        with app.app_context():
+            head = xlsx_export.export_report(db, out, **kwargs)
+        out.seek(0)
+        return openpyxl.load_workbook(out), head
+
+    return run
+
+
+@pytest.fixture
+def seeded(db):
+    demo.seed(db, "test")
+    return db
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_sheets_are_named_in_the_language(seeded, lang, export):
+    wb, _ = export(lang=lang)
+    assert wb.sheetnames == SHEETS[lang]
+
+
+def _summary_figures(ws) -> dict:
+    values = {}
+    for label, value, *_ in ws.iter_rows(min_row=7, max_row=16, values_only=True):
+        values[label] = value
+    return values
+
+
+def test_summary_figures_equal_stats_json(seeded, runner, export):
+    stats = json.loads(runner.invoke(args=["stats", "--json"]).output)
+    wb, head = export(lang="en")
+    ws = wb["Summary"]
+    assert ws["A1"].value == "Audit report"
+    assert ws["B2"].value == demo.ORGANISATION
+    assert isinstance(ws["B3"].value, datetime)
+    figures = _summary_figures(ws)
+    assert figures["Rules in force"] == stats["total"]
+    assert figures["Traced"] == stats["traced"]
+    assert figures["Self-invented"] == stats["self_invented"]
+    assert figures["Self-invented share of traced rules"] == pytest.approx(
+        stats["self_invented_share"]
+    )
+    assert figures["Myths"] == stats["myths"]
+    assert (
+        figures["Minutes per week on self-invented rules"]
+        == stats["minutes_per_week_self_invented"]
+    )
+    assert figures["Hours per week given back"] == pytest.approx(stats["hours_per_week_given_back"])
+    assert ws["B9"].number_format == "0%"
+    assert len(ws._charts) == 2  # origin distribution and share per category
+
+
+def test_summary_follows_a_team_filter(seeded, runner, export):
+    stats = json.loads(runner.invoke(args=["stats", "--json", "--team", "Vlinder"]).output)
+    team = organisation.find_team(seeded, "Vlinder")
+    wb, _ = export(rule_filter=RuleFilter(team=team["id"]))
+    assert _summary_figures(wb["Summary"])["Rules in force"] == stats["total"]
+    assert "Vlinder" in wb["Summary"]["B4"].value
+
+
+def test_register_sheet(seeded, export):
+    wb, _ = export(lang="en")
+    ws = wb["Register"]
+    header = [c.value for c in ws[1]]
+    assert header == [c.en for c in COLUMNS]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(COLUMNS))}{ws.max_row}"
+    assert ws.column_dimensions["B"].width == 40
+    rows = list(ws.iter_rows(min_row=2))
+    assert len(rows) == len(demo.RULES)
+    by_code = {row[0].value: {h: c for h, c in zip(header, row, strict=True)} for row in rows}
+    first = by_code["R-0001"]
+    assert first["Self-invented"].value == "yes" and first["Myth"].value == "yes"
+    assert first["Self-invented"].fill.start_color.rgb.endswith("FFF1E8")
+    assert isinstance(first["Minutes per week"].value, int)
+    assert isinstance(first["Introduced on"].value, datetime) and first["Introduced on"].is_date
+    assert first["Perceived origin"].value == "Inspectorate"
+    lawful = by_code["R-0009"]
+    assert lawful["Self-invented"].value == "no"
+    assert lawful["Self-invented"].fill.start_color.rgb in (None, "00000000")
+
+
+def test_register_sheet_in_dutch(seeded, export):
+    wb, _ = export(lang="nl")
+    ws = wb["Register"]
+    assert [c.value for c in ws[1]] == [c.nl for c in COLUMNS]
+    row = {h.value: c.value for h, c in zip(ws[1], ws[2], strict=True)}
+    assert row["Veronderstelde herkomst"] == "Inspectie"
+    assert row["Zelfbedacht"] == "ja"
+
+
+def test_register_download_follows_the_filter(seeded, export):
+    wb, _ = export(rule_filter=RuleFilter(myth=True))
+    codes = [r[0] for r in wb["Register"].iter_rows(min_row=2, values_only=True)]
+    expected = [r.code for r in rules.get_rules(seeded, range(1, 100)) if r.myth and not r.archived]
+    assert sorted(codes) == sorted(expected)
+
+
+def test_sessions_decisions_and_history_sheets(seeded, export):
+    wb, _ = export(lang="en")
+    sess = wb["Sessions"]
+    header = [c.value for c in sess[1]]
+    assert header[:6] == ["Session", "State", "Mode", "Teams", "Code", "Rule"]
+    rows = list(sess.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 4  # only the closed session has results
+    night = next(r for r in rows if r[5] == "Elk uur een nachtronde langs alle bewoners")
+    assert night[6:11] == (1, 1, 4, 0, 6)
+    assert night[12] == "Drop" and night[13] == "Drop" and night[14] == "yes"
+    dec = wb["Decisions"]
+    assert [c.value for c in dec[1]][:5] == ["Session", "Code", "Rule", "Decision", "Rationale"]
+    assert dec.max_row == 4  # three decisions
+    assert isinstance(dec.cell(row=2, column=10).value, datetime)
+    hist = wb["History"]
+    assert hist.freeze_panes == "A2" and hist.max_row > 50
+    actions = {r[4] for r in hist.iter_rows(min_row=2, values_only=True)}
+    assert "decision applied" in actions
+    assert not any(a == "ballot" for a in actions)
+
+
+def _all_cells(wb, sheet):
+    for row in wb[sheet].iter_rows():
+        yield from row
+
+
+def test_formula_injection_is_written_as_text(app, db):
+    team = make_team(db, HOSTILE[0][:40])
+    facilitator = make_user(db, "fac", "quality")
+    member = make_user(db, "m", "member", teams=[team])
+    made = []
+    for i, text in enumerate(HOSTILE):
+        made.append(
+            make_rule(
+                db,
+                code=f"X{i}",
+                title=text,
+                description=text,
+                owner=text,
+                source_reference=text,
+                team_ids=[team["id"]],
+                verified_origin="team",
+                relation_impact="hinders",
+                minutes_per_week=10,
+            )
+        )
+    session = sessions.create_session(
+        db,
+        facilitator,
+        title=HOSTILE[0],
+        team_ids=[team["id"]],
+        rule_ids=[r.id for r in made],
+        mode="online",
+        anonymous=False,
+    )
+    sessions.open_session(db, facilitator, session.id)
+    ballots.cast_vote(db, "k", member, session.id, made[0].id, "drop", HOSTILE[1])
+    sessions.close_session(db, facilitator, session.id)
+    decisions.record_decision(
+        db, facilitator, session.id, made[0].id, outcome="drop", rationale=HOSTILE[3]
+    )
+    decisions.apply_decision(db, facilitator, session.id, made[0].id)
+    out = BytesIO()
+    with app.app_context():
+        xlsx_export.export_report(db, out)
+    out.seek(0)
+    wb = openpyxl.load_workbook(out)
+    for sheet in ("Register", "Sessions", "Decisions", "History"):
+        for cell in _all_cells(wb, sheet):
+            assert cell.data_type != "f", (sheet, cell.coordinate, cell.value)
+    titles = [r[1] for r in wb["Register"].iter_rows(min_row=2, values_only=True)]
+    assert sorted(titles) == sorted(r.title for r in made)
+    assert "+1" in titles and "@SUM(A1)" in titles
+    assert wb["Sessions"]["A2"].value == HOSTILE[0]
+    assert wb["Decisions"]["E2"].value == HOSTILE[3]
+    # And in the raw XML: no <f> element anywhere in those sheets.
+    import zipfile
+
+    out.seek(0)
+    with zipfile.ZipFile(out) as archive:
+        for name in archive.namelist():
+            if name.startswith("xl/worksheets/sheet") and not name.endswith("sheet1.xml"):
+                assert b"<f>" not in archive.read(name), name
+
+
+def test_control_characters_do_not_break_the_workbook(db, export):
+    make_rule(db, code="NUL", title="Null\x00byte and bell\x07", description="ok\ttab\nline")
+    wb, _ = export()
+    row = next(wb["Register"].iter_rows(min_row=2, values_only=True))
+    assert row[1] == "Null\ufffdbyte and bell\ufffd"
+    assert row[2] == "ok\ttab\nline"
+
+
+def test_empty_register_exports(db, export):
+    wb, head = export(lang="nl")
+    assert head["total"] == 0
+    assert wb["Register"].max_row == 1
+    assert _summary_figures(wb["Samenvatting"])["Regels van kracht"] == 0
+
+
+# --- the command and the downloads ----------------------------------------------------------
+
+
+def test_export_report_command(seeded, runner, tmp_path):
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "rapport.xlsx"
+    result = runner.invoke(args=["export-report", str(out), "--lang", "nl", "--team", "vlinder"])
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == SHEETS["nl"]
+    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--lang", "fr"], "Unknown language: fr"),
+        (["--team", "Nope"], "Unknown team: Nope"),
+        (["--location", "Nowhere"], "Unknown location: Nowhere"),
+    ],
+)
+def test_export_report_bad_arguments(seeded, runner, tmp_path, args, message):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = runner.invoke(args=["export-report", str(folder / "x.xlsx"), *args])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert list(folder.iterdir()) == []
+
+
+def test_export_report_unwritable_path(seeded, runner, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        for target in (tmp_path / "missing" / "x.xlsx", locked / "x.xlsx"):
+            result = runner.invoke(args=["export-report", str(target)])
+            if target.parent == locked and os.geteuid() == 0:
+                continue  # root writes anywhere: the missing folder case still runs
+            assert result.exit_code == 1, result.output
+            assert "Cannot write" in result.output
+            assert not target.exists()
+    finally:
+        locked.chmod(0o700)
+
+
+def test_dashboard_and_register_downloads(seeded, login_as):
+    client = login_as("viewer", "board")
+    response = client.get("/dashboard/report.xlsx?team=1")
+    assert response.status_code == 200
+    assert response.mimetype == xlsx_export_mimetype()
+    assert "attachment" in response.headers["Content-Disposition"]
+    wb = openpyxl.load_workbook(BytesIO(response.data))
+    assert wb.sheetnames == SHEETS["nl"]  # the viewer's language
+    response = client.get("/rules/export.xlsx?q=taart")
+    wb = openpyxl.load_workbook(BytesIO(response.data))
+    titles = [r[1] for r in wb["Register"].iter_rows(min_row=2, values_only=True)]
+    assert titles and all("taart" in t.lower() for t in titles)
+    assert login_as("member", "m1").get("/rules/export.xlsx").status_code == 403
+
+
+def xlsx_export_mimetype():
+    return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+# --- LibreOffice ----------------------------------------------------------------------------
+
+
+def _soffice():
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice is missing: .ci/run installs libreoffice-calc-nogui")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    return found
+
+
+def test_libreoffice_opens_the_report_and_keeps_the_figures(app, db, tmp_path):
+    soffice = _soffice()
+    demo.seed(db, "test")
+    make_rule(db, code="HOSTILE", title=HOSTILE[0], owner="+1", verified_origin="team")
+    source = tmp_path / "report.xlsx"
+    with app.app_context():
+        head = xlsx_export.export_report(db, str(source), lang="en")
+    converted_dir = tmp_path / "converted"
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(converted_dir),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    wb = openpyxl.load_workbook(converted_dir / "report.xlsx")
+    assert wb.sheetnames == SHEETS["en"]
+    figures = _summary_figures(wb["Summary"])
+    assert figures["Rules in force"] == head["total"]
+    assert figures["Self-invented share of traced rules"] == pytest.approx(
+        head["self_invented_share"]
+    )
+    assert figures["Hours per week given back"] == pytest.approx(head["hours_per_week_given_back"])
+    register = {r[0]: r for r in wb["Register"].iter_rows(min_row=2, values_only=True)}
+    assert register["HOSTILE"][1] == HOSTILE[0]
+    assert register["HOSTILE"][15] == "+1"
+    for sheet in ("Register", "Sessions", "Decisions", "History"):
+        for cell in _all_cells(wb, sheet):
+            assert cell.data_type != "f", (sheet, cell.coordinate)
