@@ -17,7 +17,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from audit import demo, figures, organisation, register, users, xlsx_export
+from audit import (
+    demo,
+    figures,
+    organisation,
+    register,
+    users,
+    xlsx_export,
+    xlsx_import,
+    xlsx_template,
+)
 from audit.db import open_app_db
 from audit.errors import AuditError
 from audit.register import RuleFilter
@@ -32,6 +41,13 @@ class CommandError(click.ClickException):
 def fail(message: str, code: int = 1) -> NoReturn:
     """Stop with one line on stderr and a non-zero exit."""
     raise CommandError(message, code)
+
+
+def _progress(length: int, label: str):
+    """A progress bar on a terminal (stderr); nothing at all when output goes to a file."""
+    return click.progressbar(
+        length=length, label=label, hidden=not sys.stderr.isatty(), file=sys.stderr
+    )
 
 
 def _db():
@@ -199,7 +215,7 @@ def export_report_command(out: str, lang: str, team: str | None, location: str |
             fail(f"Cannot write {out}: {error.strerror or error}")
         total = register.count(db, rule_filter)
         try:
-            with handle, click.progressbar(length=total, label="Exporting rules") as bar:
+            with handle, _progress(total, "Exporting rules") as bar:
                 head = xlsx_export.export_report(
                     db, handle, lang=lang, rule_filter=rule_filter, progress=bar.update
                 )
@@ -215,6 +231,97 @@ def export_report_command(out: str, lang: str, team: str | None, location: str |
     click.echo(f"Wrote {out}: {head['total']} rules in force, {total} in the register sheet")
 
 
+@click.command("import-template")
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--lang", default="en", show_default=True, help="en or nl: headers and lists.")
+@with_appcontext
+def import_template_command(out: str, lang: str) -> None:
+    """Write the Excel template for importing rules."""
+    if lang not in xlsx_export.LANGUAGES:
+        fail(f"Unknown language: {lang} (use en or nl)")
+    db = _db()
+    try:
+        xlsx_template.write_template(db, out, lang)
+    except OSError as error:
+        fail(f"Cannot write {out}: {error.strerror or error}")
+    finally:
+        db.close()
+    click.echo(f"Wrote {out}")
+
+
+def _print_plan(plan: xlsx_import.ImportPlan) -> None:
+    counts = plan.summary()
+    click.echo(
+        f"Sheet {plan.sheet!r}, header in row {plan.header_row}: {counts['create']} to create,"
+        f" {counts['update']} to update, {counts['unchanged']} unchanged,"
+        f" {counts['invalid']} with problems"
+    )
+    if plan.ignored_columns:
+        click.echo(f"Ignored columns: {', '.join(plan.ignored_columns)}")
+    for label, names in (
+        ("New categories", plan.new_categories),
+        ("New protocols", plan.new_protocols),
+        ("New teams", plan.new_teams),
+        ("New locations", plan.new_locations),
+    ):
+        if names:
+            click.echo(f"{label}: {', '.join(names)}")
+    for row in plan.invalid:
+        for column, message in row.errors:
+            click.echo(f"  Row {row.row}, {column}: {message}")
+
+
+@click.command("import-rules")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows when some are not.")
+@click.option("--create-teams", is_flag=True, help="Create teams and locations that do not exist.")
+@click.option("--sheet", help="The sheet to read (default: the first with a known header).")
+@with_appcontext
+def import_rules_command(
+    file: str, dry_run: bool, skip_invalid: bool, create_teams: bool, sheet: str | None
+) -> None:
+    """Import rules from an Excel workbook.
+
+    Exit status: 0 when everything asked was imported (or would be, with --dry-run), 1 when
+    rows were invalid and nothing was written, 2 when the file cannot be read.
+    """
+    path = Path(file)
+    if not path.is_file():
+        fail(f"Cannot read {file}: no such file", 2)
+    db = _db()
+    try:
+        try:
+            plan = xlsx_import.read_plan(
+                db,
+                path,
+                filename=path.name,
+                sheet=sheet,
+                create_teams=create_teams,
+                max_bytes=current_app.config["IMPORT_MAX_BYTES"],
+                max_rows=current_app.config["IMPORT_MAX_ROWS"],
+            )
+        except xlsx_import.ImportFileError as error:
+            fail(f"Cannot import {file}: {error}", 2)
+        _print_plan(plan)
+        if plan.invalid and not skip_invalid:
+            fail("Nothing was imported: fix the rows above, or use --skip-invalid.", 1)
+        if dry_run:
+            click.echo("Dry run: nothing was written.")
+            return
+        to_write = plan.count("create") + plan.count("update")
+        with _progress(to_write, "Importing rules") as bar:
+            counts = xlsx_import.apply_plan(
+                db, None, plan, skip_invalid=skip_invalid, progress=bar.update
+            )
+    finally:
+        db.close()
+    click.echo(
+        f"Imported {file}: {counts['create']} created, {counts['update']} updated,"
+        f" {counts['unchanged']} unchanged, {counts['skipped']} skipped"
+    )
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -222,6 +329,8 @@ def init_app(app: Flask) -> None:
         serve_command,
         stats_command,
         export_report_command,
+        import_template_command,
+        import_rules_command,
     ):
         app.cli.add_command(command)
 

@@ -20,7 +20,10 @@ DEFAULTS = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_NAME": "rule_audit_session",
-    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "IMPORT_MAX_BYTES": 10 * 1024 * 1024,  # the largest workbook an import accepts
+    "IMPORT_MAX_ROWS": 50_000,
+    # The largest request: an import upload plus the form around it.
+    "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "BABEL_DEFAULT_LOCALE": "nl",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",

@@ -413,6 +413,7 @@ def create_rule(
     db: Database,
     actor: events.Actor | None,
     *,
+    action: str = "create",
     ref: tuple[str, int] | None = None,
     note: str | None = None,
     **fields: Any,
@@ -436,7 +437,7 @@ def create_rule(
         _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
         recorded = _history_values(values)
         changes = {k: [None, v] for k, v in recorded.items() if v not in (None, "", [])}
-        events.record(db, actor, "rule", rule_id, "create", changes, ref=ref, note=note)
+        events.record(db, actor, "rule", rule_id, action, changes, ref=ref, note=note)
     return get_rule(db, rule_id)
 
 

@@ -147,6 +147,7 @@ def init_app(app: Flask) -> None:
         categories,
         dashboard,
         display,
+        imports,
         main,
         protocols,
         reports,
@@ -155,7 +156,18 @@ def init_app(app: Flask) -> None:
     )
 
     login_manager.init_app(app)
-    blueprints = (auth, main, admin, rules, protocols, categories, dashboard, sessions, reports)
+    blueprints = (
+        auth,
+        main,
+        admin,
+        rules,
+        protocols,
+        categories,
+        dashboard,
+        sessions,
+        reports,
+        imports,
+    )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     display.init_app(app)

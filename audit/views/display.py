@@ -21,7 +21,12 @@ def category_name(row: Any) -> str:
     return get("category_nl") or ""
 
 
+def field_label(name: str) -> str:
+    return str(FIELD_LABELS.get(name, name))
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.globals.update(
         ORIGINS=origins.ORIGINS,
         STATUSES=STATUSES,

@@ -1,0 +1,662 @@
+"""Importing an existing rule inventory from Excel.
+
+Three steps, each usable alone: ``inspect_file`` refuses what is not a plain, reasonably sized
+.xlsx before any XML is parsed; ``read_plan`` reads the whole sheet and says per row what would
+be created, updated or left unchanged and what is wrong with it (nothing is written);
+``apply_plan`` writes the plan in one transaction and records the import in the event log.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import from_excel
+from sqlite_utils import Database
+
+from audit import categories, events, organisation, origins, protocols, rules
+from audit.db import transaction
+from audit.errors import AuditError, ValidationError
+from audit.users import User
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.xlsx_columns import BY_KEY, HEADER_KEYS, normalise_header
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_ROWS = 50_000
+HEADER_SEARCH_ROWS = 30
+NEW = "new"  # marks a category, protocol, team or location the import would create
+
+# Spellings people use besides the keys and the English and Dutch names (README lists them).
+SYNONYMS = {
+    "origin": {
+        "wet": "law",
+        "wettelijk": "law",
+        "regelgeving": "law",
+        "wet en regelgeving": "law",
+        "igj": "inspectorate",
+        "inspectie (igj)": "inspectorate",
+        "zorgkantoor": "financier",
+        "zorgverzekeraar": "financier",
+        "financier": "financier",
+        "contract": "financier",
+        "richtlijn": "professional_standard",
+        "beroepsnorm": "professional_standard",
+        "keurmerk": "certification",
+        "certificering": "certification",
+        "interpretatie": "interpretation",
+        "eigen interpretatie": "interpretation",
+        "organisatie": "organisation",
+        "organization": "organisation",
+        "teamafspraak": "team",
+        "gewoonte": "team",
+        "?": "unknown",
+        "weet niet": "unknown",
+    },
+    "impact": {"negatief": "hinders", "positief": "supports", "geen": "neutral"},
+    "status": {"in review": "under_review", "herziening": "under_review", "vervallen": "dropped"},
+    "value": {"autonomy": "autonomy", "zelfbeschikking": "autonomy", "waardigheid": "dignity"},
+}
+
+
+class ImportFileError(AuditError):
+    """The file cannot be imported at all (the CLI exits with 2)."""
+
+
+@dataclass
+class RowResult:
+    row: int
+    action: str  # create, update, unchanged or invalid
+    code: str
+    title: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    errors: list[tuple[str, Any]] = field(default_factory=list)  # (column, message)
+
+
+@dataclass
+class ImportPlan:
+    filename: str
+    sheet: str
+    sheets: list[str]
+    header_row: int
+    columns: dict[int, str]  # sheet column number -> column key
+    ignored_columns: list[str]
+    rows: list[RowResult]
+    create_teams: bool
+    new_teams: list[str] = field(default_factory=list)
+    new_locations: list[str] = field(default_factory=list)
+    new_categories: list[str] = field(default_factory=list)
+    new_protocols: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    @property
+    def invalid(self) -> list[RowResult]:
+        return [r for r in self.rows if r.action == "invalid"]
+
+    def summary(self) -> dict[str, int]:
+        return {a: self.count(a) for a in ("create", "update", "unchanged", "invalid")}
+
+
+# --- the file itself ------------------------------------------------------------------------
+
+
+def inspect_file(
+    path: str | Path,
+    filename: str,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_uncompressed: int = MAX_UNCOMPRESSED,
+) -> None:
+    """Refuse anything but a plain .xlsx of reasonable size, before parsing any of it."""
+    path = Path(path)
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".xlsm":
+        raise ImportFileError(
+            _l("Workbooks with macros (.xlsm) are not accepted. Save it as .xlsx.")
+        )
+    if suffix == ".xls":
+        raise ImportFileError(_l("The old .xls format is not accepted. Save the file as .xlsx."))
+    if suffix != ".xlsx":
+        raise ImportFileError(_l("Only Excel workbooks (.xlsx) can be imported."))
+    size = path.stat().st_size
+    if size == 0:
+        raise ImportFileError(_l("The file is empty."))
+    if size > max_bytes:
+        raise ImportFileError(
+            _l("The file is larger than %(n)s MB.", n=max(1, max_bytes // (1024 * 1024)))
+        )
+    if not zipfile.is_zipfile(path):
+        raise ImportFileError(
+            _l("This is not an Excel workbook (.xlsx): the file cannot be read as one.")
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            total = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError):
+        raise ImportFileError(
+            _l("This is not an Excel workbook (.xlsx): the file is damaged.")
+        ) from None
+    if "word/document.xml" in names:
+        raise ImportFileError(_l("This is a Word document, not an Excel workbook."))
+    if "xl/workbook.xml" not in names:
+        raise ImportFileError(_l("This is not an Excel workbook (.xlsx)."))
+    if "xl/vbaProject.bin" in names:
+        raise ImportFileError(
+            _l("Workbooks with macros are not accepted. Save it as .xlsx without macros.")
+        )
+    if total > max_uncompressed:
+        # A small zip that unpacks to gigabytes is an attack, not an inventory.
+        raise ImportFileError(
+            _l("The workbook unpacks to more than %(n)s MB.", n=max_uncompressed // (1024 * 1024))
+        )
+
+
+def _open(path: Path):
+    try:
+        return load_workbook(path, read_only=True, data_only=False, keep_links=False)
+    except Exception:  # openpyxl raises many kinds for broken files  # noqa: BLE001
+        raise ImportFileError(
+            _l("The workbook cannot be read. Open it in Excel and save it again.")
+        ) from None
+
+
+# --- recognising values ---------------------------------------------------------------------
+
+
+def _norm(value: Any) -> str:
+    return " ".join(str(value).split()).casefold()
+
+
+def _lookup(mapping: dict[str, Any], synonyms: dict[str, str]) -> dict[str, str]:
+    """Every accepted spelling -> key: the key itself, its English and Dutch name, synonyms."""
+    table = {}
+    for key, label in mapping.items():
+        table[_norm(key)] = key
+        table[_norm(key.replace("_", " "))] = key
+        for lang in ("en", "nl"):
+            with force_locale(lang):
+                table[_norm(str(label))] = key
+    for spelling, key in synonyms.items():
+        table.setdefault(_norm(spelling), key)
+    return table
+
+
+class _Vocabulary:
+    def __init__(self) -> None:
+        self.origin = _lookup(origins.ORIGINS, SYNONYMS["origin"])
+        self.impact = _lookup(IMPACTS, SYNONYMS["impact"])
+        self.status = _lookup(STATUSES, SYNONYMS["status"])
+        self.value = _lookup(VALUES, SYNONYMS["value"])
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value).strip()
+
+
+def _items(value: Any) -> list[str]:
+    return [part.strip() for part in re.split(r"[;,\n]", _text(value)) if part.strip()]
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y")
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and 1 <= value < 2958466:
+        return from_excel(value).date()  # a date cell that lost its date format
+    text = _text(value)
+    for form in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def _multiline(value: Any) -> str:
+    """Longer text keeps its line breaks; only the ends are trimmed."""
+    return value.strip() if isinstance(value, str) else _text(value)
+
+
+def _minutes(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = _text(value)
+    if text.isdigit():
+        return int(text)
+    raise ValueError(text)
+
+
+# --- reading the sheet ----------------------------------------------------------------------
+
+
+def _find_header(ws) -> tuple[int, dict[int, str], list[str]] | None:
+    """The first row (of the first 30) that names the Title column and at least one other."""
+    for index, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
+        columns, ignored = {}, []
+        for number, value in enumerate(row, 1):
+            if value in (None, ""):
+                continue
+            key = HEADER_KEYS.get(normalise_header(value))
+            if key is None:
+                ignored.append(_text(value))
+            elif key not in columns.values():
+                columns[number] = key
+        if "title" in columns.values() and len(columns) >= 2:
+            return index, columns, ignored
+    return None
+
+
+def _rows(ws, header_row: int, max_rows: int) -> Iterator[tuple[int, tuple]]:
+    for number, row in enumerate(ws.iter_rows(min_row=header_row + 1), header_row + 1):
+        if number - header_row > max_rows:
+            raise ImportFileError(_l("The sheet has more than %(n)s rows.", n=max_rows))
+        yield number, row
+
+
+def _cell_problem(cell) -> Any:
+    if cell.data_type == "f":
+        return _l(
+            "This cell holds a formula (%(formula)s). Paste it as a value.",
+            formula=str(cell.value)[:40],
+        )
+    if cell.data_type == "e":
+        return _l("This cell holds an error value (%(value)s).", value=cell.value)
+    return None
+
+
+def read_plan(
+    db: Database,
+    path: str | Path,
+    *,
+    filename: str,
+    sheet: str | None = None,
+    create_teams: bool = False,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+) -> ImportPlan:
+    """Read and check the whole file; write nothing."""
+    path = Path(path)
+    inspect_file(path, filename, max_bytes=max_bytes)
+    wb = _open(path)
+    try:
+        names = list(wb.sheetnames)
+        if not names:
+            raise ImportFileError(_l("The workbook has no sheets."))
+        if sheet is not None and sheet not in names:
+            raise ImportFileError(_l("The workbook has no sheet called %(name)s.", name=sheet))
+        candidates = [sheet] if sheet is not None else names
+        found = None
+        for name in candidates:
+            ws = wb[name]
+            if getattr(ws, "max_row", None) and ws.max_row > max_rows + HEADER_SEARCH_ROWS:
+                raise ImportFileError(_l("The sheet has more than %(n)s rows.", n=max_rows))
+            header = _find_header(ws)
+            if header is not None:
+                found = (name, ws, header)
+                break
+        if found is None:
+            if sheet is not None:
+                raise ImportFileError(
+                    _l(
+                        "No header row found in sheet %(name)s: it needs at least a Title"
+                        " (Titel) column.",
+                        name=sheet,
+                    )
+                )
+            raise ImportFileError(
+                _l(
+                    "No sheet with a header row found: one row needs at least a Title (Titel)"
+                    " column and one other known column."
+                )
+            )
+        name, ws, (header_row, columns, ignored) = found
+        plan = ImportPlan(
+            filename=Path(filename).name,
+            sheet=name,
+            sheets=names,
+            header_row=header_row,
+            columns=columns,
+            ignored_columns=ignored,
+            rows=[],
+            create_teams=create_teams,
+        )
+        _read_rows(db, plan, ws, max_rows)
+    finally:
+        wb.close()
+    if not plan.rows:
+        raise ImportFileError(_l("The sheet has a header row but no rules below it."))
+    return plan
+
+
+class _Names:
+    """Resolves names of categories, protocols, teams and locations once per import."""
+
+    def __init__(self, db: Database, plan: ImportPlan) -> None:
+        self.db, self.plan = db, plan
+        self.cache: dict[tuple[str, str], Any] = {}
+
+    def resolve(self, kind: str, name: str) -> Any:
+        key = (kind, _norm(name))
+        if key not in self.cache:
+            finder = {
+                "category": categories.find_category,
+                "protocol": protocols.find_protocol,
+                "team": organisation.find_team,
+                "location": organisation.find_location,
+            }[kind]
+            found = finder(self.db, name)
+            if found is not None:
+                self.cache[key] = found["id"]
+            else:
+                self.cache[key] = (NEW, " ".join(name.split()))
+                target = {
+                    "category": self.plan.new_categories,
+                    "protocol": self.plan.new_protocols,
+                    "team": self.plan.new_teams,
+                    "location": self.plan.new_locations,
+                }[kind]
+                target.append(self.cache[key][1])
+        return self.cache[key]
+
+
+def _header_name(plan: ImportPlan, key: str) -> str:
+    for number, column in plan.columns.items():
+        if column == key:
+            return f"{get_column_letter(number)} ({BY_KEY[key].en})"
+    return BY_KEY[key].en if key in BY_KEY else key
+
+
+def _read_rows(db: Database, plan: ImportPlan, ws, max_rows: int) -> None:
+    vocabulary = _Vocabulary()
+    names = _Names(db, plan)
+    seen_codes: dict[str, int] = {}
+    for number, cells in _rows(ws, plan.header_row, max_rows):
+        raw = {}
+        problems: list[tuple[str, Any]] = []
+        for index, cell in enumerate(cells, 1):
+            key = plan.columns.get(index)
+            if key is None or getattr(cell, "value", None) is None:
+                continue
+            problem = _cell_problem(cell)
+            if problem is not None:
+                problems.append((_header_name(plan, key), problem))
+                continue
+            raw[key] = cell.value
+        if all(_text(v) == "" for v in raw.values()) and not problems:
+            continue  # blank rows in between are left out
+        plan.rows.append(_row(db, plan, number, raw, problems, vocabulary, names, seen_codes))
+
+
+def _row(db, plan, number, raw, problems, vocabulary, names, seen_codes) -> RowResult:
+    errors = list(problems)
+    fields: dict[str, Any] = {}
+    present = set(plan.columns.values())
+
+    def err(key: str, message: Any) -> None:
+        errors.append((_header_name(plan, key), message))
+
+    def choose(key: str, table: dict[str, str], message: Any) -> str | None:
+        text = _text(raw.get(key))
+        if not text:
+            return None
+        found = table.get(_norm(text))
+        if found is None:
+            err(key, _l("%(value)s is not a known value. %(hint)s", value=text, hint=message))
+        return found
+
+    code = _text(raw.get("code"))
+    for key in ("title", "owner", "source_reference"):
+        if key in present:
+            fields[key] = _text(raw.get(key))
+    for key in ("description", "evidence_note"):
+        if key in present:
+            fields[key] = _multiline(raw.get(key))
+    origin_hint = _l("Use an origin such as law, inspectorate or team habit.")
+    for key in ("perceived_origin", "verified_origin"):
+        if key in present:
+            fields[key] = choose(key, vocabulary.origin, origin_hint)
+    if "relation_impact" in present:
+        fields["relation_impact"] = choose(
+            "relation_impact", vocabulary.impact, _l("Use hinders, neutral or supports.")
+        )
+    if "status" in present:
+        fields["status"] = (
+            choose("status", vocabulary.status, _l("Use active, under review, adapted or dropped."))
+            or "active"
+        )
+    if "values_touched" in present:
+        keys = []
+        for item in _items(raw.get("values_touched")):
+            found = vocabulary.value.get(_norm(item))
+            if found is None:
+                err(
+                    "values_touched",
+                    _l(
+                        "%(value)s is not a known value. %(hint)s",
+                        value=item,
+                        hint=_l("Use autonomy, privacy, dignity, safety or independence."),
+                    ),
+                )
+            else:
+                keys.append(found)
+        fields["values_touched"] = keys
+    if "minutes_per_week" in present:
+        try:
+            fields["minutes_per_week"] = _minutes(raw.get("minutes_per_week"))
+        except ValueError:
+            err("minutes_per_week", _l("Enter a whole number of minutes, 0 or more."))
+    for key in ("introduced_on", "review_due"):
+        if key in present:
+            try:
+                fields[key] = _date(raw.get(key))
+            except ValueError:
+                err(
+                    key,
+                    _l(
+                        "%(value)s is not a date. Use a date cell, 2019-03-12 or 12-03-2019.",
+                        value=_text(raw.get(key)),
+                    ),
+                )
+    for key, kind in (("category", "category"), ("protocol", "protocol")):
+        if key in present:
+            text = _text(raw.get(key))
+            fields[f"{key}_id"] = names.resolve(kind, text) if text else None
+    for key, kind in (("teams", "team"), ("locations", "location")):
+        if key in present:
+            resolved = []
+            for name in _items(raw.get(key)):
+                found = names.resolve(kind, name)
+                if isinstance(found, tuple) and not plan.create_teams:
+                    message = (
+                        _l("Unknown team: %(name)s. Tick “create teams” to create it.", name=name)
+                        if kind == "team"
+                        else _l(
+                            "Unknown location: %(name)s. Tick “create teams” to create it.",
+                            name=name,
+                        )
+                    )
+                    err(key, message)
+                resolved.append(found)
+            fields[f"{key[:-1]}_ids"] = resolved
+
+    # The register's own validation, with the things the import would create left out.
+    stand_in = {k: _without_new(v) for k, v in fields.items()}
+    if code:
+        stand_in["code"] = code
+    try:
+        rules.clean(db, stand_in)
+    except ValidationError as error:
+        for key, messages in error.errors.items():
+            column = {
+                "team_ids": "teams",
+                "location_ids": "locations",
+                "category_id": "category",
+                "protocol_id": "protocol",
+            }.get(key, key)
+            for message in messages:
+                err(column, message)
+    existing = rules.find_by_code(db, code) if code else None
+    if code:
+        first = seen_codes.get(_norm(code))
+        if first is not None:
+            err("code", _l("The code %(code)s is used in row %(row)s too.", code=code, row=first))
+        else:
+            seen_codes[_norm(code)] = number
+        fields["code"] = code
+    result = RowResult(
+        row=number,
+        action="invalid",
+        code=code,
+        title=_text(raw.get("title")),
+        fields=fields,
+        errors=errors,
+    )
+    if errors:
+        return result
+    if existing is None:
+        result.action = "create"
+        return result
+    if existing.archived:
+        result.errors.append(
+            (
+                _header_name(plan, "code"),
+                _l("Rule %(code)s is archived. Restore it before importing changes.", code=code),
+            )
+        )
+        return result
+    current = existing.values()
+    result.changes = [
+        key
+        for key, value in fields.items()
+        if key != "code"
+        and (_has_new(value) or _comparable(key, value) != _comparable(key, current.get(key)))
+    ]
+    result.action = "update" if result.changes else "unchanged"
+    return result
+
+
+def _has_new(value: Any) -> bool:
+    items = value if isinstance(value, list) else [value]
+    return any(isinstance(item, tuple) for item in items)
+
+
+def _without_new(value: Any) -> Any:
+    if isinstance(value, list):
+        return [item for item in value if not isinstance(item, tuple)]
+    return None if isinstance(value, tuple) else value
+
+
+def _comparable(key: str, value: Any) -> Any:
+    if key in ("team_ids", "location_ids"):
+        return sorted(value or [])
+    if key in ("title", "owner", "source_reference"):
+        return " ".join((value or "").split())
+    if key in ("description", "evidence_note"):
+        return (value or "").strip()
+    return value
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def apply_plan(
+    db: Database,
+    actor: User | None,
+    plan: ImportPlan,
+    *,
+    skip_invalid: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Write the plan in one transaction. With invalid rows and no ``skip_invalid``, nothing."""
+    invalid = plan.invalid
+    if invalid and not skip_invalid:
+        raise ValidationError(_l("%(n)s rows have problems; nothing was imported.", n=len(invalid)))
+    counts = {**plan.summary(), "skipped": len(invalid)}
+    with transaction(db):
+        event_id = events.record(
+            db,
+            actor,
+            "import",
+            None,
+            "import",
+            {
+                "file": [None, plan.filename],
+                "sheet": [None, plan.sheet],
+                **{k: [None, v] for k, v in counts.items()},
+            },
+        )
+        created: dict[tuple[str, str], int] = {}
+
+        def make(kind: str, name: str) -> int:
+            key = (kind, _norm(name))
+            if key not in created:
+                if kind == "category":
+                    created[key] = categories.save_category(db, actor, name_nl=name)["id"]
+                elif kind == "protocol":
+                    created[key] = protocols.save_protocol(db, actor, name=name)["id"]
+                elif kind == "team":
+                    created[key] = organisation.save_team(db, actor, name, None)["id"]
+                else:
+                    created[key] = organisation.save_location(db, actor, name)["id"]
+            return created[key]
+
+        kinds = {
+            "category_id": "category",
+            "protocol_id": "protocol",
+            "team_ids": "team",
+            "location_ids": "location",
+        }
+        for row in plan.rows:
+            if row.action not in ("create", "update"):
+                continue
+            fields = {}
+            for key, value in row.fields.items():
+                kind = kinds.get(key)
+                if isinstance(value, tuple):
+                    value = make(kind, value[1])
+                elif isinstance(value, list) and kind:
+                    value = [make(kind, v[1]) if isinstance(v, tuple) else v for v in value]
+                fields[key] = value
+            ref = ("import", event_id)
+            if row.action == "create":
+                rules.create_rule(db, actor, action="import", ref=ref, note=plan.filename, **fields)
+            else:
+                rule = rules.find_by_code(db, row.code)
+                fields.pop("code", None)
+                rules.update_rule(
+                    db, actor, rule.id, action="import", ref=ref, note=plan.filename, **fields
+                )
+            if progress:
+                progress(1)
+    return counts
