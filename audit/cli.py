@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from audit import (
+    backup,
     demo,
     figures,
     organisation,
@@ -131,7 +132,9 @@ def serve_command(host: str, port: int, threads: int, with_demo: bool) -> None:
         finally:
             db.close()
     click.echo(f"Regelaudit on http://{host}:{port}/  (database {app.config['DATABASE']})")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="rule-audit")
+    # The lock tells `rule-audit restore` that this database is in use.
+    with backup.server_lock(app.config["DATABASE"]):
+        waitress.serve(app, host=host, port=port, threads=threads, ident="rule-audit")
 
 
 def _scope(db, team: str | None, location: str | None) -> figures.Scope:
@@ -322,6 +325,36 @@ def import_rules_command(
     )
 
 
+@click.command("backup")
+@click.argument("out", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_command(out: str) -> None:
+    """Copy the database to OUT (safe while the server runs)."""
+    try:
+        backup.backup(current_app.config["DATABASE"], out)
+    except backup.BackupError as error:
+        fail(str(error))
+    click.echo(f"Backed up {current_app.config['DATABASE']} to {out}")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_command(file: str, yes: bool) -> None:
+    """Replace the database with the backup FILE (stop the server first)."""
+    database = current_app.config["DATABASE"]
+    if not yes:
+        click.confirm(
+            f"Replace {database} with {file}? Everything since the backup is lost", abort=True
+        )
+    try:
+        backup.restore(file, database)
+    except backup.BackupError as error:
+        fail(str(error))
+    click.echo(f"Restored {database} from {file}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_user_command,
@@ -331,6 +364,8 @@ def init_app(app: Flask) -> None:
         export_report_command,
         import_template_command,
         import_rules_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)
 

@@ -89,6 +89,7 @@ ACTION_LABELS = {
     "restore": _l("restored"),
     "import": _l("imported"),
     "decision": _l("decision applied"),
+    "bulk": _l("changed with others"),
     "password": _l("password changed"),
     "locked": _l("locked after failed logins"),
     "open": _l("opened"),

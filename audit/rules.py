@@ -540,3 +540,28 @@ def archive_rule(db: Database, actor: events.Actor | None, rule_id: int) -> Rule
 
 def restore_rule(db: Database, actor: events.Actor | None, rule_id: int) -> Rule:
     return _set_archived(db, actor, rule_id, False)
+
+
+BULK_FIELDS = ("status", "category_id", "owner", "review_due")
+
+
+def bulk_update(
+    db: Database, actor: events.Actor | None, rule_ids: Iterable[int], **fields: Any
+) -> int:
+    """Give many rules the same status, category, owner or review date, all in one
+    transaction: either every rule changes or none does. Returns how many changed."""
+    unknown = set(fields) - set(BULK_FIELDS)
+    if unknown:
+        raise ValidationError(
+            {"": _l("Unknown field: %(names)s", names=", ".join(sorted(unknown)))}
+        )
+    if not fields:
+        raise ValidationError({"": _l("Choose at least one thing to change.")})
+    clean(db, fields)  # refuse bad values before touching any rule
+    changed = 0
+    with transaction(db):
+        for rule_id in rule_ids:
+            before = get_rule(db, rule_id).version
+            after = update_rule(db, actor, rule_id, action="bulk", **fields).version
+            changed += after != before
+    return changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from audit import users
@@ -137,7 +139,45 @@ def _csrf_error(_error: CSRFError):
 
 
 def _server_error(_error: Exception):
-    return render_template("errors/error.html", code=500, message=ERROR_MESSAGES[500]), 500
+    return _render_error(500, ERROR_MESSAGES[500])
+
+
+DATABASE_MESSAGES = {
+    "readonly": _l(
+        "The database can only be read at the moment, so nothing could be saved. Please tell"
+        " your administrator."
+    ),
+    "full": _l(
+        "The server's disk is full, so nothing could be saved. Please tell your administrator."
+    ),
+    "busy": _l("The database is busy. Nothing was saved; please try again in a moment."),
+    "other": _l(
+        "The database could not be used. Nothing was saved. Please tell your administrator."
+    ),
+}
+
+
+def _database_error(error: sqlite3.Error):
+    """A database that cannot be written (read-only file, full disk, a long lock) is a
+    situation, not a bug: say what happened, keep the stack trace for the log."""
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text:
+        kind = "readonly"
+    elif "full" in text:
+        kind = "full"
+    elif "locked" in text or "busy" in text:
+        kind = "busy"
+    else:
+        kind = "other"
+    current_app.logger.error("database error on %s: %s", request.path, error)
+    return _render_error(503, DATABASE_MESSAGES[kind])
+
+
+def _render_error(code: int, message):
+    try:
+        return render_template("errors/error.html", code=code, message=message), code
+    except Exception:  # the layout itself needs the database  # noqa: BLE001
+        return f"<!doctype html><title>{code}</title><p>{escape(str(message))}</p>", code
 
 
 def init_app(app: Flask) -> None:
@@ -175,6 +215,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(500, _server_error)
+    app.register_error_handler(sqlite3.Error, _database_error)
 
     @app.context_processor
     def _globals():

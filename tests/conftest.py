@@ -21,7 +21,9 @@ def _fast_password_hashing(monkeypatch):
 
 
 @pytest.fixture
-def app(tmp_path):
+def app(tmp_path, monkeypatch):
+    # An instance folder of the test's own: uploads and locks never touch the checkout's.
+    monkeypatch.setenv("RULE_AUDIT_INSTANCE", str(tmp_path / "instance"))
     return create_app(
         {
             "TESTING": True,

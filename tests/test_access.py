@@ -39,6 +39,7 @@ ACCESS: dict[str, set[str] | str] = {
     "rules.restore": EDITORS,
     "rules.tracing": EDITORS,
     "rules.trace": EDITORS,
+    "rules.bulk": EDITORS,
     "protocols.index": ALL,
     "protocols.detail": ALL,
     "protocols.edit": EDITORS,

@@ -346,3 +346,60 @@ def trace_form_for(rule_row: dict, failed: dict) -> TraceForm:
 @bp.app_context_processor
 def _helpers():
     return {"trace_form_for": trace_form_for}
+
+
+# --- changing many rules at once ------------------------------------------------------------
+
+
+class BulkForm(FlaskForm):
+    status = SelectField(_l("Status"))
+    category_id = SelectField(_l("Category"))
+    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    review_due = DateField(_l("Review due"), validators=[Optional()])
+    expected = HiddenField()
+
+    def set_choices(self, db) -> None:
+        keep = ("", _("(leave as it is)"))
+        self.status.choices = choices([keep, *STATUSES.items()])
+        self.category_id.choices = choices(
+            [keep] + [(str(c["id"]), c["name"]) for c in categories.list_categories(db)]
+        )
+
+    def changes(self) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if self.status.data:
+            changes["status"] = self.status.data
+        if self.category_id.data:
+            changes["category_id"] = int_or_none(self.category_id.data)
+        if (self.owner.data or "").strip():
+            changes["owner"] = self.owner.data
+        if self.review_due.data:
+            changes["review_due"] = self.review_due.data
+        return changes
+
+
+@bp.route("/rules/bulk", methods=["GET", "POST"])
+@allow(*EDITORS)
+def bulk():
+    """Change every rule of the current filter at once (the filter travels in the URL)."""
+    db = get_db()
+    rule_filter = filter_from_args(request.args)
+    ids = register.rule_ids(db, rule_filter)
+    form = BulkForm(data={"expected": len(ids)})
+    form.set_choices(db)
+    if form.validate_on_submit():
+        if int_or_none(form.expected.data) != len(ids):
+            form.form_errors.append(
+                _("The rules matching this filter changed meanwhile. Check the list and try again.")
+            )
+        else:
+            try:
+                changed = rules.bulk_update(db, current_user, ids, **form.changes())
+            except ValidationError as error:
+                show_errors(form, error)
+            else:
+                flash(_("%(n)s rules have been changed.", n=changed), "success")
+                return redirect(url_for("rules.register_page", **rule_filter.to_args()))
+    return render_template(
+        "rules/bulk.html", form=form, count=len(ids), f=rule_filter, args=rule_filter.to_args()
+    )

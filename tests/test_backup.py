@@ -1,0 +1,122 @@
+"""Online backup while the server runs; restore refused while it runs, and compared after."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from audit import backup, rules
+from audit.db import connect
+from tests.conftest import make_rule
+
+
+def _dump(path) -> list[str]:
+    database = connect(path)
+    try:
+        return list(database.conn.iterdump())
+    finally:
+        database.close()
+
+
+def test_backup_and_restore(runner, app, db, tmp_path):
+    make_rule(db, code="A", title="Voor de backup")
+    copy = tmp_path / "copy.sqlite3"
+    result = runner.invoke(args=["backup", str(copy)])
+    assert result.exit_code == 0, result.output
+    before = _dump(app.config["DATABASE"])
+    assert _dump(copy) == before
+    rules.update_rule(db, None, rules.find_by_code(db, "A").id, title="Na de backup")
+    make_rule(db, code="B")
+    result = runner.invoke(args=["restore", str(copy), "--yes"])
+    assert result.exit_code == 0, result.output
+    after = connect(app.config["DATABASE"])
+    assert [r[0] for r in after.execute("SELECT title FROM rules")] == ["Voor de backup"]
+    assert _dump(app.config["DATABASE"]) == before
+    assert after.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_backup_refuses_to_overwrite_and_bad_paths(runner, db, tmp_path):
+    existing = tmp_path / "there.sqlite3"
+    existing.write_text("keep me")
+    result = runner.invoke(args=["backup", str(existing)])
+    assert result.exit_code == 1 and "exists already" in result.output
+    assert existing.read_text() == "keep me"
+    result = runner.invoke(args=["backup", str(tmp_path / "no" / "such" / "dir.sqlite3")])
+    assert result.exit_code == 1 and "Cannot write" in result.output
+
+
+@pytest.mark.parametrize("content", [b"", b"not a database at all" * 50])
+def test_restore_refuses_a_file_that_is_not_a_backup(runner, db, tmp_path, content):
+    make_rule(db, code="A")
+    bogus = tmp_path / "bogus.sqlite3"
+    bogus.write_bytes(content)
+    result = runner.invoke(args=["restore", str(bogus), "--yes"])
+    assert result.exit_code == 1
+    assert "not a Regelaudit database" in result.output
+    assert rules.find_by_code(db, "A") is not None
+
+
+def test_restore_asks_first(runner, db, tmp_path):
+    copy = tmp_path / "copy.sqlite3"
+    runner.invoke(args=["backup", str(copy)])
+    result = runner.invoke(args=["restore", str(copy)], input="n\n")
+    assert result.exit_code != 0
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_restore_is_refused_while_the_server_runs_and_backup_works(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "RULE_AUDIT_INSTANCE": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env.pop("RULE_AUDIT_DATABASE", None)
+    database = tmp_path / "audit.sqlite3"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from audit.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--demo",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()  # noqa: S310
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert backup.server_running(database)
+        cli = [sys.executable, "-c", "from audit.cli import main; main()"]
+        copy = tmp_path / "online.sqlite3"
+        done = subprocess.run([*cli, "backup", str(copy)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        refused = subprocess.run(
+            [*cli, "restore", str(copy), "--yes"], env=env, capture_output=True, text=True
+        )
+        assert refused.returncode == 1
+        assert "server is running" in refused.stderr
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert not backup.server_running(database)
+    restored = subprocess.run(
+        [*cli, "restore", str(copy), "--yes"], env=env, capture_output=True, text=True
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert _dump(database) == _dump(copy)
