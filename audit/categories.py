@@ -13,6 +13,7 @@ from audit import events
 from audit.clock import now_iso
 from audit.db import transaction
 from audit.errors import NotFound, ValidationError, check
+from audit.text import blank
 
 NAME_MAX = 100
 
@@ -79,8 +80,10 @@ def save_category(
     name_nl = " ".join((name_nl or "").split())
     name_en = " ".join((name_en or "").split()) or name_nl
     errors: dict[str, Any] = {}
-    if not name_nl:
+    if blank(name_nl):
         errors["name_nl"] = _l("Enter a name.")
+    if blank(name_en):
+        name_en = name_nl
     for field, value in (("name_nl", name_nl), ("name_en", name_en)):
         if len(value) > NAME_MAX:
             errors[field] = _l("At most %(n)s characters.", n=NAME_MAX)

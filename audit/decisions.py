@@ -12,6 +12,7 @@ from audit.ballots import mandatory_message
 from audit.clock import now_iso
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
+from audit.text import blank
 from audit.users import User
 
 OUTCOMES = {"keep": _l("Keep"), "adapt": _l("Adapt"), "drop": _l("Drop")}
@@ -75,7 +76,7 @@ def record_decision(
             errors["outcome"] = _l("Choose keep, adapt or drop.")
         elif outcome == "drop" and rule.mandatory:
             errors["outcome"] = mandatory_message(rule)
-        if not rationale:
+        if blank(rationale):
             errors["rationale"] = _l("Write down why: the team's reasons are part of the record.")
         elif len(rationale) > RATIONALE_MAX:
             errors["rationale"] = _l("At most %(n)s characters.", n=RATIONALE_MAX)

@@ -12,6 +12,7 @@ from audit import events
 from audit.clock import now_iso
 from audit.db import transaction
 from audit.errors import NotFound, ValidationError, check
+from audit.text import blank
 
 LANGUAGES = ("nl", "en")
 NAME_MAX = 100
@@ -62,7 +63,7 @@ def update_settings(
 
 def _clean_name(value: str | None, field: str = "name") -> str:
     name = " ".join((value or "").split())
-    if not name:
+    if blank(name):
         raise ValidationError({field: _l("Enter a name.")})
     if len(name) > NAME_MAX:
         raise ValidationError({field: _l("At most %(n)s characters.", n=NAME_MAX)})

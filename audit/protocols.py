@@ -13,6 +13,7 @@ from audit import events
 from audit.clock import now_iso
 from audit.db import transaction
 from audit.errors import NotFound, ValidationError, check
+from audit.text import blank
 
 NAME_MAX = 200
 VERSION_MAX = 50
@@ -58,7 +59,7 @@ def find_protocol(db: Database, name: str) -> dict | None:
 
 def _validate(name: str, version: str, url: str) -> None:
     errors: dict[str, Any] = {}
-    if not name:
+    if blank(name):
         errors["name"] = _l("Enter a name.")
     elif len(name) > NAME_MAX:
         errors["name"] = _l("At most %(n)s characters.", n=NAME_MAX)

@@ -16,7 +16,7 @@ from audit import events, origins
 from audit.clock import now_iso, today
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.text import fold
+from audit.text import blank, fold, has_control_characters
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 CODE_MAX = 30
@@ -292,7 +292,7 @@ def clean(db: Database, fields: Mapping[str, Any]) -> dict[str, Any]:
             out[name] = _limit(" ".join(_text(value).split()), n, name, errors)
         elif name == "title":
             out[name] = _limit(" ".join(_text(value).split()), TITLE_MAX, name, errors)
-            if not out[name]:
+            if blank(out[name]):
                 errors[name] = _l("Enter a title.")
         elif name in ("description", "evidence_note"):
             out[name] = _limit(_text(value), TEXT_MAX, name, errors)
@@ -321,6 +321,8 @@ def clean(db: Database, fields: Mapping[str, Any]) -> dict[str, Any]:
             if bad:
                 errors[name] = _l("Unknown value %(value)s.", value=", ".join(bad))
             out[name] = [k for k in VALUES if k in keys]  # fixed order, no duplicates
+    if out.get("code") and has_control_characters(out["code"]):
+        errors["code"] = _l("A code cannot hold control characters.")
     check(errors)
     return out
 

@@ -20,6 +20,7 @@ from audit import events, rules
 from audit.clock import now, now_iso, parse_iso
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, check
+from audit.text import blank
 from audit.users import User
 
 MODES = {"online": _l("Online ballots"), "hands": _l("Show of hands")}
@@ -214,7 +215,7 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     out: dict[str, Any] = {}
     title = " ".join(str(fields.get("title") or "").split())
-    if not title:
+    if blank(title):
         errors["title"] = _l("Enter a title.")
     elif len(title) > TITLE_MAX:
         errors["title"] = _l("At most %(n)s characters.", n=TITLE_MAX)

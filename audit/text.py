@@ -16,3 +16,13 @@ def like_pattern(word: str) -> str:
     """A LIKE pattern matching ``word`` anywhere, with LIKE's wildcards taken literally."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def blank(text: str | None) -> bool:
+    """Nothing a reader would see. SQLite's length() stops at a NUL character, so text that
+    starts with one counts as empty in the database too and must count as empty here."""
+    return not (text or "").split("\x00", 1)[0].strip()
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in text)
