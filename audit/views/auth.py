@@ -100,8 +100,9 @@ def login():
         else:
             lang = session.get("lang")
             _login(user)
-            if lang and not user.language:
-                session["lang"] = lang
+            if lang in LANGUAGES and not user.language:
+                # Chosen on the login page by someone without a preference yet: keep it.
+                users.set_language(get_db(), user.id, lang)
             return redirect(_safe_next(form.next.data))
     return render_template("auth/login.html", form=form)
 
