@@ -106,8 +106,14 @@ def label_of(mapping: dict, key: Any) -> str:
     return str(mapping[key]) if key in mapping else ""
 
 
+def translated(mapping: dict[str, Any]) -> dict[str, str]:
+    """A keyed list with its labels rendered once, in the current language: a lazy label costs
+    a translation lookup every time it is shown, which adds up over 20,000 events."""
+    return {key: str(label) for key, label in mapping.items()}
+
+
 class HistoryLookup:
-    """Names for the ids an event stores, loaded once per page."""
+    """Names for the ids an event stores, and labels, loaded once per page or export."""
 
     def __init__(self, db: Database) -> None:
         locale_column = "name_en" if str(get_locale() or "nl") == "en" else "name_nl"
@@ -120,6 +126,14 @@ class HistoryLookup:
                 db.execute("SELECT id, coalesce(nullif(display_name, ''), username) FROM users")
             ),
         }
+        self.labels = {
+            "perceived_origin": translated(origins.ORIGINS),
+            "verified_origin": translated(origins.ORIGINS),
+            "status": translated(STATUSES),
+            "relation_impact": translated(IMPACTS),
+        }
+        self.values = translated(VALUES)
+        self.fields = translated(FIELD_LABELS)
 
     def value(self, field: str, value: Any) -> str:
         if value in (None, "", []):
@@ -128,14 +142,10 @@ class HistoryLookup:
             return ", ".join(str(self.names[field].get(v, v)) for v in value)
         if field in self.names:
             return str(self.names[field].get(value, value))
-        if field in ("perceived_origin", "verified_origin"):
-            return origins.label(value) or str(value)
-        if field == "status":
-            return label_of(STATUSES, value) or str(value)
-        if field == "relation_impact":
-            return label_of(IMPACTS, value) or str(value)
+        if field in self.labels:
+            return self.labels[field].get(value, str(value))
         if field == "values_touched":
-            return ", ".join(label_of(VALUES, v) or v for v in value)
+            return ", ".join(self.values.get(v, v) for v in value)
         if field in DATE_FIELDS:
             try:
                 return format_date(date.fromisoformat(value))
@@ -145,9 +155,12 @@ class HistoryLookup:
             return format_datetime(datetime.fromisoformat(value))
         return str(value)
 
+    def field(self, name: str) -> str:
+        return self.fields.get(name, name)
+
     def describe(self, changes: dict[str, list]) -> str:
         """All changes of one event on one line: "Field: old → new; ..."."""
         return "; ".join(
-            f"{FIELD_LABELS.get(field, field)}: {self.value(field, old)} → {self.value(field, new)}"
-            for field, (old, new) in changes.items()
+            f"{self.field(name)}: {self.value(name, old)} → {self.value(name, new)}"
+            for name, (old, new) in changes.items()
         )

@@ -383,9 +383,12 @@ def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _write_scope(db: Database, rule_id: int, team_ids: list[int], location_ids: list[int]) -> None:
-    db.execute("DELETE FROM rule_teams WHERE rule_id = ?", [rule_id])
-    db.execute("DELETE FROM rule_locations WHERE rule_id = ?", [rule_id])
+def _write_scope(
+    db: Database, rule_id: int, team_ids: list[int], location_ids: list[int], new: bool = False
+) -> None:
+    if not new:  # a rule just created has no scope rows to replace
+        db.execute("DELETE FROM rule_teams WHERE rule_id = ?", [rule_id])
+        db.execute("DELETE FROM rule_locations WHERE rule_id = ?", [rule_id])
     for team_id in team_ids:
         db.execute("INSERT INTO rule_teams (rule_id, team_id) VALUES (?, ?)", [rule_id, team_id])
     for location_id in location_ids:
@@ -418,8 +421,11 @@ def create_rule(
     action: str = "create",
     ref: tuple[str, int] | None = None,
     note: str | None = None,
+    fetch: bool = True,
     **fields: Any,
-) -> Rule:
+) -> Rule | None:
+    """Create a rule and return it; ``fetch=False`` skips reading it back, for an import of
+    thousands that does not look at the result."""
     values = {**DEFAULTS, **clean(db, fields)}
     if not values["title"]:
         raise ValidationError({"title": _l("Enter a title.")})
@@ -436,11 +442,11 @@ def create_rule(
             ).lastrowid
         except sqlite3.IntegrityError:
             raise _duplicate_code(values["code"]) from None
-        _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
+        _write_scope(db, rule_id, values["team_ids"], values["location_ids"], new=True)
         recorded = _history_values(values)
         changes = {k: [None, v] for k, v in recorded.items() if v not in (None, "", [])}
         events.record(db, actor, "rule", rule_id, action, changes, ref=ref, note=note)
-    return get_rule(db, rule_id)
+    return get_rule(db, rule_id) if fetch else None
 
 
 def update_rule(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# The combining marks that accents decompose into (the Unicode blocks of combining
+# diacritics): removed in one regular-expression pass rather than character by character.
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def fold(text: str | None) -> str:
     """Lower case without accents, so "Hygiëne" and "hygiene" are the same word."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+    text = text or ""
+    if not text.isascii():
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    return " ".join(text.casefold().split())
 
 
 def like_pattern(word: str) -> str:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlite_utils import Database
@@ -35,7 +37,7 @@ from audit import (
     sessions,
 )
 from audit.clock import now
-from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup
+from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.register import RuleFilter
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 from audit.xlsx_columns import COLUMNS
@@ -76,11 +78,19 @@ def _cell(
     fill: PatternFill | None = None,
     font: Font | None = None,
     number_format: str | None = None,
-) -> WriteOnlyCell:
+) -> Any:
+    """A value for ``ws.append``. Plain values go as they are (fast); a styled value, or text
+    openpyxl would otherwise take for a formula ("=...") or an error ("#N/A"), becomes a cell
+    of its own, and typed text always stays a string."""
     if isinstance(value, str):
-        cell = WriteOnlyCell(ws, value=_clean(value))
-        # Typed text stays text: "=HYPERLINK(...)", "+1", "@SUM(A1)" are not formulas.
-        cell.data_type = "s"
+        value = _clean(value)
+        risky = value.startswith("=") or value in ERROR_CODES
+        if not (risky or fill or font or number_format):
+            return value
+        cell = WriteOnlyCell(ws, value=value)
+        cell.data_type = "s"  # "=HYPERLINK(...)", "+1", "@SUM(A1)" stay text
+    elif fill is None and font is None and number_format is None:
+        return value
     else:
         cell = WriteOnlyCell(ws, value=value)
     if fill is not None:
@@ -110,10 +120,6 @@ def _finish_table(ws, columns: int, rows: int) -> None:
     ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
 
 
-def _yes_no(value: bool) -> str:
-    return _("yes") if value else _("no")
-
-
 def _time(value: str | None) -> datetime | None:
     """Event and decision times as Excel date-times (naive UTC: Excel has no time zones)."""
     if not value:
@@ -124,8 +130,36 @@ def _time(value: str | None) -> datetime | None:
 # --- register -------------------------------------------------------------------------------
 
 
-def register_values(rule: rules.Rule, lang: str) -> dict[str, Any]:
+@dataclass
+class Labels:
+    """Every label the report shows, rendered once in its language: a lazy label looked up
+    per cell costs more than writing the cell."""
+
+    origins: dict[str, str]
+    statuses: dict[str, str]
+    impacts: dict[str, str]
+    values: dict[str, str]
+    yes: str
+    no: str
+
+    @classmethod
+    def current(cls) -> Labels:
+        return cls(
+            origins=translated(origins.ORIGINS),
+            statuses=translated(STATUSES),
+            impacts=translated(IMPACTS),
+            values=translated(VALUES),
+            yes=_("yes"),
+            no=_("no"),
+        )
+
+    def yes_no(self, value: bool) -> str:
+        return self.yes if value else self.no
+
+
+def register_values(rule: rules.Rule, lang: str, labels: Labels | None = None) -> dict[str, Any]:
     """One rule as the Register sheet (and the import) reads it."""
+    labels = labels or Labels.current()
     return {
         "code": rule.code,
         "title": rule.title,
@@ -134,19 +168,19 @@ def register_values(rule: rules.Rule, lang: str) -> dict[str, Any]:
         "protocol": rule.protocol_name or "",
         "teams": ", ".join(rule.team_names),
         "locations": ", ".join(rule.location_names),
-        "perceived_origin": origins.label(rule.perceived_origin),
-        "verified_origin": origins.label(rule.verified_origin),
+        "perceived_origin": labels.origins.get(rule.perceived_origin, ""),
+        "verified_origin": labels.origins.get(rule.verified_origin, ""),
         "source_reference": rule.source_reference,
         "evidence_note": rule.evidence_note,
         "minutes_per_week": rule.minutes_per_week,
-        "relation_impact": str(IMPACTS[rule.relation_impact]) if rule.relation_impact else "",
-        "values_touched": ", ".join(str(VALUES[v]) for v in rule.values_touched),
-        "status": str(STATUSES[rule.status]),
+        "relation_impact": labels.impacts.get(rule.relation_impact, ""),
+        "values_touched": ", ".join(labels.values[v] for v in rule.values_touched),
+        "status": labels.statuses[rule.status],
         "owner": rule.owner,
         "introduced_on": rule.introduced_on,
         "review_due": rule.review_due,
-        "self_invented": _yes_no(rule.self_invented),
-        "myth": _yes_no(rule.myth),
+        "self_invented": labels.yes_no(rule.self_invented),
+        "myth": labels.yes_no(rule.myth),
         "verified_by": rule.verified_by_name or "",
         "verified_on": rule.verified_on,
     }
@@ -168,20 +202,33 @@ def write_register(
     ws = wb.create_sheet(title)
     _setup_table(ws, [c.width for c in COLUMNS])
     _header(ws, [c.header(lang) for c in COLUMNS])
+    labels = Labels.current()
+    keys = [c.key for c in COLUMNS]
+    dates = {c.key for c in COLUMNS if c.key in ("introduced_on", "review_due", "verified_on")}
     ids = _rule_ids(db, rule_filter)
     for chunk in _rules_in_chunks(db, ids):
         for rule in chunk:
-            values = register_values(rule, lang)
-            fill = SELF_INVENTED_FILL if rule.self_invented else None
-            row = []
-            for column in COLUMNS:
-                value = values[column.key]
-                number_format = "yyyy-mm-dd" if isinstance(value, date) else None
-                row.append(_cell(ws, value, fill=fill, number_format=number_format))
-            ws.append(row)
+            values = register_values(rule, lang, labels)
+            ws.append(
+                [
+                    _cell(
+                        ws,
+                        values[key],
+                        number_format="yyyy-mm-dd" if key in dates and values[key] else None,
+                    )
+                    for key in keys
+                ]
+            )
         if progress:
             progress(len(chunk))
+    last_row = max(len(ids), 1) + 1
     _finish_table(ws, len(COLUMNS), len(ids))
+    # Self-invented rows get a fill: one rule for the sheet, not a style on 200,000 cells.
+    flag = get_column_letter(keys.index("self_invented") + 1)
+    ws.conditional_formatting.add(
+        f"A2:{get_column_letter(len(COLUMNS))}{last_row}",
+        FormulaRule(formula=[f'${flag}2="{labels.yes}"'], fill=SELF_INVENTED_FILL),
+    )
     return len(ids)
 
 
@@ -345,7 +392,10 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
     ]
     _setup_table(ws, [30, 10, 14, 18, 11, 40, 9, 9, 9, 9, 9, 12, 16, 14, 11])
     _header(ws, labels)
-    suggested_labels = {**decisions.OUTCOMES, "discuss": _("Discuss")}
+    text = Labels.current()
+    states, modes = translated(sessions.STATES), translated(sessions.MODES)
+    outcomes = translated(decisions.OUTCOMES)
+    suggested_labels = {**outcomes, "discuss": _("Discuss")}
     team_ids = _scope_team_ids(db, rule_filter)
     count = 0
     for item in sessions.list_sessions(db):
@@ -359,19 +409,17 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
             ws.append(
                 [
                     _cell(ws, session.title),
-                    _cell(ws, str(sessions.STATES[session.effective_state])),
-                    _cell(ws, str(sessions.MODES[session.mode])),
+                    _cell(ws, states[session.effective_state]),
+                    _cell(ws, modes[session.mode]),
                     _cell(ws, ", ".join(session.team_names)),
                     _cell(ws, rule.code),
                     _cell(ws, rule.title),
                     *[_cell(ws, result["counts"][k]) for k in ballots.CHOICES],
                     _cell(ws, result["total"]),
-                    _cell(ws, _yes_no(result["quorum_met"])),
-                    _cell(ws, str(suggested_labels[result["suggested"]])),
-                    _cell(ws, str(decisions.OUTCOMES[decision["outcome"]]) if decision else ""),
-                    _cell(
-                        ws, _yes_no(bool(decision and decision["applied_at"])) if decision else ""
-                    ),
+                    _cell(ws, text.yes_no(result["quorum_met"])),
+                    _cell(ws, suggested_labels[result["suggested"]]),
+                    _cell(ws, outcomes[decision["outcome"]] if decision else ""),
+                    _cell(ws, text.yes_no(bool(decision["applied_at"])) if decision else ""),
                 ]
             )
             count += 1
@@ -397,6 +445,7 @@ def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: 
     ]
     _setup_table(ws, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
     _header(ws, labels)
+    outcomes = translated(decisions.OUTCOMES)
     team_ids = _scope_team_ids(db, rule_filter)
     in_scope = {
         s["session"].id
@@ -413,7 +462,7 @@ def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: 
                 _cell(ws, d["session_title"]),
                 _cell(ws, d["code"]),
                 _cell(ws, d["rule_title"]),
-                _cell(ws, str(decisions.OUTCOMES[d["outcome"]])),
+                _cell(ws, outcomes[d["outcome"]]),
                 _cell(ws, d["rationale"]),
                 _cell(ws, d["new_title"] or ""),
                 _cell(ws, d["new_description"] or ""),
@@ -440,6 +489,7 @@ def write_history(
     ws = wb.create_sheet(title)
     labels = [_("When (UTC)"), _("Who"), _("What"), _("Id"), _("Action"), _("Changes"), _("Note")]
     lookup = HistoryLookup(db)
+    entities, actions = translated(ENTITY_LABELS), translated(ACTION_LABELS)
     _setup_table(ws, [18, 16, 14, 8, 12, 80, 30])
     _header(ws, labels)
     scoped_rules = set(_rule_ids(db, rule_filter)) if rule_filter.is_filtered() else None
@@ -456,9 +506,9 @@ def write_history(
             [
                 _cell(ws, _time(event["at"]), number_format="yyyy-mm-dd hh:mm:ss"),
                 _cell(ws, event["actor_name"]),
-                _cell(ws, str(ENTITY_LABELS.get(event["entity"], event["entity"]))),
+                _cell(ws, entities.get(event["entity"], event["entity"])),
                 _cell(ws, event["entity_id"]),
-                _cell(ws, str(ACTION_LABELS.get(event["action"], event["action"]))),
+                _cell(ws, actions.get(event["action"], event["action"])),
                 _cell(ws, lookup.describe(event["changes"])),
                 _cell(ws, event["note"] or ""),
             ]

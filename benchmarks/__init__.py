@@ -1,0 +1,1 @@
+"""Benchmarks at 10,000 rules: `python -m benchmarks` (see README, Performance)."""

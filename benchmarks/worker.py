@@ -1,0 +1,143 @@
+"""One measured operation in a fresh process, so its peak memory is its own.
+
+python -m benchmarks.worker KIND ARGS... prints one JSON object: seconds and peak_mb.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _app(database: str):
+    from audit import create_app
+
+    return create_app({"SECRET_KEY": "benchmark", "DATABASE": database})
+
+
+def _register_rows(database: str) -> tuple[list[str], list[list]]:
+    """The Register sheet's header and rows, as plain values (for the reference writers)."""
+    from audit import register, rules, xlsx_export
+    from audit.db import connect
+    from audit.register import RuleFilter
+    from audit.xlsx_columns import COLUMNS
+
+    app = _app(database)
+    db = connect(database)
+    with app.app_context():
+        ids = register.rule_ids(db, RuleFilter())
+        rows = []
+        for start in range(0, len(ids), 500):
+            for rule in rules.get_rules(db, ids[start : start + 500]):
+                values = xlsx_export.register_values(rule, "en")
+                rows.append([values[c.key] for c in COLUMNS])
+    return [c.en for c in COLUMNS], rows
+
+
+def baseline() -> dict:
+    import openpyxl  # noqa: F401
+
+    import audit  # noqa: F401 - what every worker loads
+
+    return {"seconds": 0.0}
+
+
+def export(database: str, out: str) -> dict:
+    from audit import xlsx_export
+    from audit.db import connect
+
+    app = _app(database)
+    db = connect(database)
+    with app.app_context():
+        started = time.perf_counter()
+        xlsx_export.export_report(db, out, lang="en")
+        return {"seconds": time.perf_counter() - started}
+
+
+def pandas_to_excel(database: str, out: str) -> dict:
+    import pandas
+
+    header, rows = _register_rows(database)
+    frame = pandas.DataFrame(rows, columns=header)
+    started = time.perf_counter()
+    frame.to_excel(out, sheet_name="Register", index=False, engine="openpyxl")
+    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
+
+
+def xlsxwriter_constant_memory(database: str, out: str) -> dict:
+    import xlsxwriter
+
+    header, rows = _register_rows(database)
+    started = time.perf_counter()
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
+    sheet = workbook.add_worksheet("Register")
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.write_row(0, 0, header)
+    for index, row in enumerate(rows, 1):
+        for column, value in enumerate(row):
+            if hasattr(value, "isoformat") and not isinstance(value, str):
+                sheet.write_datetime(index, column, value, date_format)
+            elif isinstance(value, str):
+                sheet.write_string(index, column, value)
+            elif value is not None:
+                sheet.write_number(index, column, value)
+    workbook.close()
+    return {"seconds": time.perf_counter() - started, "rows": len(rows)}
+
+
+def import_workbook(database: str, workbook: str) -> dict:
+    """Check and import a whole Register sheet into an empty database."""
+    from audit import xlsx_import
+    from audit.db import connect
+
+    app = _app(database)
+    db = connect(database)
+    with app.app_context():
+        started = time.perf_counter()
+        plan = xlsx_import.read_plan(
+            db,
+            Path(workbook),
+            filename="register.xlsx",
+            create_teams=True,
+            max_bytes=200 * 1024 * 1024,
+        )
+        read = time.perf_counter() - started
+        counts = xlsx_import.apply_plan(db, None, plan)
+        return {
+            "seconds": time.perf_counter() - started,
+            "read_seconds": read,
+            "created": counts["create"],
+            "invalid": counts["invalid"],
+        }
+
+
+def pandas_read_excel(workbook: str) -> dict:
+    import pandas
+
+    started = time.perf_counter()
+    frame = pandas.read_excel(workbook, sheet_name="Register", engine="openpyxl")
+    return {"seconds": time.perf_counter() - started, "rows": len(frame)}
+
+
+KINDS = {
+    "baseline": baseline,
+    "export": export,
+    "pandas_to_excel": pandas_to_excel,
+    "xlsxwriter": xlsxwriter_constant_memory,
+    "import": import_workbook,
+    "pandas_read_excel": pandas_read_excel,
+}
+
+
+if __name__ == "__main__":
+    kind, *args = sys.argv[1:]
+    result = KINDS[kind](*args)
+    result["peak_mb"] = round(_peak_mb(), 1)
+    print(json.dumps(result))
