@@ -57,6 +57,42 @@ def record(
     return cursor.lastrowid
 
 
+def record_many(
+    db: Database,
+    actor: Actor | None,
+    entity: str,
+    action: str,
+    items: list[tuple[int, Mapping[str, Any]]],
+    *,
+    ref: tuple[str, int] | None = None,
+    note: str | None = None,
+) -> None:
+    """Append one event per (entity id, changes), in one statement: for bulk writes."""
+    at = now_iso()
+    db.conn.executemany(
+        """
+        INSERT INTO events (at, actor_id, actor_name, entity, entity_id, action, changes,
+                            ref_entity, ref_id, note)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            (
+                at,
+                actor.id if actor else None,
+                actor.username if actor else SYSTEM,
+                entity,
+                entity_id,
+                action,
+                json.dumps(dict(changes), ensure_ascii=False, default=str),
+                ref[0] if ref else None,
+                ref[1] if ref else None,
+                note,
+            )
+            for entity_id, changes in items
+        ],
+    )
+
+
 def _decode(row: dict) -> dict:
     row["changes"] = json.loads(row["changes"])
     return row

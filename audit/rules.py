@@ -3,6 +3,7 @@ its event. Every writer (forms, tracing, import, decisions) goes through these f
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -228,7 +229,25 @@ def _date(value: Any, field_name: str, errors: dict) -> date | None:
         return None
 
 
-def _ids(db: Database, value: Any, table: str, field_name: str, errors: dict) -> list[int]:
+class KnownIds:
+    """Every id of the referenced tables, read once: validating 10,000 rules then checks
+    membership in memory instead of asking the database four times per rule."""
+
+    def __init__(self, db: Database) -> None:
+        self.ids = {
+            table: {row[0] for row in db.execute(f"SELECT id FROM {table}")}
+            for table in ("categories", "protocols", "teams", "locations")
+        }
+
+
+def _ids(
+    db: Database,
+    value: Any,
+    table: str,
+    field_name: str,
+    errors: dict,
+    known: KnownIds | None = None,
+) -> list[int]:
     if value in (None, ""):
         return []
     try:
@@ -237,18 +256,28 @@ def _ids(db: Database, value: Any, table: str, field_name: str, errors: dict) ->
         errors[field_name] = _l("Unknown value %(value)s.", value=value)
         return []
     if ids:
-        marks = ",".join("?" * len(ids))
-        found = db.execute(
-            f"SELECT count(*) FROM {table} WHERE id IN ({marks})",
-            ids,
-        ).fetchone()[0]
+        if known is not None:
+            found = sum(1 for i in ids if i in known.ids[table])
+        else:
+            marks = ",".join("?" * len(ids))
+            found = db.execute(
+                f"SELECT count(*) FROM {table} WHERE id IN ({marks})",
+                ids,
+            ).fetchone()[0]
         if found != len(ids):
             errors[field_name] = _l("Unknown value %(value)s.", value=", ".join(map(str, ids)))
     return ids
 
 
-def _ref(db: Database, value: Any, table: str, field_name: str, errors: dict) -> int | None:
-    ids = _ids(db, [] if value in (None, "") else [value], table, field_name, errors)
+def _ref(
+    db: Database,
+    value: Any,
+    table: str,
+    field_name: str,
+    errors: dict,
+    known: KnownIds | None = None,
+) -> int | None:
+    ids = _ids(db, [] if value in (None, "") else [value], table, field_name, errors, known)
     return ids[0] if ids else None
 
 
@@ -276,7 +305,7 @@ def _limit(value: str, n: int, field_name: str, errors: dict) -> str:
     return value
 
 
-def clean(db: Database, fields: Mapping[str, Any]) -> dict[str, Any]:
+def clean(db: Database, fields: Mapping[str, Any], known: KnownIds | None = None) -> dict[str, Any]:
     """Validate and normalise the given fields (any subset of FIELDS).
 
     Raises ValidationError naming every bad field at once; unknown field names are refused too.
@@ -297,13 +326,13 @@ def clean(db: Database, fields: Mapping[str, Any]) -> dict[str, Any]:
         elif name in ("description", "evidence_note"):
             out[name] = _limit(_text(value), TEXT_MAX, name, errors)
         elif name == "category_id":
-            out[name] = _ref(db, value, "categories", name, errors)
+            out[name] = _ref(db, value, "categories", name, errors, known)
         elif name == "protocol_id":
-            out[name] = _ref(db, value, "protocols", name, errors)
+            out[name] = _ref(db, value, "protocols", name, errors, known)
         elif name == "team_ids":
-            out[name] = _ids(db, value, "teams", name, errors)
+            out[name] = _ids(db, value, "teams", name, errors, known)
         elif name == "location_ids":
-            out[name] = _ids(db, value, "locations", name, errors)
+            out[name] = _ids(db, value, "locations", name, errors, known)
         elif name == "minutes_per_week":
             out[name] = _minutes(value, errors)
         elif name == "relation_impact":
@@ -351,12 +380,19 @@ DEFAULTS = {
 }
 
 
-def next_code(db: Database) -> str:
+_GENERATED_CODE = re.compile(r"^R-(\d+)$")
+
+
+def _last_code_number(db: Database) -> int:
     row = db.execute(
         "SELECT max(CAST(substr(code, 3) AS INTEGER)) FROM rules"
         " WHERE code GLOB 'R-[0-9]*' AND substr(code, 3) NOT GLOB '*[^0-9]*'"
     ).fetchone()
-    return f"R-{(row[0] or 0) + 1:04d}"
+    return row[0] or 0
+
+
+def next_code(db: Database) -> str:
+    return f"R-{_last_code_number(db) + 1:04d}"
 
 
 def _search_text(values: Mapping[str, Any]) -> str:
@@ -447,6 +483,71 @@ def create_rule(
         changes = {k: [None, v] for k, v in recorded.items() if v not in (None, "", [])}
         events.record(db, actor, "rule", rule_id, action, changes, ref=ref, note=note)
     return get_rule(db, rule_id) if fetch else None
+
+
+def create_rules(
+    db: Database,
+    actor: events.Actor | None,
+    many: list[Mapping[str, Any]],
+    *,
+    action: str = "create",
+    ref: tuple[str, int] | None = None,
+    note: str | None = None,
+) -> int:
+    """Create many rules in one transaction: the checks, codes, scopes and events of
+    ``create_rule``, written with a few statements in all instead of a dozen per rule."""
+    known = KnownIds(db)
+    prepared = [{**DEFAULTS, **clean(db, fields, known)} for fields in many]
+    for values in prepared:
+        if blank(values["title"]):
+            raise ValidationError({"title": _l("Enter a title.")})
+    now = now_iso()
+    with transaction(db):
+        # Numbers for rules without a code continue after every R-number in use, in the
+        # database or among the codes given here.
+        given = [int(m.group(1)) for v in prepared if (m := _GENERATED_CODE.match(v["code"] or ""))]
+        number = max([_last_code_number(db), *given])
+        rule_id = db.execute("SELECT coalesce(max(id), 0) FROM rules").fetchone()[0]
+        rows, scope_teams, scope_locations, logged = [], [], [], []
+        for values in prepared:
+            if not values["code"]:
+                number += 1
+                values["code"] = f"R-{number:04d}"
+            rule_id += 1  # inside the write lock: nobody else can take this id
+            _stamp_verification(actor, {}, values)
+            rows.append(
+                {
+                    "id": rule_id,
+                    **_columns(values),
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+            scope_teams += [(rule_id, team_id) for team_id in values["team_ids"]]
+            scope_locations += [(rule_id, location_id) for location_id in values["location_ids"]]
+            recorded = _history_values(values)
+            logged.append(
+                (rule_id, {k: [None, v] for k, v in recorded.items() if v not in (None, "", [])})
+            )
+        if not rows:
+            return 0
+        columns = list(rows[0])
+        try:
+            db.conn.executemany(
+                f"INSERT INTO rules ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
+                [[row[c] for c in columns] for row in rows],
+            )
+        except sqlite3.IntegrityError:
+            raise ValidationError(
+                {"code": _l("Some of these codes are in use by other rules already.")}
+            ) from None
+        db.conn.executemany("INSERT INTO rule_teams (rule_id, team_id) VALUES (?, ?)", scope_teams)
+        db.conn.executemany(
+            "INSERT INTO rule_locations (rule_id, location_id) VALUES (?, ?)", scope_locations
+        )
+        events.record_many(db, actor, "rule", action, logged, ref=ref, note=note)
+    return len(rows)
 
 
 def update_rule(

@@ -34,6 +34,7 @@ MAX_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_ROWS = 50_000
 HEADER_SEARCH_ROWS = 30
+CREATE_SLICE = 1000
 NEW = "new"  # marks a category, protocol, team or location the import would create
 
 # Spellings people use besides the keys and the English and Dutch names (README lists them).
@@ -667,6 +668,8 @@ def apply_plan(
             "team_ids": "team",
             "location_ids": "location",
         }
+        ref = ("import", event_id)
+        creates = []
         for row in plan.rows:
             if row.action not in ("create", "update"):
                 continue
@@ -678,17 +681,20 @@ def apply_plan(
                 elif isinstance(value, list) and kind:
                     value = [make(kind, v[1]) if isinstance(v, tuple) else v for v in value]
                 fields[key] = value
-            ref = ("import", event_id)
             if row.action == "create":
-                rules.create_rule(
-                    db, actor, action="import", ref=ref, note=plan.filename, fetch=False, **fields
-                )
-            else:
-                rule = rules.find_by_code(db, row.code)
-                fields.pop("code", None)
-                rules.update_rule(
-                    db, actor, rule.id, action="import", ref=ref, note=plan.filename, **fields
-                )
+                creates.append(fields)
+                continue
+            rule = rules.find_by_code(db, row.code)
+            fields.pop("code", None)
+            rules.update_rule(
+                db, actor, rule.id, action="import", ref=ref, note=plan.filename, **fields
+            )
             if progress:
                 progress(1)
+        # In slices, so memory stays flat however long the sheet; all in the one transaction.
+        for start in range(0, len(creates), CREATE_SLICE):
+            part = creates[start : start + CREATE_SLICE]
+            rules.create_rules(db, actor, part, action="import", ref=ref, note=plan.filename)
+            if progress:
+                progress(len(part))
     return counts

@@ -61,6 +61,25 @@ def export(database: str, out: str) -> dict:
         return {"seconds": time.perf_counter() - started}
 
 
+def export_register_only(database: str, out: str) -> dict:
+    """Only the Register sheet: the like-for-like comparison with the reference writers."""
+    from flask_babel import force_locale
+    from openpyxl import Workbook
+
+    from audit import xlsx_export
+    from audit.db import connect
+    from audit.register import RuleFilter
+
+    app = _app(database)
+    db = connect(database)
+    with app.app_context(), force_locale("en"):
+        started = time.perf_counter()
+        wb = Workbook(write_only=True)
+        xlsx_export.write_register(wb, db, RuleFilter(), "Register", "en")
+        wb.save(out)
+        return {"seconds": time.perf_counter() - started}
+
+
 def pandas_to_excel(database: str, out: str) -> dict:
     import pandas
 
@@ -129,6 +148,7 @@ def pandas_read_excel(workbook: str) -> dict:
 KINDS = {
     "baseline": baseline,
     "export": export,
+    "export_register": export_register_only,
     "pandas_to_excel": pandas_to_excel,
     "xlsxwriter": xlsxwriter_constant_memory,
     "import": import_workbook,

@@ -199,3 +199,52 @@ def test_archive_and_restore_keep_history(db, quality):
 def test_get_rules_keeps_order(db):
     a, b, c = make_rule(db), make_rule(db), make_rule(db)
     assert [r.id for r in rules.get_rules(db, [c.id, a.id, b.id])] == [c.id, a.id, b.id]
+
+
+def test_create_rules_in_bulk_matches_create_rule(db, quality):
+    team = make_team(db, "Vlinder", location="Noord")
+    fields = dict(
+        title="Dubbele controle",
+        description="Twee paar ogen",
+        team_ids=[team["id"]],
+        location_ids=[team["location_id"]],
+        minutes_per_week=30,
+        verified_origin="team",
+        perceived_origin="law",
+        values_touched=["safety"],
+        introduced_on="2019-03-12",
+    )
+    single = rules.create_rule(db, quality, **fields)
+    rules.create_rules(db, quality, [fields], action="create")
+    bulk = rules.get_rules(db, [single.id + 1])[0]
+    assert bulk.code == "R-0002"
+    for name in rules.FIELDS + ("verified_by", "verified_on", "self_invented", "myth"):
+        if name != "code":
+            assert getattr(bulk, name) == getattr(single, name), name
+    one, many = rules.history(db, single.id)[0], rules.history(db, bulk.id)[0]
+    assert {k: v for k, v in many["changes"].items() if k != "code"} == {
+        k: v for k, v in one["changes"].items() if k != "code"
+    }
+    assert many["actor_name"] == "ilse"
+
+
+def test_create_rules_numbers_after_codes_in_use_and_given(db):
+    make_rule(db, code="R-0007")
+    count = rules.create_rules(
+        db, None, [{"title": "a"}, {"title": "b", "code": "R-0020"}, {"title": "c"}]
+    )
+    assert count == 3
+    codes = [r[0] for r in db.execute("SELECT code FROM rules ORDER BY id")]
+    assert codes == ["R-0007", "R-0021", "R-0020", "R-0022"]
+
+
+def test_create_rules_is_all_or_nothing(db):
+    make_rule(db, code="TAKEN")
+    with pytest.raises(ValidationError):
+        rules.create_rules(db, None, [{"title": "a"}, {"title": "b", "code": "taken"}])
+    with pytest.raises(ValidationError):
+        rules.create_rules(db, None, [{"title": "a"}, {"title": ""}])
+    with pytest.raises(ValidationError):
+        rules.create_rules(db, None, [{"title": "a", "team_ids": [999]}])
+    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 1
+    assert events.count(db, "rule") == 1

@@ -502,19 +502,15 @@ def test_killed_import_leaves_the_database_as_it_was(app, db, tmp_path):
     script = textwrap.dedent(
         f"""
         import pathlib, time
-        from audit import create_app, rules, xlsx_import
+        from audit import create_app, events, xlsx_import
         from audit.db import connect
         app = create_app({{"SECRET_KEY": "x", "DATABASE": {app.config["DATABASE"]!r}}})
-        original = rules.create_rule
-        made = 0
+        original = events.record_many
         def slow(*args, **kwargs):
-            global made
-            made += 1
-            if made == 100:
-                pathlib.Path({str(marker)!r}).write_text("100 rules written")
-                time.sleep(60)
-            return original(*args, **kwargs)
-        rules.create_rule = slow
+            original(*args, **kwargs)  # the rules are written, not yet committed
+            pathlib.Path({str(marker)!r}).write_text("300 rules written")
+            time.sleep(60)
+        events.record_many = slow
         db = connect(app.config["DATABASE"])
         with app.app_context():
             plan = xlsx_import.read_plan(db, {str(path)!r}, filename="many.xlsx")
