@@ -103,9 +103,9 @@ def headline(
 
 
 def given_back_minutes(db: Database, scope: Scope = Scope()) -> int:
-    """Minutes per week given back by applied decisions: a dropped rule gives back all its
-    minutes, an adapted one the minutes it lost. Only each rule's latest applied decision
-    counts, so a rule adapted and later dropped is not counted twice."""
+    """Minutes per week given back by applied decisions: a dropped rule gives back the minutes
+    it had, an adapted one the minutes it lost. Each decision stored the minutes before and
+    after it was applied, so a rule adapted (100 -> 40) and later dropped gives back 60 + 40."""
     where, params = scope.where(in_force=False)
     row = db.execute(
         f"""
@@ -117,11 +117,7 @@ def given_back_minutes(db: Database, scope: Scope = Scope()) -> int:
                 ELSE 0
             END), 0)
         FROM decisions d JOIN rules r ON r.id = d.rule_id
-        WHERE d.applied_at IS NOT NULL
-          AND d.id = (SELECT d2.id FROM decisions d2
-                      WHERE d2.rule_id = d.rule_id AND d2.applied_at IS NOT NULL
-                      ORDER BY d2.applied_at DESC, d2.id DESC LIMIT 1)
-          AND {where}
+        WHERE d.applied_at IS NOT NULL AND {where}
         """,
         params,
     ).fetchone()

@@ -281,6 +281,20 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
 
 
+def _stored(values: dict[str, Any]) -> dict[str, Any]:
+    """The session's own columns, as both create and update write them."""
+    return {
+        "title": values["title"],
+        "introduction": values["introduction"],
+        "mode": values["mode"],
+        "anonymous": int(values["anonymous"]),
+        "opens_at": _iso(values["opens_at"]),
+        "closes_at": _iso(values["closes_at"]),
+        "quorum": values["quorum"],
+        "updated_at": now_iso(),
+    }
+
+
 def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: list[int]) -> None:
     db.execute("DELETE FROM session_teams WHERE session_id = ?", [session_id])
     db.execute("DELETE FROM session_rules WHERE session_id = ?", [session_id])
@@ -302,24 +316,10 @@ def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
     values = clean(db, fields)
     stamp = now_iso()
     with transaction(db):
+        row = {**_stored(values), "facilitator_id": actor.id, "created_at": stamp}
         session_id = db.execute(
-            """
-            INSERT INTO review_sessions (title, introduction, mode, anonymous, opens_at,
-                closes_at, quorum, facilitator_id, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                values["title"],
-                values["introduction"],
-                values["mode"],
-                int(values["anonymous"]),
-                _iso(values["opens_at"]),
-                _iso(values["closes_at"]),
-                values["quorum"],
-                actor.id,
-                stamp,
-                stamp,
-            ],
+            f"INSERT INTO review_sessions ({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
+            list(row.values()),
         ).lastrowid
         _write_links(db, session_id, values["team_ids"], values["rule_ids"])
         summary = _summary(values)
@@ -347,23 +347,11 @@ def update_session(
             raise Conflict(
                 _l("Someone else saved this session since you opened it. Reload it and try again.")
             )
+        row = _stored(values)
         db.execute(
-            """
-            UPDATE review_sessions SET title = ?, introduction = ?, mode = ?, anonymous = ?,
-                opens_at = ?, closes_at = ?, quorum = ?, updated_at = ?, version = version + 1
-            WHERE id = ?
-            """,
-            [
-                values["title"],
-                values["introduction"],
-                values["mode"],
-                int(values["anonymous"]),
-                _iso(values["opens_at"]),
-                _iso(values["closes_at"]),
-                values["quorum"],
-                now_iso(),
-                session_id,
-            ],
+            f"UPDATE review_sessions SET {', '.join(f'{k} = ?' for k in row)},"
+            " version = version + 1 WHERE id = ?",
+            [*row.values(), session_id],
         )
         _write_links(db, session_id, values["team_ids"], values["rule_ids"])
         before = _summary(

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from audit import categories, demo, figures, rules
+from audit import categories, decisions, demo, figures, organisation, rules, sessions
 from audit.figures import Scope
 from audit.users import find_user
 from tests.conftest import make_rule, make_team, make_user
@@ -261,48 +261,45 @@ def test_dashboard_filter_stays_in_the_url(login_as, db, org):
     assert _dashboard_numbers(html)["total"] == "3"
 
 
-def _applied_decision(
-    db, rule, outcome, before, after=None, at="2026-01-01T10:00:00+00:00", session=1
-):
-    """A decision row as applying it leaves it (the sessions module writes these)."""
-    user = find_user(db, "fac") or make_user(db, "fac", "quality")
-    if not db.execute("SELECT 1 FROM review_sessions WHERE id = ?", [session]).fetchone():
-        db.execute(
-            "INSERT INTO review_sessions (id, title, mode, quorum, facilitator_id, created_at,"
-            " updated_at, state) VALUES (?, 'S', 'hands', 0, ?, ?, ?, 'closed')",
-            [session, user.id, at, at],
-        )
-    db.execute("INSERT OR IGNORE INTO session_rules VALUES (?, ?, 1)", [session, rule.id])
-    db.execute(
-        "INSERT INTO decisions (session_id, rule_id, outcome, rationale, decided_by, decided_at,"
-        " applied_by, applied_at, minutes_before, minutes_after)"
-        " VALUES (?, ?, ?, 'r', ?, ?, ?, ?, ?, ?)",
-        [session, rule.id, outcome, user.id, at, user.id, at, before, after],
+def _decide(db, rule, outcome, **changes):
+    """A closed session about one rule, and its decision applied, through the domain."""
+    facilitator = find_user(db, "fac") or make_user(db, "fac", "quality")
+    team = organisation.find_team(db, "Besluiters") or make_team(db, "Besluiters")
+    session = sessions.create_session(
+        db, facilitator, title="S", team_ids=[team["id"]], rule_ids=[rule.id], mode="hands"
     )
+    sessions.open_session(db, facilitator, session.id)
+    sessions.close_session(db, facilitator, session.id)
+    decisions.record_decision(
+        db, facilitator, session.id, rule.id, outcome=outcome, rationale="besproken", **changes
+    )
+    decisions.apply_decision(db, facilitator, session.id, rule.id)
 
 
 def test_hours_given_back_by_decisions(db):
-    dropped = make_rule(db, status="dropped", minutes_per_week=120)
-    adapted = make_rule(db, status="adapted", minutes_per_week=40)
+    dropped = make_rule(db, minutes_per_week=120)
+    adapted = make_rule(db, minutes_per_week=100)
     kept = make_rule(db, minutes_per_week=500)
-    _applied_decision(db, dropped, "drop", 120)
-    _applied_decision(db, adapted, "adapt", 100, 40)
-    _applied_decision(db, kept, "keep", 500, 500)
+    _decide(db, dropped, "drop")
+    _decide(db, adapted, "adapt", new_title="Korter", new_minutes_per_week=40)
+    _decide(db, kept, "keep")
     assert figures.given_back_minutes(db) == 120 + 60
     assert figures.headline(db)["hours_per_week_given_back"] == 3.0
+    assert figures.headline(db)["total"] == 2  # the dropped rule is no longer in force
 
 
-def test_only_the_latest_decision_per_rule_counts(db):
-    rule = make_rule(db, status="dropped", minutes_per_week=40)
-    _applied_decision(db, rule, "adapt", 100, 40, at="2026-01-01T10:00:00+00:00", session=1)
-    _applied_decision(db, rule, "drop", 40, at="2026-02-01T10:00:00+00:00", session=2)
-    assert figures.given_back_minutes(db) == 40
+def test_successive_decisions_on_one_rule_add_up_without_double_counting(db):
+    rule = make_rule(db, minutes_per_week=100)
+    _decide(db, rule, "adapt", new_title="Korter", new_minutes_per_week=40)
+    _decide(db, rule, "drop")
+    # 60 given back by adapting, then the remaining 40 by dropping: 100, what it cost at first.
+    assert figures.given_back_minutes(db) == 100
 
 
 def test_given_back_follows_the_scope(db):
     team = make_team(db, "Vlinder")
     other = make_team(db, "Zon")
-    rule = make_rule(db, status="dropped", minutes_per_week=60, team_ids=[team["id"]])
-    _applied_decision(db, rule, "drop", 60)
+    rule = make_rule(db, minutes_per_week=60, team_ids=[team["id"]])
+    _decide(db, rule, "drop")
     assert figures.given_back_minutes(db, Scope(team=team["id"])) == 60
     assert figures.given_back_minutes(db, Scope(team=other["id"])) == 0

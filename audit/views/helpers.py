@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import abort
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice
 
 from audit.db import get_db
-from audit.errors import NotFound, ValidationError
+from audit.errors import Conflict, NotFound, ValidationError
+
+T = TypeVar("T")
 
 
 def show_errors(
@@ -49,3 +51,15 @@ def get_or_404(loader: Callable[..., Any], *args: Any) -> Any:
 def choices(pairs: Any) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select options."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+def attempt(form: FlaskForm, action: Callable[[], T]) -> T | None:
+    """Run a domain action for a form. What the user got wrong (a field error, a stale or
+    refused change) lands on the form; the result comes back only when it succeeded."""
+    try:
+        return action()
+    except ValidationError as error:
+        show_errors(form, error)
+    except Conflict as error:
+        form.form_errors.append(str(error))
+    return None

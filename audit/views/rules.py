@@ -25,9 +25,9 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from audit import categories, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
-from audit.errors import Conflict, ValidationError
+from audit.errors import ValidationError
 from audit.history import HistoryLookup
-from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
+from audit.views.helpers import attempt, choices, get_or_404, int_or_none, show_errors
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 bp = Blueprint("rules", __name__)
@@ -199,25 +199,23 @@ def detail(rule_id: int):
 
 def _save_form(form: RuleForm, rule: rules.Rule | None):
     db = get_db()
-    try:
-        if rule is None:
-            saved = rules.create_rule(db, current_user, **form.values())
-        else:
-            saved = rules.update_rule(
+    if rule is None:
+        saved = attempt(form, lambda: rules.create_rule(db, current_user, **form.values()))
+    else:
+        saved = attempt(
+            form,
+            lambda: rules.update_rule(
                 db,
                 current_user,
                 rule.id,
                 expected_version=int_or_none(form.version.data),
                 **form.values(),
-            )
-    except ValidationError as error:
-        show_errors(form, error)
-    except Conflict as error:
-        form.form_errors.append(str(error))
-    else:
-        flash(_("Rule %(code)s has been saved.", code=saved.code), "success")
-        return redirect(url_for("rules.detail", rule_id=saved.id))
-    return None
+            ),
+        )
+    if saved is None:
+        return None
+    flash(_("Rule %(code)s has been saved.", code=saved.code), "success")
+    return redirect(url_for("rules.detail", rule_id=saved.id))
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
@@ -298,23 +296,20 @@ def trace(rule_id: int):
     db = get_db()
     rule = get_or_404(rules.get_rule, rule_id)
     form = TraceForm(prefix=f"r{rule_id}")
-    if form.validate():
-        try:
-            rules.trace(
-                db,
-                current_user,
-                rule_id,
-                verified_origin=form.verified_origin.data,
-                source_reference=form.source_reference.data,
-                expected_version=int_or_none(form.version.data),
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(str(error))
-        else:
-            flash(_("The origin of %(code)s has been recorded.", code=rule.code), "success")
-            return redirect(url_for("rules.tracing", **_page_args(request.form)))
+    traced = form.validate() and attempt(
+        form,
+        lambda: rules.trace(
+            db,
+            current_user,
+            rule_id,
+            verified_origin=form.verified_origin.data,
+            source_reference=form.source_reference.data,
+            expected_version=int_or_none(form.version.data),
+        ),
+    )
+    if traced:
+        flash(_("The origin of %(code)s has been recorded.", code=rule.code), "success")
+        return redirect(url_for("rules.tracing", **_page_args(request.form)))
     # Re-render the work-list with this row's input and errors next to it.
     return render_template(
         "rules/tracing.html",

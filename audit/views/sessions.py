@@ -35,7 +35,7 @@ from audit import ballots, decisions, figures, organisation, register, rules, se
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.errors import Conflict, NotFound, ValidationError
-from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
+from audit.views.helpers import attempt, choices, get_or_404, int_or_none
 from audit.views.rules import filter_from_args, filter_options
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
@@ -135,22 +135,22 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
     db = get_db()
     candidates, rule_filter = _prepare(form, db)
     if form.validate_on_submit():
-        try:
-            if session is None:
-                saved = sessions.create_session(db, current_user, **form.values())
-            else:
-                saved = sessions.update_session(
+        if session is None:
+            saved = attempt(
+                form, lambda: sessions.create_session(db, current_user, **form.values())
+            )
+        else:
+            saved = attempt(
+                form,
+                lambda: sessions.update_session(
                     db,
                     current_user,
                     session.id,
                     expected_version=int_or_none(form.version.data),
                     **form.values(),
-                )
-        except ValidationError as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(str(error))
-        else:
+                ),
+            )
+        if saved is not None:
             flash(_("Session %(title)s has been saved.", title=saved.title), "success")
             return redirect(url_for("sessions.detail", session_id=saved.id))
     return render_template(
@@ -324,30 +324,27 @@ def decide(session_id: int, rule_id: int):
     session = get_or_404(sessions.get_session, session_id)
     form = DecisionForm(prefix=f"d{rule_id}")
     form.outcome.choices = choices(decisions.OUTCOMES.items())
-    if form.validate():
-        try:
-            decisions.record_decision(
-                get_db(),
-                current_user,
-                session_id,
-                rule_id,
-                outcome=form.outcome.data,
-                rationale=form.rationale.data,
-                new_title=form.new_title.data,
-                new_description=form.new_description.data,
-                new_minutes_per_week=form.new_minutes_per_week.data,
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        except Conflict as error:
-            form.form_errors.append(str(error))
-        else:
-            if request.form.get("apply") == "1":
-                return apply(session_id, rule_id)
-            flash(_("The decision has been recorded."), "success")
-            return redirect(
-                url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}")
-            )
+    recorded = form.validate() and attempt(
+        form,
+        lambda: decisions.record_decision(
+            get_db(),
+            current_user,
+            session_id,
+            rule_id,
+            outcome=form.outcome.data,
+            rationale=form.rationale.data,
+            new_title=form.new_title.data,
+            new_description=form.new_description.data,
+            new_minutes_per_week=form.new_minutes_per_week.data,
+        ),
+    )
+    if recorded:
+        if request.form.get("apply") == "1":
+            return apply(session_id, rule_id)
+        flash(_("The decision has been recorded."), "success")
+        return redirect(
+            url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}")
+        )
     return _detail(session, failed={rule_id: form})
 
 
