@@ -1,17 +1,13 @@
 """Online backup while the server runs; restore refused while it runs, and compared after."""
 
-import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from audit import backup, rules
 from audit.db import connect
 from tests.conftest import make_rule
+from tests.servers import CLI, start_server
 
 
 def _dump(path) -> list[str]:
@@ -67,56 +63,26 @@ def test_restore_asks_first(runner, db, tmp_path):
     assert result.exit_code != 0
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_restore_is_refused_while_the_server_runs_and_backup_works(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "RULE_AUDIT_INSTANCE": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    env.pop("RULE_AUDIT_DATABASE", None)
     database = tmp_path / "audit.sqlite3"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from audit.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--demo",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_server(tmp_path, "--demo")
+    copy = tmp_path / "online.sqlite3"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2).close()  # noqa: S310
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
         assert backup.server_running(database)
-        cli = [sys.executable, "-c", "from audit.cli import main; main()"]
-        copy = tmp_path / "online.sqlite3"
-        done = subprocess.run([*cli, "backup", str(copy)], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*CLI, "backup", str(copy)], env=server.env, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
         refused = subprocess.run(
-            [*cli, "restore", str(copy), "--yes"], env=env, capture_output=True, text=True
+            [*CLI, "restore", str(copy), "--yes"], env=server.env, capture_output=True, text=True
         )
         assert refused.returncode == 1
         assert "server is running" in refused.stderr
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        server.stop()
     assert not backup.server_running(database)
     restored = subprocess.run(
-        [*cli, "restore", str(copy), "--yes"], env=env, capture_output=True, text=True
+        [*CLI, "restore", str(copy), "--yes"], env=server.env, capture_output=True, text=True
     )
     assert restored.returncode == 0, restored.stderr
     assert _dump(database) == _dump(copy)

@@ -16,7 +16,7 @@ import pytest
 from audit import create_app, demo, rules, sessions, users
 from audit.config import ROOT
 from audit.db import connect
-from tests.browser_support import CHROMIUM_ARGS, DESKTOP, PHONE, chromium_path, start_server
+from tests.servers import CHROMIUM_ARGS, DESKTOP, PHONE, chromium_path, start_server
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -81,7 +81,7 @@ def demo_server(tmp_path, monkeypatch):
     server.logins = logins
     server.database = app.config["DATABASE"]
     yield server
-    errors = server.stop()
+    _, errors = server.stop()
     assert "Traceback" not in errors, errors[-2000:]
 
 

@@ -1,14 +1,10 @@
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
 
 from audit import cli, demo, organisation, users
 from tests.conftest import make_team
+from tests.servers import start_server
 
 
 def test_create_user(runner, db):
@@ -121,46 +117,14 @@ def test_serve_refuses_a_bad_port(runner, port):
     assert runner.invoke(args=["serve", "--port", port]).exit_code == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_rule_audit_serve_answers_for_real(tmp_path):
     """The README's command, as a process: waitress on a fresh instance folder with the demo."""
-    port = _free_port()
-    env = {**os.environ, "RULE_AUDIT_INSTANCE": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    env.pop("RULE_AUDIT_DATABASE", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from audit.cli import main; main()",
-            "serve",
-            "--demo",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = start_server(tmp_path, "--demo")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as page:  # noqa: S310
-                    body = page.read().decode()
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        with urllib.request.urlopen(server.base + "/login", timeout=5) as page:  # noqa: S310
+            body = page.read().decode()
         assert "Inloggen" in body
         assert (tmp_path / "config.py").exists()
     finally:
-        process.terminate()
-        output = process.communicate(timeout=10)[0]
-    assert "beheer" in output and f"http://127.0.0.1:{port}/" in output
+        output, _ = server.stop()
+    assert "beheer" in output and f"{server.base}/" in output

@@ -4,13 +4,9 @@ requests, a time limit, and the server is stopped at the end. Run with `pytest -
 
 import concurrent.futures
 import http.cookiejar
-import os
 import random
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -22,6 +18,7 @@ import pytest
 from audit import create_app, sessions
 from audit.db import connect
 from tests.conftest import PASSWORD, make_rule, make_team, make_user
+from tests.servers import start_server
 
 pytestmark = pytest.mark.load
 
@@ -72,19 +69,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     monkeypatch.setenv("RULE_AUDIT_INSTANCE", str(instance))
     monkeypatch.delenv("RULE_AUDIT_DATABASE", raising=False)
     app = create_app()  # the same instance folder, secret key and database as the server
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     db = connect(app.config["DATABASE"])
     team = make_team(db, "Vlinder")
     fac = make_user(db, "fac", "quality")
@@ -95,40 +85,9 @@ def server(tmp_path, monkeypatch):
         db, fac, title="Drukte", team_ids=[team["id"]], rule_ids=rule_ids
     )
     sessions.open_session(db, fac, session.id)
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from audit.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--threads",
-            "16",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/login", timeout=2).close()  # noqa: S310
-            break
-        except OSError:
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-    yield {"base": base, "db": db, "session": session, "rule_ids": rule_ids}
-    process.terminate()
-    try:
-        _, stderr = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
+    running = start_server(instance, "--threads", "16")
+    yield {"base": running.base, "db": db, "session": session, "rule_ids": rule_ids}
+    _, stderr = running.stop()
     assert "database is locked" not in stderr
     assert "Traceback" not in stderr, stderr[-3000:]
 

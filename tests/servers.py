@@ -1,4 +1,4 @@
-"""A real server and a real (headless Debian) Chromium for the browser suite."""
+"""A real `rule-audit serve` for the tests that talk HTTP, and Chromium for the browser suite."""
 
 from __future__ import annotations
 
@@ -31,29 +31,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+CLI = [sys.executable, "-c", "from audit.cli import main; main()"]
+
+
 @dataclass
 class Server:
     base: str
     process: subprocess.Popen
+    env: dict[str, str]
     logins: dict[str, str] = field(default_factory=dict)
 
-    def stop(self) -> str:
+    def stop(self) -> tuple[str, str]:
+        """Stop the server; return what it printed (stdout, stderr)."""
         self.process.terminate()
         try:
-            return self.process.communicate(timeout=20)[1]
+            return self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            return self.process.communicate()[1]
+            return self.process.communicate()
 
 
-def start_server(instance: Path) -> Server:
-    port = free_port()
+def cli_env(instance: Path) -> dict[str, str]:
     env = {**os.environ, "RULE_AUDIT_INSTANCE": str(instance), "PYTHONUNBUFFERED": "1"}
     env.pop("RULE_AUDIT_DATABASE", None)
+    return env
+
+
+def start_server(instance: Path, *options: str) -> Server:
+    """`rule-audit serve` on a free port of 127.0.0.1, once it answers."""
+    port = free_port()
+    env = cli_env(instance)
     process = subprocess.Popen(
-        [sys.executable, "-c", "from audit.cli import main; main()", "serve", "--port", str(port)],
+        [*CLI, "serve", "--port", str(port), *options],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -62,10 +73,11 @@ def start_server(instance: Path) -> Server:
     while True:
         try:
             urllib.request.urlopen(base + "/login", timeout=2).close()  # noqa: S310
-            return Server(base, process)
+            return Server(base, process, env)
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(process.stderr.read()) from None
+                process.kill()
+                raise RuntimeError(process.communicate()[1]) from None
             time.sleep(0.2)
 
 
