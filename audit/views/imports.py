@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
@@ -164,8 +165,6 @@ def confirm():
 @bp.route("/template.xlsx")
 @allow(*EDITORS)
 def template():
-    import tempfile
-
     lang = request.args.get("lang") or str(get_locale() or "nl")
     if lang not in ("en", "nl"):
         abort(404)
