@@ -113,33 +113,33 @@ def get_session(db: Database, session_id: int) -> ReviewSession:
     return _load(db, rows[0])
 
 
-def list_sessions(db: Database, user: User | None = None) -> list[dict[str, Any]]:
-    """Every session with participation and decisions; for a member only their teams' ones."""
-    rows = list(
-        db.query(
-            _SELECT
-            + """
-            WHERE :user_id IS NULL OR EXISTS (
-                SELECT 1 FROM session_teams st JOIN team_members m ON m.team_id = st.team_id
-                WHERE st.session_id = s.id AND m.user_id = :user_id)
-            ORDER BY s.created_at DESC, s.id DESC
-            """,
-            {"user_id": user.id if user is not None else None},
-        )
+def all_sessions(db: Database, user: User | None = None) -> list[ReviewSession]:
+    """Every session, newest first; for a member only their teams' ones."""
+    rows = db.query(
+        _SELECT
+        + """
+        WHERE :user_id IS NULL OR EXISTS (
+            SELECT 1 FROM session_teams st JOIN team_members m ON m.team_id = st.team_id
+            WHERE st.session_id = s.id AND m.user_id = :user_id)
+        ORDER BY s.created_at DESC, s.id DESC
+        """,
+        {"user_id": user.id if user is not None else None},
     )
-    result = []
-    for row in rows:
-        session = _load(db, row)
-        result.append(
-            {
-                "session": session,
-                "eligible": eligible_count(db, session),
-                "voters": voter_count(db, session.id),
-                "decided": _count(db, "decisions", session.id),
-                "applied": _count(db, "decisions", session.id, "applied_at IS NOT NULL"),
-            }
-        )
-    return result
+    return [_load(db, row) for row in rows]
+
+
+def list_sessions(db: Database, user: User | None = None) -> list[dict[str, Any]]:
+    """Every session with participation and decisions (for the overview)."""
+    return [
+        {
+            "session": session,
+            "eligible": eligible_count(db, session),
+            "voters": voter_count(db, session.id),
+            "decided": _count(db, "decisions", session.id),
+            "applied": _count(db, "decisions", session.id, "applied_at IS NOT NULL"),
+        }
+        for session in all_sessions(db, user)
+    ]
 
 
 def _count(db: Database, table: str, session_id: int, extra: str = "1") -> int:
@@ -187,7 +187,7 @@ def sessions_for_voter(db: Database, user: User) -> list[ReviewSession]:
     """Open and recently closed sessions of the user's teams, for their start page."""
     if user.role not in VOTER_ROLES:
         return []
-    found = [s["session"] for s in list_sessions(db, user)]
+    found = all_sessions(db, user)
     return [s for s in found if s.state != "draft" and is_eligible(db, s, user)]
 
 

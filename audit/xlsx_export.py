@@ -360,18 +360,18 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
 # --- sessions, decisions, history -----------------------------------------------------------
 
 
-def _session_in_scope(session: sessions.ReviewSession, team_ids: set[int] | None) -> bool:
-    return team_ids is None or bool(team_ids & set(session.team_ids))
-
-
-def _scope_team_ids(db: Database, rule_filter: RuleFilter) -> set[int] | None:
+def _sessions_in_scope(db: Database, rule_filter: RuleFilter) -> list[sessions.ReviewSession]:
+    """The sessions of the filter's team, or of the teams at its location, or all."""
+    found = sessions.all_sessions(db)
     if rule_filter.team is not None:
-        return {rule_filter.team}
-    if rule_filter.location is not None:
-        return {
+        team_ids = {rule_filter.team}
+    elif rule_filter.location is not None:
+        team_ids = {
             t["id"] for t in organisation.list_teams(db) if t["location_id"] == rule_filter.location
         }
-    return None
+    else:
+        return found
+    return [s for s in found if team_ids & set(s.team_ids)]
 
 
 def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> int:
@@ -396,11 +396,9 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
     states, modes = translated(sessions.STATES), translated(sessions.MODES)
     outcomes = translated(decisions.OUTCOMES)
     suggested_labels = {**outcomes, "discuss": _("Discuss")}
-    team_ids = _scope_team_ids(db, rule_filter)
     count = 0
-    for item in sessions.list_sessions(db):
-        session = item["session"]
-        if not _session_in_scope(session, team_ids) or session.effective_state != "closed":
+    for session in _sessions_in_scope(db, rule_filter):
+        if session.effective_state != "closed":
             continue
         decided = decisions.list_decisions(db, session.id)
         for result in ballots.results(db, session):
@@ -446,12 +444,7 @@ def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: 
     _setup_table(ws, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
     _header(ws, labels)
     outcomes = translated(decisions.OUTCOMES)
-    team_ids = _scope_team_ids(db, rule_filter)
-    in_scope = {
-        s["session"].id
-        for s in sessions.list_sessions(db)
-        if _session_in_scope(s["session"], team_ids)
-    }
+    in_scope = {session.id for session in _sessions_in_scope(db, rule_filter)}
     count = 0
     stamp = "yyyy-mm-dd hh:mm"
     for d in decisions.all_decisions(db):
