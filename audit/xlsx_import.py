@@ -304,7 +304,9 @@ def _find_header(ws) -> tuple[int, dict[int, str], list[str], dict[int, str]] | 
                 ignored.append(_text(value))
             elif key not in columns.values():
                 columns[number] = key
-                headers[number] = _text(value)
+                # Spacing folded: the header matched a known name, so this stays short however
+                # much whitespace a crafted file pads it with, and every problem repeats it.
+                headers[number] = " ".join(_text(value).split())
         if "title" in columns.values() and len(columns) >= 2:
             return index, columns, ignored, headers
     return None

@@ -38,7 +38,7 @@ def _problems(html):
     [
         (["Titel", "Veronderstelde herkomst"], "B (Veronderstelde herkomst)"),
         (["Title", "Perceived origin"], "B (Perceived origin)"),
-        (["TITEL", "  veronderstelde   HERKOMST "], "B (veronderstelde   HERKOMST)"),
+        (["TITEL", "  veronderstelde   HERKOMST "], "B (veronderstelde HERKOMST)"),
     ],
 )
 def test_a_problem_names_the_column_as_the_file_does(app, db, tmp_path, header, column):
@@ -46,6 +46,14 @@ def test_a_problem_names_the_column_as_the_file_does(app, db, tmp_path, header, 
     with app.app_context():
         plan = xlsx_import.read_plan(db, path, filename="h.xlsx")
     assert [c for c, _ in plan.rows[0].errors] == [column]
+
+
+def test_a_header_padded_with_spaces_is_shown_short(app, db, tmp_path):
+    padded = "Perceived" + " " * 20_000 + "origin"
+    path = workbook(tmp_path / "p.xlsx", ["Title", padded], [["Regel", "de paus"]] * 3)
+    with app.app_context():
+        plan = xlsx_import.read_plan(db, path, filename="p.xlsx")
+    assert {c for row in plan.rows for c, _ in row.errors} == {"B (Perceived origin)"}
 
 
 def test_the_preview_in_dutch_shows_the_dutch_header(login_as, tmp_path):
