@@ -257,6 +257,7 @@ def _print_plan(plan: xlsx_import.ImportPlan) -> None:
     click.echo(
         f"Sheet {plan.sheet!r}, header in row {plan.header_row}: {counts['create']} to create,"
         f" {counts['update']} to update, {counts['unchanged']} unchanged,"
+        f" {counts['duplicate']} already in the register or the file,"
         f" {counts['invalid']} with problems"
     )
     if plan.ignored_columns:
@@ -272,6 +273,20 @@ def _print_plan(plan: xlsx_import.ImportPlan) -> None:
     for row in plan.invalid:
         for column, message in row.errors:
             click.echo(f"  Row {row.row}, {column}: {message}")
+    for row in plan.repeated:
+        if row.duplicate_of:
+            where = "archive" if row.duplicate_of.archived else "register"
+            said = f"already in the {where} as {row.duplicate_of.code}"
+        else:
+            said = f"same as row {row.same_as_row}"
+        click.echo(
+            f"  Row {row.row}: {said}{'' if row.action == 'duplicate' else ', created again'}"
+        )
+    if plan.repeated and not plan.create_duplicates:
+        click.echo(
+            "Rows already in the register or the file are left out; --create-duplicates"
+            " creates them as new rules."
+        )
 
 
 @click.command("import-rules")
@@ -279,10 +294,20 @@ def _print_plan(plan: xlsx_import.ImportPlan) -> None:
 @click.option("--dry-run", is_flag=True, help="Check and report; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows when some are not.")
 @click.option("--create-teams", is_flag=True, help="Create teams and locations that do not exist.")
+@click.option(
+    "--create-duplicates",
+    is_flag=True,
+    help="Also create rows without a code whose title and scope match a rule already there.",
+)
 @click.option("--sheet", help="The sheet to read (default: the first with a known header).")
 @with_appcontext
 def import_rules_command(
-    file: str, dry_run: bool, skip_invalid: bool, create_teams: bool, sheet: str | None
+    file: str,
+    dry_run: bool,
+    skip_invalid: bool,
+    create_teams: bool,
+    create_duplicates: bool,
+    sheet: str | None,
 ) -> None:
     """Import rules from an Excel workbook.
 
@@ -301,6 +326,8 @@ def import_rules_command(
                 filename=path.name,
                 sheet=sheet,
                 create_teams=create_teams,
+                create_duplicates=create_duplicates,
+                command_line=True,
                 max_bytes=current_app.config["IMPORT_MAX_BYTES"],
                 max_rows=current_app.config["IMPORT_MAX_ROWS"],
             )
@@ -321,7 +348,8 @@ def import_rules_command(
         db.close()
     click.echo(
         f"Imported {file}: {counts['create']} created, {counts['update']} updated,"
-        f" {counts['unchanged']} unchanged, {counts['skipped']} skipped"
+        f" {counts['unchanged']} unchanged, {counts['duplicate']} already in the register or the"
+        f" file, {counts['skipped']} skipped"
     )
 
 

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -76,12 +76,16 @@ class ImportFileError(AuditError):
 @dataclass
 class RowResult:
     row: int
-    action: str  # create, update, unchanged or invalid
+    action: str  # create, update, unchanged, duplicate or invalid
     code: str
     title: str
     fields: dict[str, Any] = field(default_factory=dict)
     changes: list[str] = field(default_factory=list)
     errors: list[tuple[str, Any]] = field(default_factory=list)  # (column, message)
+    # A row without a code that would make a second copy of a rule: of this one in the
+    # register, or of the rule an earlier row of the file creates.
+    duplicate_of: rules.SameTitle | None = None
+    same_as_row: int | None = None
 
 
 @dataclass
@@ -94,6 +98,9 @@ class ImportPlan:
     ignored_columns: list[str]
     rows: list[RowResult]
     create_teams: bool
+    create_duplicates: bool = False
+    command_line: bool = False  # hints name the command's flags rather than the web form's
+    headers: dict[int, str] = field(default_factory=dict)  # column number -> header as typed
     new_teams: list[str] = field(default_factory=list)
     new_locations: list[str] = field(default_factory=list)
     new_categories: list[str] = field(default_factory=list)
@@ -106,8 +113,13 @@ class ImportPlan:
     def invalid(self) -> list[RowResult]:
         return [r for r in self.rows if r.action == "invalid"]
 
+    @property
+    def repeated(self) -> list[RowResult]:
+        """Rows that repeat a rule already there or an earlier row, created only when asked."""
+        return [r for r in self.rows if r.duplicate_of or r.same_as_row]
+
     def summary(self) -> dict[str, int]:
-        return {a: self.count(a) for a in ("create", "update", "unchanged", "invalid")}
+        return {a: self.count(a) for a in ("create", "update", "unchanged", "duplicate", "invalid")}
 
 
 # --- the file itself ------------------------------------------------------------------------
@@ -279,10 +291,11 @@ def _minutes(value: Any) -> int | None:
 # --- reading the sheet ----------------------------------------------------------------------
 
 
-def _find_header(ws) -> tuple[int, dict[int, str], list[str]] | None:
-    """The first row (of the first 30) that names the Title column and at least one other."""
+def _find_header(ws) -> tuple[int, dict[int, str], list[str], dict[int, str]] | None:
+    """The first row (of the first 30) that names the Title column and at least one other:
+    its row number, the known columns, the ignored headers and each column's header text."""
     for index, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
-        columns, ignored = {}, []
+        columns, ignored, headers = {}, [], {}
         for number, value in enumerate(row, 1):
             if value in (None, ""):
                 continue
@@ -291,8 +304,11 @@ def _find_header(ws) -> tuple[int, dict[int, str], list[str]] | None:
                 ignored.append(_text(value))
             elif key not in columns.values():
                 columns[number] = key
+                # Spacing folded: the header matched a known name, so this stays short however
+                # much whitespace a crafted file pads it with, and every problem repeats it.
+                headers[number] = " ".join(_text(value).split())
         if "title" in columns.values() and len(columns) >= 2:
-            return index, columns, ignored
+            return index, columns, ignored, headers
     return None
 
 
@@ -321,10 +337,15 @@ def read_plan(
     filename: str,
     sheet: str | None = None,
     create_teams: bool = False,
+    create_duplicates: bool = False,
+    command_line: bool = False,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
 ) -> ImportPlan:
-    """Read and check the whole file; write nothing."""
+    """Read and check the whole file; write nothing.
+
+    Rows without a code that repeat a rule (``rules.find_same_title``, same scope) or an earlier
+    row are ``duplicate`` and create nothing, unless ``create_duplicates``."""
     path = Path(path)
     inspect_file(path, filename, max_bytes=max_bytes)
     if declared_rows(path) > max_rows + HEADER_SEARCH_ROWS:
@@ -359,7 +380,7 @@ def read_plan(
                     " column and one other known column."
                 )
             )
-        name, ws, (header_row, columns, ignored) = found
+        name, ws, (header_row, columns, ignored, headers) = found
         plan = ImportPlan(
             filename=Path(filename).name,
             sheet=name,
@@ -369,6 +390,9 @@ def read_plan(
             ignored_columns=ignored,
             rows=[],
             create_teams=create_teams,
+            create_duplicates=create_duplicates,
+            command_line=command_line,
+            headers=headers,
         )
         _read_rows(db, plan, ws, max_rows)
     finally:
@@ -410,10 +434,14 @@ class _Names:
 
 
 def _header_name(plan: ImportPlan, key: str) -> str:
+    """The column as the user sees it in their workbook: its letter and its own header text."""
     for number, column in plan.columns.items():
         if column == key:
-            return f"{get_column_letter(number)} ({BY_KEY[key].en})"
-    return BY_KEY[key].en if key in BY_KEY else key
+            return f"{get_column_letter(number)} ({plan.headers.get(number) or BY_KEY[key].en})"
+    if key in BY_KEY:
+        locale = get_locale()
+        return BY_KEY[key].header(locale.language if locale else "en")
+    return key
 
 
 def _read_rows(db: Database, plan: ImportPlan, ws, max_rows: int) -> None:
@@ -436,6 +464,7 @@ def _read_rows(db: Database, plan: ImportPlan, ws, max_rows: int) -> None:
             continue  # blank rows in between are left out
         plan.rows.append(_row(db, plan, number, raw, problems, vocabulary, seen_codes, names))
     _compare_with_register(db, plan)
+    _find_duplicates(db, plan)
 
 
 def _compare_with_register(db: Database, plan: ImportPlan) -> None:
@@ -473,6 +502,54 @@ def _compare_with_register(db: Database, plan: ImportPlan) -> None:
                 )
             ]
             row.action = "update" if row.changes else "unchanged"
+
+
+def _unknown(kind: str, name: str, command_line: bool) -> Any:
+    """An unknown team or location; the hint names the option where the user is: the web
+    form's checkbox, or the command's flag."""
+    if command_line:
+        if kind == "team":
+            return _l("Unknown team: %(name)s. Use --create-teams to create it.", name=name)
+        return _l("Unknown location: %(name)s. Use --create-teams to create it.", name=name)
+    if kind == "team":
+        return _l("Unknown team: %(name)s. Tick “create teams” to create it.", name=name)
+    return _l("Unknown location: %(name)s. Tick “create teams” to create it.", name=name)
+
+
+def _scope_of(row: RowResult) -> dict[str, Any]:
+    return {
+        "title": row.fields.get("title"),
+        "team_ids": row.fields.get("team_ids"),
+        "location_ids": row.fields.get("location_ids"),
+    }
+
+
+def _find_duplicates(db: Database, plan: ImportPlan) -> None:
+    """Rows without a code have nothing else to recognise them by: without this, uploading
+    the same inventory twice doubles the register. Such a row that matches a rule on title and
+    scope (the register's own matching, ``rules.find_same_title``), or a row above it that
+    creates one, is a duplicate: left out unless the user asks for it."""
+    creates = [row for row in plan.rows if row.action == "create"]
+    uncoded = [row for row in creates if not row.code]
+    found = rules.find_same_title(db, map(_scope_of, uncoded))
+    for row, matches in zip(uncoded, found, strict=True):
+        row.duplicate_of = next((m for m in matches if m.same_scope), None)
+    first_row: dict[tuple, int] = {}
+    for row in creates:
+        wanted = _scope_of(row)
+        key = (
+            rules.title_key(wanted["title"]),
+            frozenset(wanted["team_ids"] or ()),
+            frozenset(wanted["location_ids"] or ()),
+        )
+        if not key[0]:
+            continue
+        if key in first_row and not row.code:
+            row.same_as_row = first_row[key]
+        else:
+            first_row.setdefault(key, row.row)
+        if (row.duplicate_of or row.same_as_row) and not plan.create_duplicates:
+            row.action = "duplicate"
 
 
 def _row(db, plan, number, raw, problems, vocabulary, seen_codes, names) -> RowResult:
@@ -555,15 +632,7 @@ def _row(db, plan, number, raw, problems, vocabulary, seen_codes, names) -> RowR
             for name in _items(raw.get(key)):
                 found = names.resolve(kind, name)
                 if isinstance(found, tuple) and not plan.create_teams:
-                    message = (
-                        _l("Unknown team: %(name)s. Tick “create teams” to create it.", name=name)
-                        if kind == "team"
-                        else _l(
-                            "Unknown location: %(name)s. Tick “create teams” to create it.",
-                            name=name,
-                        )
-                    )
-                    err(key, message)
+                    err(key, _unknown(kind, name, plan.command_line))
                 resolved.append(found)
             fields[f"{key[:-1]}_ids"] = resolved
 

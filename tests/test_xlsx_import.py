@@ -261,7 +261,14 @@ def test_all_or_nothing_and_skip_invalid(imp, apply, db, tmp_path):
     assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 0
     assert events.count(db) == 0
     counts = apply(plan, skip_invalid=True)
-    assert counts == {"create": 1, "update": 0, "unchanged": 0, "invalid": 1, "skipped": 1}
+    assert counts == {
+        "create": 1,
+        "update": 0,
+        "unchanged": 0,
+        "duplicate": 0,
+        "invalid": 1,
+        "skipped": 1,
+    }
     assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 1
 
 
@@ -312,7 +319,13 @@ def test_round_trip_into_the_same_database_changes_nothing(app, db, imp, apply, 
     before = events.count(db)
     plan = imp(path)
     assert plan.sheet in ("Register",)
-    assert plan.summary() == {"create": 0, "update": 0, "unchanged": len(demo.RULES), "invalid": 0}
+    assert plan.summary() == {
+        "create": 0,
+        "update": 0,
+        "unchanged": len(demo.RULES),
+        "duplicate": 0,
+        "invalid": 0,
+    }
     assert plan.ignored_columns == []
     apply(plan)
     assert events.count(db) == before + 1  # only the import itself is recorded
@@ -478,8 +491,8 @@ def test_import_rules_command_exit_codes(runner, db, tmp_path):
     result = runner.invoke(args=["import-rules", str(mixed), "--skip-invalid"])
     assert result.exit_code == 0 and "1 created" in result.output and "1 skipped" in result.output
     result = runner.invoke(args=["import-rules", str(good)])
-    assert result.exit_code == 0
-    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 3
+    assert result.exit_code == 0  # "Een" is in the register already: only "Twee" is new
+    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 2
     (tmp_path / "junk.xlsx").write_bytes(b"junk")
     for path in (tmp_path / "junk.xlsx", tmp_path / "missing.xlsx"):
         result = runner.invoke(args=["import-rules", str(path)])

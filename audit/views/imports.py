@@ -51,6 +51,7 @@ class ConfirmForm(FlaskForm):
     sheet = SelectField(_l("Sheet"), validate_choice=False)
     create_teams = BooleanField(_l("Create teams and locations that do not exist yet"))
     skip_invalid = BooleanField(_l("Import only the valid rows"))
+    create_duplicates = BooleanField(_l("Create these rows anyway, as new rules"))
 
 
 def _upload_dir() -> Path:
@@ -77,13 +78,20 @@ def _forget_old_uploads() -> None:
             path.unlink(missing_ok=True)
 
 
-def _plan(path: Path, filename: str, sheet: str | None, create_teams: bool):
+def _plan(
+    path: Path,
+    filename: str,
+    sheet: str | None,
+    create_teams: bool,
+    create_duplicates: bool = False,
+):
     return xlsx_import.read_plan(
         get_db(),
         path,
         filename=filename,
         sheet=sheet,
         create_teams=create_teams,
+        create_duplicates=create_duplicates,
         max_bytes=current_app.config["IMPORT_MAX_BYTES"],
         max_rows=current_app.config["IMPORT_MAX_ROWS"],
     )
@@ -133,7 +141,13 @@ def confirm():
     filename = Path(form.filename.data or "upload.xlsx").name
     try:
         # Read again: the register may have changed since the preview was shown.
-        plan = _plan(path, filename, form.sheet.data or None, form.create_teams.data)
+        plan = _plan(
+            path,
+            filename,
+            form.sheet.data or None,
+            form.create_teams.data,
+            form.create_duplicates.data,
+        )
     except xlsx_import.ImportFileError as error:
         flash(str(error), "error")
         return redirect(url_for("imports.upload"))
@@ -150,11 +164,12 @@ def confirm():
     flash(
         _(
             "Imported %(file)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged,"
-            " %(skipped)s skipped.",
+            " %(duplicates)s already in the register or the file, %(skipped)s skipped.",
             file=filename,
             created=counts["create"],
             updated=counts["update"],
             unchanged=counts["unchanged"],
+            duplicates=counts["duplicate"],
             skipped=counts["skipped"],
         ),
         "success",

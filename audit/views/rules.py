@@ -218,14 +218,32 @@ def _save_form(form: RuleForm, rule: rules.Rule | None):
     return redirect(url_for("rules.detail", rule_id=saved.id))
 
 
+def _unconfirmed_same_title(db, form: RuleForm) -> list[rules.SameTitle]:
+    """Rules that already have the new rule's title, unless the user ticked "save anyway" for
+    this very title (a changed title is checked again)."""
+    if request.form.get("same_title_ok") == rules.title_key(form.title.data):
+        return []
+    return rules.find_same_title(db, [form.values()])[0]
+
+
 @bp.route("/rules/new", methods=["GET", "POST"])
 @allow(*EDITORS)
 def new():
+    db = get_db()
     form = RuleForm(data={"status": "active"})
-    form.set_choices(get_db())
-    if form.validate_on_submit() and (response := _save_form(form, None)):
-        return response
-    return render_template("rules/form.html", form=form, rule=None)
+    form.set_choices(db)
+    same_title = []
+    if form.validate_on_submit():
+        same_title = _unconfirmed_same_title(db, form)
+        if not same_title and (response := _save_form(form, None)):
+            return response
+    return render_template(
+        "rules/form.html",
+        form=form,
+        rule=None,
+        same_title=same_title,
+        same_title_key=rules.title_key(form.title.data),
+    )
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
