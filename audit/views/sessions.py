@@ -410,11 +410,11 @@ def apply(session_id: int, rule_id: int):
     db = get_db()
     decision = decisions.list_decisions(db, session_id).get(rule_id)
     is_drop = decision is not None and decision["outcome"] == "drop"
-    if request.method == "POST" and (not is_drop or request.form.get("confirm") == "1"):
-        return _apply(session_id, rule_id)
-    if request.method == "POST" or (is_drop and not decision["applied_at"]):
-        if request.method == "POST":
+    if request.method == "POST":
+        if is_drop and request.form.get("confirm") != "1":
             return redirect(url_for("sessions.apply", session_id=session_id, rule_id=rule_id))
+        return _apply(session_id, rule_id)
+    if is_drop and not decision["applied_at"]:
         return render_template(
             "sessions/confirm_apply.html",
             session=session,
