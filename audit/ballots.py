@@ -12,7 +12,7 @@ from sqlite_utils import Database
 from audit import events, origins, rules, sessions
 from audit.clock import now_iso
 from audit.db import transaction
-from audit.errors import Conflict, ValidationError
+from audit.errors import Conflict, ValidationError, check
 from audit.users import User
 
 CHOICES = {
@@ -113,6 +113,55 @@ def cast_vote(
         events.record(
             db, None if session.anonymous else user, "review_session", session_id, "ballot", changes
         )
+
+
+def cast_ballot(
+    db: Database,
+    secret: str | bytes,
+    user: User,
+    session_id: int,
+    votes: dict[int, tuple[str, str]],
+) -> list[tuple[int, str]]:
+    """Record a member's whole ballot: ``{rule_id: (choice, reason)}``, all or nothing.
+
+    Each rule goes through ``cast_vote``, inside one transaction. A rule whose choice and reason
+    are those already stored is left alone (no new event). A reason without a choice is refused
+    rather than dropped. Field errors come back keyed ``rule-<id>-<field>`` so the page can show
+    each at its rule; a rule that is not part of the session is reported under ``""``. Returns
+    the (rule_id, choice) pairs that were saved, in the session's order.
+    """
+    errors: dict[str, list] = {}
+    saved: list[tuple[int, str]] = []
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        stored = my_ballots(db, secret, session, user.id)
+        order = {rule_id: i for i, rule_id in enumerate(session.rule_ids)}
+        for rule_id in sorted(votes, key=lambda r: (order.get(r, len(order)), r)):
+            choice, reason = votes[rule_id]
+            reason = (reason or "").strip()
+            if not choice:
+                if reason and rule_id in order:
+                    errors[f"rule-{rule_id}-choice"] = [
+                        _l(
+                            "Choose keep, adapt, drop or abstain first: a reason is saved with"
+                            " a vote."
+                        )
+                    ]
+                continue
+            before = stored.get(rule_id)
+            if before and (before["choice"], before["reason"]) == (choice, reason):
+                continue
+            try:
+                cast_vote(db, secret, user, session_id, rule_id, choice, reason)
+            except ValidationError as error:
+                for name, messages in error.errors.items():
+                    key = "" if name == "rule_id" else f"rule-{rule_id}-{name}"
+                    errors.setdefault(key, []).extend(messages)
+            else:
+                saved.append((rule_id, choice))
+        # Raised inside the transaction: the votes that were fine are rolled back as well.
+        check(errors)
+    return saved
 
 
 def mandatory_message(rule: rules.Rule) -> Any:

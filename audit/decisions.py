@@ -82,11 +82,18 @@ def record_decision(
             errors["rationale"] = _l("At most %(n)s characters.", n=RATIONALE_MAX)
         minutes = None
         if outcome == "adapt":
-            if not new_title and not new_description:
-                errors["new_description"] = _l("Give the adapted rule its new text.")
+            # What is left out stays as it is, so an adaptation of the minutes alone is one.
+            minutes_given = new_minutes_per_week not in (None, "")
+            if not new_title and not new_description and not minutes_given:
+                errors["new_description"] = _l(
+                    "Give the adapted rule its new title, text or minutes per week."
+                )
             # The rule's own validation, so an adapted text obeys the same limits.
-            changes = {"title": new_title or rule.title, "description": new_description or ""}
-            if new_minutes_per_week not in (None, ""):
+            changes = {
+                "title": new_title or rule.title,
+                "description": new_description or rule.description,
+            }
+            if minutes_given:
                 changes["minutes_per_week"] = new_minutes_per_week
             try:
                 cleaned = rules.clean(db, changes)

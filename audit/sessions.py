@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, rules
+from audit import events, figures, register, rules
 from audit.clock import now, now_iso, parse_iso
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, check
@@ -191,6 +191,96 @@ def sessions_for_voter(db: Database, user: User) -> list[ReviewSession]:
     return [s for s in found if s.state != "draft" and is_eligible(db, s, user)]
 
 
+# --- the session's scope: which rules apply to its teams -----------------------------------
+
+
+def team_scope(team_ids: list[int]) -> tuple[str, dict[str, Any]]:
+    """SQL condition on rules ``r``: the rule applies to at least one of the teams, by the
+    register's own team scope (organisation-wide, chosen for the team, or for its location).
+    With no team chosen, only organisation-wide rules apply."""
+    if not team_ids:
+        return "r.org_wide = 1", {}
+    clauses = [register.TEAM_SCOPE.format(team=f":scope_team{i}") for i in range(len(team_ids))]
+    return "(" + " OR ".join(clauses) + ")", {
+        f"scope_team{i}": team_id for i, team_id in enumerate(team_ids)
+    }
+
+
+def rule_ids_in_scope(
+    db: Database,
+    team_ids: list[int],
+    rule_filter: register.RuleFilter | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """Rules matching the register filter that apply to any of the teams, in code order."""
+    where, params = (rule_filter or register.RuleFilter()).where()
+    scope, scope_params = team_scope(team_ids)
+    sql = f"SELECT r.id FROM rules r WHERE {where} AND {scope} ORDER BY r.code COLLATE NOCASE"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [row[0] for row in db.execute(sql, {**params, **scope_params})]
+
+
+def outside_scope(db: Database, team_ids: list[int], rule_ids: list[int]) -> list[int]:
+    """Those of the rules that apply to none of the teams."""
+    if not rule_ids:
+        return []
+    scope, params = team_scope(team_ids)
+    marks = ",".join(f":rule{i}" for i in range(len(rule_ids)))
+    params.update({f"rule{i}": rule_id for i, rule_id in enumerate(rule_ids)})
+    found = {
+        row[0]
+        for row in db.execute(
+            f"SELECT r.id FROM rules r WHERE r.id IN ({marks}) AND NOT {scope}", params
+        )
+    }
+    return [rule_id for rule_id in rule_ids if rule_id in found]
+
+
+def candidate_rule_ids(db: Database, team_ids: list[int]) -> list[int]:
+    """The dashboard's top candidates among the rules that apply to the teams.
+
+    The best candidates of the union of the teams' scopes are among the best of each team's
+    own, so each team's list is asked for and merged in the dashboard's order.
+    """
+    if team_ids:
+        found = {
+            row["id"]: row
+            for team_id in team_ids
+            for row in figures.top_candidates(db, figures.Scope(team=team_id))
+        }
+        ranked = sorted(
+            found.values(),
+            key=lambda r: (r["minutes_per_week"] is None, -(r["minutes_per_week"] or 0), r["code"]),
+        )
+        return [row["id"] for row in ranked[: figures.TOP_CANDIDATES]]
+    ids = [row["id"] for row in figures.top_candidates(db)]
+    outside = set(outside_scope(db, [], ids))
+    return [rule_id for rule_id in ids if rule_id not in outside]
+
+
+def in_other_open_sessions(
+    db: Database, rule_ids: list[int], session_id: int | None = None
+) -> dict[int, list[dict[str, Any]]]:
+    """Per rule, the open sessions (other than ``session_id``) that have it under review."""
+    if not rule_ids:
+        return {}
+    marks = ",".join("?" * len(rule_ids))
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in db.query(
+        f"""
+        SELECT sr.rule_id, s.id, s.title FROM session_rules sr
+        JOIN review_sessions s ON s.id = sr.session_id
+        WHERE s.state = 'open' AND (s.closes_at IS NULL OR s.closes_at > ?) AND s.id IS NOT ?
+          AND sr.rule_id IN ({marks})
+        ORDER BY s.id
+        """,
+        [now_iso(), session_id, *rule_ids],
+    ):
+        found.setdefault(row["rule_id"], []).append({"id": row["id"], "title": row["title"]})
+    return found
+
+
 # --- writing --------------------------------------------------------------------------------
 
 
@@ -254,9 +344,18 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     elif len(rule_ids) > MAX_RULES:
         errors["rule_ids"] = _l("At most %(n)s rules in one session.", n=MAX_RULES)
     elif rule_ids:
-        live = {r.id for r in rules.get_rules(db, rule_ids) if not r.archived}
-        if len(live) != len(rule_ids):
+        found = {r.id: r for r in rules.get_rules(db, rule_ids) if not r.archived}
+        if len(found) != len(rule_ids):
             errors["rule_ids"] = _l("No such rule.")
+        elif team_ids and "team_ids" not in errors:
+            # A team is only asked about rules that apply to it (see team_scope).
+            outside = outside_scope(db, team_ids, rule_ids)
+            if outside:
+                errors["rule_ids"] = _l(
+                    "These rules do not apply to the chosen teams: %(codes)s. Leave them out or"
+                    " choose their teams.",
+                    codes=", ".join(found[rule_id].code for rule_id in outside),
+                )
     out["rule_ids"] = rule_ids
     out["opens_at"] = _parse_time(fields.get("opens_at"), "opens_at", errors)
     out["closes_at"] = _parse_time(fields.get("closes_at"), "closes_at", errors)

@@ -188,13 +188,13 @@ def voting(path: Path, info: dict, folder: Path) -> dict:
             )
             _, page = call(f"/sessions/{session_id}/vote")
             token = token_re.search(page).group(1)
-            rule_ids = [int(r) for r in re.findall(r'name="rule_id" value="(\d+)"', page)]
+            rule_ids = [int(r) for r in re.findall(r'name="reason-(\d+)"', page)]
             times = []
             for rule_id in rule_ids:
                 started = time.perf_counter()
                 status, _ = call(
                     f"/sessions/{session_id}/vote",
-                    {"csrf_token": token, "rule_id": rule_id, "choice": "keep"},
+                    {"csrf_token": token, f"choice-{rule_id}": "keep"},
                 )
                 times.append(time.perf_counter() - started)
                 assert status == 302, status

@@ -138,7 +138,8 @@ def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dic
                 quality,
                 title=f"Schrapsessie {s + 1}",
                 team_ids=teams,
-                rule_ids=rng.sample(rule_ids, rules_per_session),
+                # A session puts only rules that apply to its teams before them.
+                rule_ids=rng.sample(sessions.rule_ids_in_scope(db, teams), rules_per_session),
                 anonymous=s % 2 == 0,
             )
             sessions.open_session(db, quality, session.id)
@@ -171,7 +172,7 @@ def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dic
             quality,
             title="Open voor de stembenchmark",
             team_ids=voting_teams,
-            rule_ids=rule_ids[:100],
+            rule_ids=sessions.rule_ids_in_scope(db, voting_teams, limit=100),
             anonymous=True,
         )
         sessions.open_session(db, quality, open_session.id)

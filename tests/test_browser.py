@@ -239,12 +239,19 @@ def test_review_session_with_two_members_on_phones(demo_server, watch):
     watched = watch(demo_server)
     fac = watched.page()
     login(fac, demo_server.base, "kwaliteit", demo_server.logins["kwaliteit"])
-    fac.goto(demo_server.base + "/sessions/new?candidates=1")
+    # First the team, then its candidates: only rules that apply to Eikenhout are offered.
+    fac.goto(demo_server.base + "/sessions/new")
+    fac.locator(".filter-form").get_by_label("Eikenhout").check()
+    fac.get_by_role("button", name="Neem de eerste kandidaten van het dashboard").click()
+    fac.wait_for_load_state()
+    assert fac.locator("input[name=rule_ids]:checked").count() >= 2
     fac.get_by_label("Titel", exact=True).fill("Schrapsessie in de browser")
-    fac.locator("#team_ids").get_by_label("Eikenhout").check()
     fac.get_by_role("button", name="Opslaan").click()
     fac.wait_for_url(re.compile(r".*/sessions/\d+$"))
     session_url = fac.url
+    fac.get_by_role("link", name="Sessie openen").click()  # a page that asks first
+    fac.wait_for_url(re.compile(r".*/sessions/\d+/open$"))
+    assert "Eikenhout" in fac.locator("main").inner_text()
     fac.get_by_role("button", name="Sessie openen").click()
     fac.wait_for_load_state()
     assert "geopend" in fac.locator(".alert").inner_text()
@@ -254,6 +261,9 @@ def test_review_session_with_two_members_on_phones(demo_server, watch):
     login(kees, demo_server.base, "kees", demo_server.logins["kees"])
     kees.get_by_role("link", name="Stemmen").first.click()
     kees.wait_for_load_state()
+    save = kees.get_by_role("button", name="Mijn stemmen opslaan")
+    box = save.bounding_box()  # the one save button stays in view on a phone
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"]
     ballots_count = kees.locator("article.ballot").count()
     assert ballots_count >= 2
     for index in range(ballots_count):
@@ -262,8 +272,9 @@ def test_review_session_with_two_members_on_phones(demo_server, watch):
         choice = "Schrappen" if ballot.get_by_label("Schrappen").count() else "Aanpassen"
         ballot.get_by_label(choice).check()
         ballot.get_by_label("Waarom? (optioneel)").fill("Kost veel tijd")
-        ballot.get_by_role("button", name="Stem opslaan").click()
-        kees.wait_for_load_state()
+    save.click()  # one save for every rule: no choice is lost
+    kees.wait_for_load_state()
+    assert "zijn opgeslagen" in kees.locator(".alert").inner_text()
     assert (
         f"op {ballots_count} van de {ballots_count} regels gestemd"
         in kees.locator(".progress").inner_text()
@@ -286,10 +297,16 @@ def test_review_session_with_two_members_on_phones(demo_server, watch):
     assert first.locator("input[value=keep]").is_checked()
     lotte.keyboard.press("Tab")  # on to the reason, past the other choices of the group
     lotte.keyboard.type("Werkt goed")
-    lotte.keyboard.press("Tab")
-    lotte.keyboard.press("Enter")  # the save button
+    save = lotte.get_by_role("button", name="Mijn stemmen opslaan")
+    for _ in range(80):  # on through the other rules to the one save button
+        lotte.keyboard.press("Tab")
+        if save.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        raise AssertionError("the save button cannot be reached with Tab")
+    lotte.keyboard.press("Enter")
     lotte.wait_for_load_state()
-    assert "is opgeslagen" in lotte.locator(".alert").inner_text()
+    assert "zijn opgeslagen" in lotte.locator(".alert").inner_text()
     switch_language(lotte, "en")
     shoot(lotte, "ballot-phone-en")
 
@@ -304,6 +321,10 @@ def test_review_session_with_two_members_on_phones(demo_server, watch):
     card.get_by_label("Onderbouwing").fill("Het team vond het niet meer nodig")
     card.get_by_role("button", name="Opslaan en doorvoeren").click()
     fac.wait_for_load_state()
+    if decision == "Schrappen":  # dropping a rule asks once more
+        fac.wait_for_url(re.compile(r".*/apply$"))
+        fac.get_by_role("button", name="Regel schrappen").click()
+        fac.wait_for_load_state()
     assert "doorgevoerd" in fac.locator(".alert").inner_text()
     shoot(fac, "session-results-nl")
 

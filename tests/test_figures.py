@@ -265,8 +265,10 @@ def _decide(db, rule, outcome, **changes):
     """A closed session about one rule, and its decision applied, through the domain."""
     facilitator = find_user(db, "fac") or make_user(db, "fac", "quality")
     team = organisation.find_team(db, "Besluiters") or make_team(db, "Besluiters")
+    # A session is held with teams the rule applies to.
+    team_ids = rule.team_ids or [team["id"]]
     session = sessions.create_session(
-        db, facilitator, title="S", team_ids=[team["id"]], rule_ids=[rule.id], mode="hands"
+        db, facilitator, title="S", team_ids=team_ids, rule_ids=[rule.id], mode="hands"
     )
     sessions.open_session(db, facilitator, session.id)
     sessions.close_session(db, facilitator, session.id)

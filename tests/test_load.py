@@ -115,7 +115,7 @@ def test_thirty_members_vote_at_once(server):
         for rule_id, choice in plan:
             assert time.monotonic() - started < TIME_LIMIT, "load test over its time limit"
             status, _ = browser.request(
-                vote_page, {"csrf_token": token, "rule_id": rule_id, "choice": choice}
+                vote_page, {"csrf_token": token, f"choice-{rule_id}": choice}
             )
             if status == 302:
                 with lock:
@@ -160,8 +160,9 @@ def test_thirty_members_vote_at_once(server):
         db.execute("SELECT count(*) FROM ballots WHERE session_id = ?", [session.id]).fetchone()[0]
         == MEMBERS * RULES
     )
-    last = {}
-    for member_index, rule_id, choice in accepted:
+    last, changes = {}, 0
+    for member_index, rule_id, choice in accepted:  # each member's votes in the order cast
+        changes += last.get((member_index, rule_id)) != choice
         last[(member_index, rule_id)] = choice
     tally = {}
     for choice in last.values():
@@ -178,7 +179,8 @@ def test_thirty_members_vote_at_once(server):
         " WHERE entity = 'review_session' AND entity_id = ? AND action = 'ballot'",
         [session.id],
     ).fetchone()[0]
-    assert ballot_events == len(accepted), "one event per accepted vote"
+    # A vote that repeats the stored one changes nothing and is not logged again.
+    assert ballot_events == changes, "one event per accepted vote that changed something"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     vote_times = sorted(

@@ -301,7 +301,7 @@ def test_session_and_ballot_forms_never_break(app, db, title, reason, choice):
         member = app.test_client()
         Auth(member).login("fuzzmember")
         url = f"/sessions/{session_id}/vote"
-        response = post(member, url, {"rule_id": str(rule.id), "choice": choice, "reason": reason})
+        response = post(member, url, {f"choice-{rule.id}": choice, f"reason-{rule.id}": reason})
         assert response.status_code in (302, 400)
 
 
@@ -411,13 +411,12 @@ def test_forged_ids_of_another_team(db, two_teams):
     assert client.get(f"/sessions/{sb.id}").status_code == 404
     assert client.get(f"/sessions/{sb.id}/vote").status_code == 404
     forged = [
-        (f"/sessions/{sb.id}/vote", {"rule_id": str(two_teams["rb"].id), "choice": "drop"}, 404),
-        (f"/sessions/{sa.id}/vote", {"rule_id": str(two_teams["rb"].id), "choice": "drop"}, 400),
+        (f"/sessions/{sb.id}/vote", {f"choice-{two_teams['rb'].id}": "drop"}, 404),
+        (f"/sessions/{sa.id}/vote", {f"choice-{two_teams['rb'].id}": "drop"}, 400),
         (
             f"/sessions/{sa.id}/vote",
             {
-                "rule_id": str(two_teams["ra"].id),
-                "choice": "drop",
+                f"choice-{two_teams['ra'].id}": "drop",
                 "team_id": str(two_teams["b"]["id"]),
             },
             302,

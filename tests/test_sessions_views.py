@@ -118,11 +118,11 @@ def test_member_sees_and_votes(db, world):
     response = post(
         anna,
         f"/sessions/{session.id}/vote",
-        {"rule_id": str(world["a"].id), "choice": "drop", "reason": "Kost tijd"},
+        {f"choice-{world['a'].id}": "drop", f"reason-{world['a'].id}": "Kost tijd"},
         token_from=f"/sessions/{session.id}/vote",
     )
     assert response.status_code == 302
-    assert response.headers["Location"].endswith(f"#rule-{world['b'].id}")
+    assert response.headers["Location"].endswith(f"/sessions/{session.id}/vote")
     assert _count(db, "ballots") == 1
     again = anna.get(f"/sessions/{session.id}/vote").get_data(as_text=True)
     assert 'value="drop" checked' in again and "Kost tijd" in again
@@ -131,19 +131,20 @@ def test_member_sees_and_votes(db, world):
 @pytest.mark.parametrize(
     "data,status,message",
     [
-        ({"rule_id": "999", "choice": "keep"}, 400, "hoort niet bij deze sessie"),
-        ({"rule_id": "abc", "choice": "keep"}, 400, "hoort niet bij deze sessie"),
-        ({"choice": "keep"}, 400, "hoort niet bij deze sessie"),
-        ({"rule_id": "A", "choice": "burn"}, 400, "Kies behouden, aanpassen, schrappen of blanco."),
-        ({"rule_id": "B", "choice": "drop"}, 400, "kan niet worden geschrapt"),
+        ({"choice-999": "keep"}, 400, "hoort niet bij deze sessie"),
+        ({"choice-abc": "keep"}, 400, "hoort niet bij deze sessie"),
+        ({"choice-": "keep"}, 400, "hoort niet bij deze sessie"),
+        ({"choice-A": "burn"}, 400, "Kies behouden, aanpassen, schrappen of blanco."),
+        ({"choice-B": "drop"}, 400, "kan niet worden geschrapt"),
     ],
 )
 def test_bad_ballots_are_refused_with_a_message(db, world, data, status, message):
     session = _open(db, world)
     anna = world["client"]("anna")
-    data = dict(data)
-    if data.get("rule_id") in ("A", "B"):
-        data["rule_id"] = str(world[data["rule_id"].lower()].id)
+    data = {
+        name.replace("-A", f"-{world['a'].id}").replace("-B", f"-{world['b'].id}"): value
+        for name, value in data.items()
+    }
     response = post(
         anna, f"/sessions/{session.id}/vote", data, token_from=f"/sessions/{session.id}/vote"
     )
@@ -160,9 +161,7 @@ def test_closed_session_refuses_ballots_with_a_message(db, world):
 
     token = csrf_token(anna, token_page)
     sessions.close_session(db, world["fac"], session.id)
-    response = anna.post(
-        token_page, data={"csrf_token": token, "rule_id": str(world["a"].id), "choice": "keep"}
-    )
+    response = anna.post(token_page, data={"csrf_token": token, f"choice-{world['a'].id}": "keep"})
     assert response.status_code == 409
     assert "Deze sessie is gesloten" in response.get_data(as_text=True)
     assert _count(db, "ballots") == 0
@@ -171,18 +170,18 @@ def test_closed_session_refuses_ballots_with_a_message(db, world):
 def test_a_ballot_in_flight_when_the_session_closes_is_refused(db, world, monkeypatch):
     session = _open(db, world)
     anna = world["client"]("anna")
-    original = ballots.cast_vote
+    original = ballots.cast_ballot
 
     def close_first(*args, **kwargs):
         # The request has passed every check in the view; the facilitator closes now.
         sessions.close_session(db, world["fac"], session.id)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(ballots, "cast_vote", close_first)
+    monkeypatch.setattr(ballots, "cast_ballot", close_first)
     response = post(
         anna,
         f"/sessions/{session.id}/vote",
-        {"rule_id": str(world["a"].id), "choice": "keep"},
+        {f"choice-{world['a'].id}": "keep"},
         token_from=f"/sessions/{session.id}/vote",
     )
     assert response.status_code == 409
@@ -201,7 +200,7 @@ def test_other_team_viewer_and_anonymous_cannot_see_or_post(app, db, world):
     assert (
         zoe.post(
             f"/sessions/{session.id}/vote",
-            data={"csrf_token": token, "rule_id": str(world["a"].id), "choice": "keep"},
+            data={"csrf_token": token, f"choice-{world['a'].id}": "keep"},
         ).status_code
         == 404
     )
@@ -277,6 +276,9 @@ def test_decide_and_apply_through_the_page(db, world):
         {f"d{a}-outcome": "drop", f"d{a}-rationale": "Niemand mist het", "apply": "1"},
         token_from=url,
     )
+    assert response.status_code == 302  # to the page that confirms the drop
+    confirm = f"{url}/rules/{a}/apply"
+    response = post(fac, confirm, {"confirm": "1"}, token_from=confirm)
     assert response.status_code == 302
     assert rules.get_rule(db, a).status == "dropped"
     assert decisions.get_decision(db, session.id, a)["applied_at"]

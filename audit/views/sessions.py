@@ -31,7 +31,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import ballots, decisions, figures, organisation, register, rules, sessions
+from audit import ballots, decisions, organisation, rules, sessions
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.errors import Conflict, NotFound, ValidationError
@@ -107,33 +107,56 @@ def _visible_session(session_id: int) -> sessions.ReviewSession:
     return session
 
 
-def _picker(db, selected: list[int]) -> tuple[list[dict], register.RuleFilter]:
-    """Rules to choose from: the register's filter in the URL, or the dashboard's candidates,
-    plus whatever is chosen already."""
-    rule_filter = filter_from_args(request.args)
-    if request.args.get("candidates") == "1":
-        ids = [r["id"] for r in figures.top_candidates(db)]
+def _chosen_teams(session: sessions.ReviewSession | None) -> list[int]:
+    """The teams rules are offered for: those posted with the form, else those chosen in the
+    builder's first step (``teams`` in the URL), else the draft's own."""
+    if request.method == "POST":
+        raw = request.form.getlist("team_ids")
+    elif "teams" in request.args or session is None:
+        raw = request.args.getlist("teams")
     else:
-        ids = register.rule_ids(db, rule_filter, limit=PICKER_LIMIT)
-    ids = list(dict.fromkeys([*selected, *ids]))
-    return [r for r in rules.get_rules(db, ids) if not r.archived], rule_filter
+        return list(session.team_ids)
+    return list(dict.fromkeys(t for t in map(int_or_none, raw) if t is not None))
 
 
-def _prepare(form: SessionForm, db) -> tuple[list, register.RuleFilter]:
-    form.team_ids.choices = choices((t["id"], t["name"]) for t in organisation.list_teams(db))
+def _prepare(form: SessionForm, db, session: sessions.ReviewSession | None) -> dict:
+    """Fill the form's choices and find the rules to offer: only rules that apply to the chosen
+    teams, from the register's filter in the URL or the dashboard's candidates, plus whatever
+    is chosen already (flagged when it does not apply or is under review elsewhere)."""
+    teams = organisation.list_teams(db)
+    form.team_ids.choices = choices((t["id"], t["name"]) for t in teams)
     form.mode.choices = choices(sessions.MODES.items())
-    picked = form.rule_ids.data or []
-    if request.method == "GET" and request.args.get("candidates") == "1" and not picked:
-        picked = [r["id"] for r in figures.top_candidates(db)]
-        form.rule_ids.data = picked
-    candidates, rule_filter = _picker(db, picked)
+    team_ids = _chosen_teams(session)
+    if request.method == "GET":
+        form.team_ids.data = team_ids
+    rule_filter = filter_from_args(request.args)
+    wants_candidates = request.args.get("candidates") == "1"
+    if wants_candidates:
+        offered = sessions.candidate_rule_ids(db, team_ids)
+    else:
+        offered = sessions.rule_ids_in_scope(db, team_ids, rule_filter, limit=PICKER_LIMIT)
+    picked = list(form.rule_ids.data or [])
+    ids = list(dict.fromkeys([*picked, *offered]))
+    elsewhere = sessions.in_other_open_sessions(db, ids, session.id if session else None)
+    if request.method == "GET" and wants_candidates and not picked:
+        # A rule already under review in another open session is shown, never taken unasked.
+        form.rule_ids.data = [rule_id for rule_id in offered if rule_id not in elsewhere]
+    candidates = [r for r in rules.get_rules(db, ids) if not r.archived]
     form.rule_ids.choices = choices((r.id, f"{r.code} {r.title}") for r in candidates)
-    return candidates, rule_filter
+    return {
+        "candidates": candidates,
+        "f": rule_filter,
+        "teams": teams,
+        "team_ids": team_ids,
+        "elsewhere": elsewhere,
+        "outside": set(sessions.outside_scope(db, team_ids, ids)),
+        "options": filter_options(db),
+    }
 
 
 def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
     db = get_db()
-    candidates, rule_filter = _prepare(form, db)
+    picker = _prepare(form, db, session)
     if form.validate_on_submit():
         if session is None:
             saved = attempt(
@@ -153,14 +176,7 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
         if saved is not None:
             flash(_("Session %(title)s has been saved.", title=saved.title), "success")
             return redirect(url_for("sessions.detail", session_id=saved.id))
-    return render_template(
-        "sessions/form.html",
-        form=form,
-        session=session,
-        candidates=candidates,
-        f=rule_filter,
-        options=filter_options(db),
-    )
+    return render_template("sessions/form.html", form=form, session=session, **picker)
 
 
 # --- overview and editing -------------------------------------------------------------------
@@ -216,10 +232,28 @@ def _state_change(action, session_id: int, message: str):
     return redirect(url_for("sessions.detail", session_id=session_id))
 
 
-@bp.route("/<int:session_id>/open", methods=["POST"])
+@bp.route("/<int:session_id>/open", methods=["GET", "POST"])
 @allow(*EDITORS)
 def open_(session_id: int):
-    return _state_change(sessions.open_session, session_id, _("The session is open."))
+    """Opening puts the rules under review and lets the teams vote: a page says what will
+    happen and what deserves a second look, and only its confirmed form opens the session."""
+    session = get_or_404(sessions.get_session, session_id)
+    if request.method == "POST":
+        if request.form.get("confirm") == "1":
+            return _state_change(sessions.open_session, session_id, _("The session is open."))
+        return redirect(url_for("sessions.open_", session_id=session_id))
+    if session.state != "draft":
+        flash(_("Only a draft session can be opened."), "warning")
+        return redirect(url_for("sessions.detail", session_id=session_id))
+    db = get_db()
+    return render_template(
+        "sessions/confirm_open.html",
+        session=session,
+        eligible=sessions.eligible_count(db, session),
+        rules_in_session=rules.get_rules(db, session.rule_ids),
+        elsewhere=sessions.in_other_open_sessions(db, session.rule_ids, session.id),
+        outside=set(sessions.outside_scope(db, session.team_ids, session.rule_ids)),
+    )
 
 
 @bp.route("/<int:session_id>/close", methods=["POST"])
@@ -237,27 +271,33 @@ def reopen(session_id: int):
 # --- one session ----------------------------------------------------------------------------
 
 
-def _decision_form(session_id: int, rule_id: int, decided: dict | None, failed: dict):
-    if rule_id in failed:
-        return failed[rule_id]
-    form = DecisionForm(
-        formdata=None,
-        prefix=f"d{rule_id}",
-        data=decided or {},
-        meta={"csrf": False},
-    )
-    return form
+def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
+    """The decision form of one rule. The adapt fields start from the rule as it is (or the
+    adaptation recorded), so changing only its minutes means changing only that field."""
+    if rule.id in failed:
+        return failed[rule.id]
+    data = dict(decided or {})
+    adapted = data.get("outcome") == "adapt"
+    for name, current in (
+        ("title", rule.title),
+        ("description", rule.description),
+        ("minutes_per_week", rule.minutes_per_week),
+    ):
+        recorded = data.get(f"new_{name}") if adapted else None
+        data[f"new_{name}"] = recorded if recorded is not None else current
+    return DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
 
 
 def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None, status=200):
     db = get_db()
     closed = session.effective_state == "closed"
     decided = decisions.list_decisions(db, session.id) if closed else {}
+    rules_in_session = rules.get_rules(db, session.rule_ids)
     forms = {}
-    for rule_id in session.rule_ids:
-        form = _decision_form(session.id, rule_id, decided.get(rule_id), failed or {})
+    for rule in rules_in_session:
+        form = _decision_form(rule, decided.get(rule.id), failed or {})
         form.outcome.choices = choices(decisions.OUTCOMES.items())
-        forms[rule_id] = form
+        forms[rule.id] = form
     return (
         render_template(
             "sessions/detail.html",
@@ -266,7 +306,7 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
             voters=sessions.voter_count(db, session.id),
             can_vote=sessions.is_eligible(db, session, current_user),
             results=ballots.results(db, session) if closed else None,
-            rules_in_session=rules.get_rules(db, session.rule_ids),
+            rules_in_session=rules_in_session,
             hand_counts=ballots.hand_counts(db, session.id),
             hands_errors=hands_form_errors or {},
             decided=decided,
@@ -340,7 +380,10 @@ def decide(session_id: int, rule_id: int):
     )
     if recorded:
         if request.form.get("apply") == "1":
-            return apply(session_id, rule_id)
+            if recorded["outcome"] == "drop":
+                flash(_("The decision has been recorded. Confirm below to apply it."), "success")
+                return redirect(url_for("sessions.apply", session_id=session_id, rule_id=rule_id))
+            return _apply(session_id, rule_id)
         flash(_("The decision has been recorded."), "success")
         return redirect(
             url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}")
@@ -348,10 +391,7 @@ def decide(session_id: int, rule_id: int):
     return _detail(session, failed={rule_id: form})
 
 
-@bp.route("/<int:session_id>/rules/<int:rule_id>/apply", methods=["POST"])
-@allow(*EDITORS)
-def apply(session_id: int, rule_id: int):
-    get_or_404(sessions.get_session, session_id)
+def _apply(session_id: int, rule_id: int):
     try:
         rule = decisions.apply_decision(get_db(), current_user, session_id, rule_id)
     except (ValidationError, Conflict, NotFound) as error:
@@ -361,10 +401,39 @@ def apply(session_id: int, rule_id: int):
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
 
+@bp.route("/<int:session_id>/rules/<int:rule_id>/apply", methods=["GET", "POST"])
+@allow(*EDITORS)
+def apply(session_id: int, rule_id: int):
+    """Apply a recorded decision. Dropping takes a rule out of force, so a drop is applied only
+    from its confirm page (the GET); keep and adapt are applied at once."""
+    session = get_or_404(sessions.get_session, session_id)
+    db = get_db()
+    decision = decisions.list_decisions(db, session_id).get(rule_id)
+    is_drop = decision is not None and decision["outcome"] == "drop"
+    if request.method == "POST":
+        if is_drop and request.form.get("confirm") != "1":
+            return redirect(url_for("sessions.apply", session_id=session_id, rule_id=rule_id))
+        return _apply(session_id, rule_id)
+    if is_drop and not decision["applied_at"]:
+        return render_template(
+            "sessions/confirm_apply.html",
+            session=session,
+            rule=get_or_404(rules.get_rule, rule_id),
+            decision=decision,
+        )
+    return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
+
+
 # --- voting ---------------------------------------------------------------------------------
 
 
-def _vote_page(session: sessions.ReviewSession, errors: dict | None = None, status: int = 200):
+def _vote_page(
+    session: sessions.ReviewSession,
+    errors: dict | None = None,
+    typed: dict[int, dict] | None = None,
+    status: int = 200,
+):
+    """The ballot; after a refused save, with everything the member typed (``typed``)."""
     db = get_db()
     secret = current_app.config["SECRET_KEY"]
     return (
@@ -373,6 +442,7 @@ def _vote_page(session: sessions.ReviewSession, errors: dict | None = None, stat
             session=session,
             rules_in_session=rules.get_rules(db, session.rule_ids),
             mine=ballots.my_ballots(db, secret, session, current_user.id),
+            typed=typed,
             allowed=ballots.allowed_choices,
             mandatory_message=ballots.mandatory_message,
             questions=ballots.REFLECTION_QUESTIONS,
@@ -380,6 +450,18 @@ def _vote_page(session: sessions.ReviewSession, errors: dict | None = None, stat
         ),
         status,
     )
+
+
+def _typed_ballot(form) -> dict[int, dict]:
+    """``choice-<rule id>`` and ``reason-<rule id>`` fields per rule. A name whose id is not a
+    number cannot be a rule of the session: it is kept under -1 so the domain refuses it."""
+    typed: dict[int, dict] = {}
+    for name, value in form.items():
+        kind, _dash, raw_id = name.partition("-")
+        if kind in ("choice", "reason") and _dash:
+            rule_id = int(raw_id) if raw_id.isdigit() else -1
+            typed.setdefault(rule_id, {"choice": "", "reason": ""})[kind] = value
+    return typed
 
 
 @bp.route("/<int:session_id>/vote", methods=["GET", "POST"])
@@ -391,30 +473,32 @@ def vote(session_id: int):
         abort(403)
     if request.method == "GET":
         return _vote_page(session)
-    # The form is checked by the CSRF layer; the vote itself by the domain, in one transaction.
-    rule_id = int_or_none(request.form.get("rule_id"))
-    choice = request.form.get("choice", "")
-    reason = request.form.get("reason", "")
+    # One form for the whole ballot: every rule's choice and reason are saved together, in one
+    # transaction, so a choice picked on one rule is never lost by saving another.
+    typed = _typed_ballot(request.form)
     try:
-        ballots.cast_vote(
+        saved = ballots.cast_ballot(
             db,
             current_app.config["SECRET_KEY"],
             current_user,
             session_id,
-            rule_id or -1,
-            choice,
-            reason,
+            {rule_id: (v["choice"], v["reason"]) for rule_id, v in typed.items()},
         )
     except ValidationError as error:
-        if rule_id not in session.rule_ids:  # no rule card to show the message at
-            messages = [str(m) for msgs in error.errors.values() for m in msgs]
-            return _vote_page(session, {"": messages}, 400)
-        errors = {"rule": rule_id, "input": {"choice": choice, "reason": reason}, **error.errors}
-        return _vote_page(session, errors, 400)
+        return _vote_page(session, error.errors, typed, 400)
     except Conflict as error:
-        return _vote_page(session, {"": [str(error)]}, 409)
-    rule = rules.get_rule(db, rule_id)
-    flash(_("Your vote on %(code)s has been saved.", code=rule.code), "success")
-    later = session.rule_ids[session.rule_ids.index(rule_id) + 1 :]
-    anchor = f"rule-{later[0]}" if later else "done"
-    return redirect(url_for("sessions.vote", session_id=session_id, _anchor=anchor))
+        return _vote_page(session, {"": [str(error)]}, typed, 409)
+    if saved:
+        codes = {r.id: r.code for r in rules.get_rules(db, [rule_id for rule_id, _ in saved])}
+        listed = ", ".join(
+            f"{codes[rule_id]}: {ballots.CHOICES[choice]}" for rule_id, choice in saved
+        )
+        flash(_("Your votes have been saved. %(votes)s", votes=listed), "success")
+    elif any(v["choice"] for v in typed.values()):
+        flash(_("Nothing has changed: these votes had been saved already."), "info")
+    else:
+        flash(
+            _("You have not chosen anything yet: pick keep, adapt, drop or abstain at a rule."),
+            "warning",
+        )
+    return redirect(url_for("sessions.vote", session_id=session_id))
