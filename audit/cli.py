@@ -178,7 +178,6 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
             "Self-invented share",
             f"{share:.0%} of traced rules" if share is not None else "not yet known",
         ),
-        ("Reference share", f"{result['reference_share']:.0%}"),
         ("Myths", f"{result['myths']}"),
         (
             "Self-invented time",
@@ -187,6 +186,10 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
         ),
         ("Given back", f"{result['hours_per_week_given_back']:.1f} h/week"),
     ]
+    reference = result["reference_share"]
+    if reference is not None:  # an organisation without a reference shows none
+        source = result["reference_label"] or "source not given"
+        lines.insert(4, ("Reference share", f"{reference:.0%} ({source})"))
     for label, value in lines:
         click.echo(f"{label + ':':<22}{value}")
 

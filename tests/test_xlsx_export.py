@@ -51,8 +51,11 @@ def test_sheets_are_named_in_the_language(seeded, lang, export):
 
 
 def _summary_figures(ws) -> dict:
+    """The figures table: from below its header to the first empty row."""
     values = {}
-    for label, value, *_ in ws.iter_rows(min_row=7, max_row=16, values_only=True):
+    for label, value, *_ in ws.iter_rows(min_row=7, values_only=True):
+        if label is None:
+            break
         values[label] = value
     return values
 
