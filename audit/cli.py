@@ -194,6 +194,13 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
         click.echo(f"{label + ':':<22}{value}")
 
 
+def _xlsx_target(out: str, what: str) -> None:
+    """Refuse a target whose name says it is not a workbook (report.csv would hold xlsx bytes
+    that no program opens as the name promises)."""
+    if Path(out).suffix.lower() != ".xlsx":
+        fail(f"{out} is not an .xlsx file name; {what} is an Excel workbook")
+
+
 @click.command("export-report")
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option(
@@ -204,6 +211,7 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
 @with_appcontext
 def export_report_command(out: str, lang: str, team: str | None, location: str | None) -> None:
     """Write the Excel audit report (Summary, Register, Sessions, Decisions, History)."""
+    _xlsx_target(out, "the report")
     if lang not in xlsx_export.LANGUAGES:
         fail(f"Unknown language: {lang} (use en or nl)")
     db = _db()
@@ -243,6 +251,7 @@ def export_report_command(out: str, lang: str, team: str | None, location: str |
 @with_appcontext
 def import_template_command(out: str, lang: str) -> None:
     """Write the Excel template for importing rules."""
+    _xlsx_target(out, "the template")
     if lang not in xlsx_export.LANGUAGES:
         fail(f"Unknown language: {lang} (use en or nl)")
     db = _db()

@@ -302,7 +302,7 @@ REVIEW_SESSIONS = [
 # The research figure of 70% gets its source in both languages; an organisation that had set a
 # figure of its own names its source when it next saves the settings. SQLite cannot drop NOT NULL
 # from a column, so the table is rebuilt (nothing refers to it) in the migration's transaction.
-# These texts belong to this published migration: change the demo's label, never these.
+# The labels are part of this migration: never change them here (the demo uses them too).
 DEFAULT_REFERENCE_LABEL_NL = (
     "Onderzoek naar regels in de Nederlandse ouderenzorg: tot ongeveer 70% zelf bedacht"
 )
