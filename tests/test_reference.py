@@ -12,6 +12,7 @@ import pytest
 from audit import demo, events, figures, organisation, xlsx_export
 from audit.db import apply_migrations, connect, transaction
 from audit.errors import ValidationError
+from audit.history import HistoryLookup
 from audit.schema import (
     DEFAULT_REFERENCE_LABEL_EN,
     DEFAULT_REFERENCE_LABEL_NL,
@@ -120,6 +121,10 @@ def test_admin_sets_the_reference_and_its_source(login_as, db):
     )
     changes = events.history(db, "organisation", 1)[0]["changes"]
     assert changes["reference_label_en"] == [DEFAULT_REFERENCE_LABEL_EN, "Own survey 2024"]
+    with admin.application.test_request_context():
+        described = HistoryLookup(db).describe(changes)
+    # Read back in the organisation's language, Dutch.
+    assert f"in het Engels: {DEFAULT_REFERENCE_LABEL_EN} → Own survey 2024" in described
 
 
 def test_admin_leaves_the_reference_empty(login_as, db):
