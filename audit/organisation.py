@@ -40,7 +40,10 @@ def reference_label(settings: dict, lang: str | None = None) -> str | None:
         return None
     lang = lang or str(get_locale() or "nl")
     first, second = ("en", "nl") if lang == "en" else ("nl", "en")
-    return settings[f"reference_label_{first}"] or settings[f"reference_label_{second}"] or None
+    for label in (settings[f"reference_label_{first}"], settings[f"reference_label_{second}"]):
+        if not blank(label):
+            return label
+    return None
 
 
 def update_settings(
@@ -71,7 +74,7 @@ def update_settings(
             labels[key] = old[key] if given is None else " ".join(given.split())
             if len(labels[key]) > LABEL_MAX:
                 errors[key] = _l("At most %(n)s characters.", n=LABEL_MAX)
-        if reference_share is not None and not any(labels.values()):
+        if reference_share is not None and all(blank(v) for v in labels.values()):
             errors["reference_label_nl"] = _l(
                 "Name the source of the reference, or leave the reference empty."
             )

@@ -144,6 +144,7 @@ def test_admin_leaves_the_reference_empty(login_as, db):
     "changes,field",
     [
         ({"reference_label_nl": "", "reference_label_en": " "}, "reference_label_nl"),
+        ({"reference_label_nl": "\x00bron", "reference_label_en": ""}, "reference_label_nl"),
         ({"reference_label_en": "x" * 201}, "reference_label_en"),
         ({"reference_share": "abc"}, "reference_share"),
         ({"reference_share": "101"}, "reference_share"),
