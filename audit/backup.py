@@ -38,17 +38,22 @@ def server_lock(database: str | Path) -> Iterator[None]:
         handle.close()
 
 
-def server_running(database: str | Path) -> bool:
-    path = lock_path(database)
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
+@contextlib.contextmanager
+def _no_server(database: str | Path) -> Iterator[None]:
+    """Held by restore while it replaces the database: the exclusive lock, refused while a
+    server holds the shared one. Taken and held, not merely tested, so that no server can start
+    on the database between the test and the copy."""
+    with open(lock_path(database), "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+            raise BackupError(
+                "A server is running on this database; stop `rule-audit serve` first, then restore."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _check(path: Path) -> None:
@@ -95,23 +100,14 @@ def restore(backup_file: str | Path, database: str | Path) -> None:
     if not backup_file.is_file():
         raise BackupError(f"{backup_file} does not exist")
     _check(backup_file)
-    with open(lock_path(database), "a+") as handle:
+    with _no_server(database):
+        source = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
+        target = connect(database)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackupError(
-                "A server is running on this database; stop `rule-audit serve` first, then restore."
-            ) from None
-        try:
-            source = sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)
-            target = connect(database)
-            try:
-                # Page by page into the live file, WAL included: readers never see half a copy.
-                source.backup(target.conn)
-                apply_migrations(target)  # a backup from an older version catches up
-            finally:
-                source.close()
-                target.close()
+            # Page by page into the live file, WAL included: readers never see half a copy.
+            source.backup(target.conn)
+            apply_migrations(target)  # a backup from an older version catches up
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            source.close()
+            target.close()
     os.utime(database)

@@ -178,7 +178,6 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
             "Self-invented share",
             f"{share:.0%} of traced rules" if share is not None else "not yet known",
         ),
-        ("Reference share", f"{result['reference_share']:.0%}"),
         ("Myths", f"{result['myths']}"),
         (
             "Self-invented time",
@@ -187,8 +186,19 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
         ),
         ("Given back", f"{result['hours_per_week_given_back']:.1f} h/week"),
     ]
+    reference = result["reference_share"]
+    if reference is not None:  # an organisation without a reference shows none
+        source = result["reference_label"] or "source not given"
+        lines.insert(4, ("Reference share", f"{reference:.0%} ({source})"))
     for label, value in lines:
         click.echo(f"{label + ':':<22}{value}")
+
+
+def _xlsx_target(out: str, what: str) -> None:
+    """Refuse a target whose name says it is not a workbook (report.csv would hold xlsx bytes
+    that no program opens as the name promises)."""
+    if Path(out).suffix.lower() != ".xlsx":
+        fail(f"{out} is not an .xlsx file name; {what} is an Excel workbook")
 
 
 @click.command("export-report")
@@ -201,6 +211,7 @@ def stats_command(as_json: bool, team: str | None, location: str | None) -> None
 @with_appcontext
 def export_report_command(out: str, lang: str, team: str | None, location: str | None) -> None:
     """Write the Excel audit report (Summary, Register, Sessions, Decisions, History)."""
+    _xlsx_target(out, "the report")
     if lang not in xlsx_export.LANGUAGES:
         fail(f"Unknown language: {lang} (use en or nl)")
     db = _db()
@@ -240,6 +251,7 @@ def export_report_command(out: str, lang: str, team: str | None, location: str |
 @with_appcontext
 def import_template_command(out: str, lang: str) -> None:
     """Write the Excel template for importing rules."""
+    _xlsx_target(out, "the template")
     if lang not in xlsx_export.LANGUAGES:
         fail(f"Unknown language: {lang} (use en or nl)")
     db = _db()

@@ -13,6 +13,7 @@ from sqlite_utils import Database
 from audit import ballots, categories, decisions, organisation, protocols, rules, sessions, users
 from audit.db import transaction
 from audit.errors import AuditError
+from audit.schema import DEFAULT_REFERENCE_LABEL_EN, DEFAULT_REFERENCE_LABEL_NL
 
 ORGANISATION = "Zorgcentrum De Lindehof"
 LOCATIONS = ["Lindehof Noord", "Lindehof Zuid"]
@@ -667,7 +668,13 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
     logins = []
     with transaction(db):
         organisation.update_settings(
-            db, None, name=ORGANISATION, default_language="nl", reference_share=0.7
+            db,
+            None,
+            name=ORGANISATION,
+            default_language="nl",
+            reference_share=0.7,
+            reference_label_nl=DEFAULT_REFERENCE_LABEL_NL,
+            reference_label_en=DEFAULT_REFERENCE_LABEL_EN,
         )
         location_ids = {
             name: organisation.save_location(db, None, name)["id"] for name in LOCATIONS

@@ -85,6 +85,7 @@ def headline(
     self_invented = sum(g.rules for g in self_made)
     minutes_self = sum(g.minutes for g in self_made)
     minutes_given_back = given_back_minutes(db, scope)
+    settings = organisation.get_settings(db)
     return {
         "total": total,
         "traced": traced,
@@ -95,7 +96,9 @@ def headline(
         "minutes_per_week_all": sum(g.minutes for g in live),
         "coverage": _share(traced, total),
         "self_invented_share": _share(self_invented, traced),
-        "reference_share": organisation.get_settings(db)["reference_share"],
+        # None when the organisation set no reference: then no reference is drawn anywhere.
+        "reference_share": settings["reference_share"],
+        "reference_label": organisation.reference_label(settings),
         "hours_per_week_self_invented": minutes_self / 60,
         "minutes_per_week_given_back": minutes_given_back,
         "hours_per_week_given_back": minutes_given_back / 60,

@@ -44,6 +44,8 @@ FIELD_LABELS = {
     "location_id": _l("Location"),
     "default_language": _l("Default language"),
     "reference_share": _l("Reference share"),
+    "reference_label_nl": _l("Source of the reference, in Dutch"),
+    "reference_label_en": _l("Source of the reference, in English"),
     "version": _l("Version"),
     "url": _l("Link to the document"),
     "name_nl": _l("Name in Dutch"),

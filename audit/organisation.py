@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
@@ -17,13 +18,32 @@ from audit.text import blank
 LANGUAGES = ("nl", "en")
 NAME_MAX = 100
 ORG_NAME_MAX = 200
+LABEL_MAX = 200
 
 
 # --- settings -------------------------------------------------------------------------------
 
 
 def get_settings(db: Database) -> dict:
-    return next(db.query("SELECT name, default_language, reference_share FROM organisation"))
+    return next(
+        db.query(
+            "SELECT name, default_language, reference_share, reference_label_nl,"
+            " reference_label_en FROM organisation"
+        )
+    )
+
+
+def reference_label(settings: dict, lang: str | None = None) -> str | None:
+    """Where the reference share comes from, in ``lang`` (default: the reader's language), else
+    in the other language; None when there is no reference or it has no source."""
+    if settings["reference_share"] is None:
+        return None
+    lang = lang or str(get_locale() or "nl")
+    first, second = ("en", "nl") if lang == "en" else ("nl", "en")
+    for label in (settings[f"reference_label_{first}"], settings[f"reference_label_{second}"]):
+        if not blank(label):
+            return label
+    return None
 
 
 def update_settings(
@@ -32,25 +52,50 @@ def update_settings(
     *,
     name: str,
     default_language: str,
-    reference_share: float,
+    reference_share: float | None,
+    reference_label_nl: str | None = None,
+    reference_label_en: str | None = None,
 ) -> dict:
-    """reference_share is a fraction (0.7 for 70%)."""
+    """reference_share is a fraction (0.7 for 70%), or None for no reference at all. A reference
+    needs its source in at least one language; a label left out (None) stays as it is."""
     name = (name or "").strip()
     errors: dict[str, Any] = {}
     if len(name) > ORG_NAME_MAX:
         errors["name"] = _l("At most %(n)s characters.", n=ORG_NAME_MAX)
     if default_language not in LANGUAGES:
         errors["default_language"] = _l("Choose Dutch or English.")
-    if reference_share is None or not 0 <= reference_share <= 1:
+    if reference_share is not None and not 0 <= reference_share <= 1:
         errors["reference_share"] = _l("Enter a percentage between 0 and 100.")
-    check(errors)
-    new = {"name": name, "default_language": default_language, "reference_share": reference_share}
     with transaction(db):
         old = get_settings(db)
+        labels = {}
+        for lang, given in (("nl", reference_label_nl), ("en", reference_label_en)):
+            key = f"reference_label_{lang}"
+            labels[key] = old[key] if given is None else " ".join(given.split())
+            if len(labels[key]) > LABEL_MAX:
+                errors[key] = _l("At most %(n)s characters.", n=LABEL_MAX)
+        if reference_share is not None and all(blank(v) for v in labels.values()):
+            errors["reference_label_nl"] = _l(
+                "Name the source of the reference, or leave the reference empty."
+            )
+        check(errors)
+        new = {
+            "name": name,
+            "default_language": default_language,
+            "reference_share": reference_share,
+            **labels,
+        }
         db.execute(
             "UPDATE organisation SET name = ?, default_language = ?, reference_share = ?,"
-            " updated_at = ? WHERE id = 1",
-            [name, default_language, reference_share, now_iso()],
+            " reference_label_nl = ?, reference_label_en = ?, updated_at = ? WHERE id = 1",
+            [
+                name,
+                default_language,
+                reference_share,
+                labels["reference_label_nl"],
+                labels["reference_label_en"],
+                now_iso(),
+            ],
         )
         changes = events.diff(old, new, new)
         if changes:

@@ -9,11 +9,13 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlite_utils import Database
 
-from audit import categories, rules
+from audit import categories, organisation, origins, protocols, rules
 from audit.clock import today
 from audit.text import fold, like_pattern
+from audit.vocabulary import IMPACTS, STATUSES
 
 PER_PAGE_CHOICES = (25, 50, 100)
 
@@ -133,6 +135,51 @@ class RuleFilter:
                 continue
             args[f.name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
         return args
+
+
+def filter_in_words(db: Database, rule_filter: RuleFilter) -> str:
+    """The filter as a reader says it, in the current language ("Team: Vlinder; only
+    self-invented rules"), for the report's Summary. Every field of RuleFilter has words here
+    (tests/test_filter_words.py checks), so no raw URL parameter ever reaches a reader."""
+    f = rule_filter
+    parts: list[str] = []
+
+    def named(label: Any, value: Any) -> None:
+        parts.append(f"{label}: {value}")
+
+    if f.q.strip():
+        parts.append(_("Search text: %(text)s", text=" ".join(f.q.split())))
+    if f.category is not None:
+        named(_("Category"), categories.get_category(db, f.category)["name"])
+    if f.protocol is not None:
+        named(_("Protocol"), protocols.get_protocol(db, f.protocol)["name"])
+    if f.team is not None:
+        named(_("Team"), organisation.get_team(db, f.team)["name"])
+    if f.location is not None:
+        named(_("Location"), organisation.get_location(db, f.location)["name"])
+    if f.perceived is not None:
+        named(_("Perceived origin"), origins.label(f.perceived))
+    if f.verified is not None:
+        not_yet = _("not traced yet")
+        named(_("Verified origin"), not_yet if f.verified == "none" else origins.label(f.verified))
+    yes_no = {
+        "traced": (_("only traced rules"), _("only rules not yet traced")),
+        "self_invented": (_("only self-invented rules"), _("no self-invented rules")),
+        "myth": (_("only myths"), _("no myths")),
+    }
+    for name, (yes, no) in yes_no.items():
+        value = getattr(f, name)
+        if value is not None:
+            parts.append(yes if value else no)
+    if f.status is not None:
+        named(_("Status"), STATUSES.get(f.status, f.status))
+    if f.impact is not None:
+        named(_("Effect on the client relation"), IMPACTS.get(f.impact, f.impact))
+    if f.overdue:
+        parts.append(_("only rules past their review date"))
+    if f.archived:
+        parts.append(_("only archived rules"))
+    return "; ".join(parts) or _("the whole organisation")
 
 
 @dataclass

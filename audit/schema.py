@@ -297,8 +297,49 @@ REVIEW_SESSIONS = [
     "CREATE INDEX decisions_rule ON decisions (rule_id, applied_at)",
 ]
 
+# Migration 4: where the reference share comes from, shown wherever the reference is drawn, so
+# that a reader can check the figure; and a reference may be left empty (then none is drawn).
+# The research figure of 70% gets its source in both languages; an organisation that had set a
+# figure of its own names its source when it next saves the settings. SQLite cannot drop NOT NULL
+# from a column, so the table is rebuilt (nothing refers to it) in the migration's transaction.
+# The labels are part of this migration: never change them here (the demo uses them too).
+DEFAULT_REFERENCE_LABEL_NL = (
+    "Onderzoek naar regels in de Nederlandse ouderenzorg: tot ongeveer 70% zelf bedacht"
+)
+DEFAULT_REFERENCE_LABEL_EN = (
+    "Research on rules in Dutch elderly care: up to about 70% self-invented"
+)
+
+REFERENCE_SOURCE = [
+    """
+    CREATE TABLE organisation_new (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL DEFAULT '' CHECK (length(name) <= 200),
+        default_language TEXT NOT NULL DEFAULT 'nl' CHECK (default_language IN ('en', 'nl')),
+        -- empty: no reference, and no reference line anywhere
+        reference_share REAL
+            CHECK (reference_share IS NULL OR (reference_share >= 0 AND reference_share <= 1)),
+        reference_label_nl TEXT NOT NULL DEFAULT '' CHECK (length(reference_label_nl) <= 200),
+        reference_label_en TEXT NOT NULL DEFAULT '' CHECK (length(reference_label_en) <= 200),
+        updated_at TEXT
+    )
+    """,
+    f"""
+    INSERT INTO organisation_new (id, name, default_language, reference_share,
+                                  reference_label_nl, reference_label_en, updated_at)
+    SELECT id, name, default_language, reference_share,
+           CASE WHEN reference_share = 0.7 THEN '{DEFAULT_REFERENCE_LABEL_NL}' ELSE '' END,
+           CASE WHEN reference_share = 0.7 THEN '{DEFAULT_REFERENCE_LABEL_EN}' ELSE '' END,
+           updated_at
+    FROM organisation
+    """,
+    "DROP TABLE organisation",
+    "ALTER TABLE organisation_new RENAME TO organisation",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
     (3, "review sessions", REVIEW_SESSIONS),
+    (4, "reference source", REFERENCE_SOURCE),
 ]

@@ -62,7 +62,7 @@ NAV = [
         _l("Dashboard"),
         ("admin", "quality", "viewer"),
         "dashboard.",
-        _l("The self-invented share against the 70% reference, myths and hours."),
+        _l("The self-invented share, myths and hours given back."),
     ),
     NavItem(
         "rules.tracing",

@@ -26,7 +26,6 @@ from sqlite_utils import Database
 
 from audit import (
     ballots,
-    categories,
     decisions,
     events,
     figures,
@@ -239,26 +238,6 @@ def _rule_ids(db: Database, rule_filter: RuleFilter) -> list[int]:
 # --- summary --------------------------------------------------------------------------------
 
 
-def _filter_text(db: Database, rule_filter: RuleFilter) -> str:
-    parts = []
-    if rule_filter.team is not None:
-        parts.append(f"{_('Team')}: {organisation.get_team(db, rule_filter.team)['name']}")
-    if rule_filter.location is not None:
-        parts.append(
-            f"{_('Location')}: {organisation.get_location(db, rule_filter.location)['name']}"
-        )
-    if rule_filter.category is not None:
-        parts.append(
-            f"{_('Category')}: {categories.get_category(db, rule_filter.category)['name']}"
-        )
-    others = {
-        k: v for k, v in rule_filter.to_args().items() if k not in ("team", "location", "category")
-    }
-    if others:
-        parts.append(", ".join(f"{k}={v}" for k, v in others.items()))
-    return "; ".join(parts) or _("the whole organisation")
-
-
 def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> dict:
     ws = wb.create_sheet(title, 0)
     for column, width in zip("ABCDE", (44, 34, 14, 14, 14), strict=True):
@@ -271,7 +250,7 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
     ws.append([_cell(ws, _("Audit report"), font=TITLE_FONT)])
     ws.append(_row(ws, [_("Organisation"), settings["name"]]))
     ws.append([_cell(ws, _("Date")), _cell(ws, now().date(), number_format="yyyy-mm-dd")])
-    ws.append(_row(ws, [_("Filter"), _filter_text(db, rule_filter)]))
+    ws.append(_row(ws, [_("Filter"), register.filter_in_words(db, rule_filter)]))
     ws.append([])
     _header(ws, [_("Figure"), _("Value")])
     percent, one_decimal = "0%", "0.0"
@@ -281,7 +260,6 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
         (_("Coverage (traced share)"), head["coverage"], percent),
         (_("Self-invented"), head["self_invented"], None),
         (_("Self-invented share of traced rules"), head["self_invented_share"], percent),
-        (_("Reference share"), head["reference_share"], percent),
         (_("Myths"), head["myths"], None),
         (
             _("Minutes per week on self-invented rules"),
@@ -295,6 +273,11 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
         ),
         (_("Hours per week given back"), head["hours_per_week_given_back"], one_decimal),
     ]
+    if head["reference_share"] is not None:  # no reference set: none in the report either
+        rows[5:5] = [
+            (_("Reference share"), head["reference_share"], percent),
+            (_("Source of the reference"), head["reference_label"] or _("source not given"), None),
+        ]
     for label, value, number_format in rows:
         shown = value if value is not None else _("not yet known")
         ws.append(

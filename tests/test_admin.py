@@ -178,18 +178,26 @@ def test_settings(admin, db):
     response = post(
         admin,
         "/admin/settings",
-        {"name": "De Lindehof", "default_language": "en", "reference_share": "65"},
+        {
+            "name": "De Lindehof",
+            "default_language": "en",
+            "reference_share": "65",
+            "reference_label_nl": "Eigen meting",
+            "reference_label_en": "",
+        },
     )
     assert response.status_code == 302
     assert organisation.get_settings(db) == {
         "name": "De Lindehof",
         "default_language": "en",
         "reference_share": 0.65,
+        "reference_label_nl": "Eigen meting",
+        "reference_label_en": "",
     }
     assert events.history(db, "organisation", 1)[0]["changes"]["reference_share"] == [0.7, 0.65]
 
 
-@pytest.mark.parametrize("share", ["101", "-1", "abc", ""])
+@pytest.mark.parametrize("share", ["101", "-1", "abc"])
 def test_settings_refuse_a_bad_reference_share(admin, db, share):
     response = post(
         admin, "/admin/settings", {"name": "X", "default_language": "nl", "reference_share": share}

@@ -1,5 +1,6 @@
 """Online backup while the server runs; restore refused while it runs, and compared after."""
 
+import fcntl
 import subprocess
 
 import pytest
@@ -16,6 +17,17 @@ def _dump(path) -> list[str]:
         return list(database.conn.iterdump())
     finally:
         database.close()
+
+
+def _server_holds_the_lock(database) -> bool:
+    """Whether some process holds the lock `rule-audit serve` takes (restore refuses then)."""
+    with open(backup.lock_path(database), "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def test_backup_and_restore(runner, app, db, tmp_path):
@@ -56,11 +68,18 @@ def test_restore_refuses_a_file_that_is_not_a_backup(runner, db, tmp_path, conte
     assert rules.find_by_code(db, "A") is not None
 
 
-def test_restore_asks_first(runner, db, tmp_path):
+def test_restore_asks_first(runner, app, db, tmp_path):
+    make_rule(db, code="A", title="Voor de backup")
     copy = tmp_path / "copy.sqlite3"
-    runner.invoke(args=["backup", str(copy)])
+    assert runner.invoke(args=["backup", str(copy)]).exit_code == 0
+    make_rule(db, code="B", title="Na de backup")
+    before = _dump(app.config["DATABASE"])
     result = runner.invoke(args=["restore", str(copy)], input="n\n")
     assert result.exit_code != 0
+    assert "Everything since the backup is lost" in result.output  # it asked
+    # Declined: the database is exactly as it was, the rule made after the backup included.
+    assert _dump(app.config["DATABASE"]) == before
+    assert rules.find_by_code(db, "B").title == "Na de backup"
 
 
 def test_restore_is_refused_while_the_server_runs_and_backup_works(tmp_path):
@@ -68,7 +87,7 @@ def test_restore_is_refused_while_the_server_runs_and_backup_works(tmp_path):
     server = start_server(tmp_path, "--demo")
     copy = tmp_path / "online.sqlite3"
     try:
-        assert backup.server_running(database)
+        assert _server_holds_the_lock(database)
         done = subprocess.run(
             [*CLI, "backup", str(copy)], env=server.env, capture_output=True, text=True
         )
@@ -80,7 +99,7 @@ def test_restore_is_refused_while_the_server_runs_and_backup_works(tmp_path):
         assert "server is running" in refused.stderr
     finally:
         server.stop()
-    assert not backup.server_running(database)
+    assert not _server_holds_the_lock(database)  # released when the server stopped
     restored = subprocess.run(
         [*CLI, "restore", str(copy), "--yes"], env=server.env, capture_output=True, text=True
     )

@@ -4,13 +4,23 @@ import json
 import os
 import shutil
 import subprocess
+import zipfile
 from datetime import datetime
 from io import BytesIO
 
 import openpyxl
 import pytest
 
-from audit import ballots, decisions, demo, organisation, rules, sessions, xlsx_export
+from audit import (
+    ballots,
+    categories,
+    decisions,
+    demo,
+    organisation,
+    rules,
+    sessions,
+    xlsx_export,
+)
 from audit.register import RuleFilter
 from audit.xlsx_columns import COLUMNS
 from tests.conftest import make_rule, make_team, make_user
@@ -51,8 +61,11 @@ def test_sheets_are_named_in_the_language(seeded, lang, export):
 
 
 def _summary_figures(ws) -> dict:
+    """The figures table: from below its header to the first empty row."""
     values = {}
-    for label, value, *_ in ws.iter_rows(min_row=7, max_row=16, values_only=True):
+    for label, value, *_ in ws.iter_rows(min_row=7, values_only=True):
+        if label is None:
+            break
         values[label] = value
     return values
 
@@ -154,7 +167,19 @@ def _all_cells(wb, sheet):
 
 
 def test_formula_injection_is_written_as_text(app, db):
+    # User text reaches every sheet, the Summary included: the organisation's name, the names of
+    # categories (the share per category) and the filter in words (team, category, search).
+    organisation.update_settings(
+        db,
+        None,
+        name=HOSTILE[0],
+        default_language="en",
+        reference_share=0.7,
+        reference_label_nl=HOSTILE[2],
+        reference_label_en=HOSTILE[0],
+    )
     team = make_team(db, HOSTILE[0][:40])
+    category = categories.save_category(db, None, name_nl=HOSTILE[3], name_en=HOSTILE[4])
     facilitator = make_user(db, "fac", "quality")
     member = make_user(db, "m", "member", teams=[team])
     made = []
@@ -168,6 +193,7 @@ def test_formula_injection_is_written_as_text(app, db):
                 owner=text,
                 source_reference=text,
                 team_ids=[team["id"]],
+                category_id=category["id"],
                 verified_origin="team",
                 relation_impact="hinders",
                 minutes_per_week=10,
@@ -189,27 +215,44 @@ def test_formula_injection_is_written_as_text(app, db):
         db, facilitator, session.id, made[0].id, outcome="drop", rationale=HOSTILE[3]
     )
     decisions.apply_decision(db, facilitator, session.id, made[0].id)
-    out = BytesIO()
-    with app.app_context():
-        xlsx_export.export_report(db, out)
-    out.seek(0)
-    wb = openpyxl.load_workbook(out)
-    for sheet in ("Register", "Sessions", "Decisions", "History"):
-        for cell in _all_cells(wb, sheet):
-            assert cell.data_type != "f", (sheet, cell.coordinate, cell.value)
+    filtered = RuleFilter(q="=1", team=team["id"], category=category["id"])
+    for lang, rule_filter in (("en", RuleFilter()), ("en", filtered), ("nl", filtered)):
+        out = BytesIO()
+        with app.app_context():
+            xlsx_export.export_report(db, out, lang=lang, rule_filter=rule_filter)
+        out.seek(0)
+        wb = openpyxl.load_workbook(out)
+        for sheet in wb.sheetnames:
+            for cell in _all_cells(wb, sheet):
+                assert cell.data_type != "f", (sheet, cell.coordinate, cell.value)
+        summary = wb.worksheets[0]
+        assert summary["B2"].value == HOSTILE[0]
+        shown = {row[0] for row in summary.iter_rows(min_row=2, values_only=True)}
+        assert {HOSTILE[3] if lang == "nl" else HOSTILE[4]} <= shown  # the category's row
+        assert HOSTILE[2 if lang == "nl" else 0] in {
+            row[1] for row in summary.iter_rows(min_row=2, values_only=True)
+        }  # the reference's source
+        # And in the raw XML: no <f> element in any sheet.
+        out.seek(0)
+        with zipfile.ZipFile(out) as archive:
+            sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+            assert len(sheets) == 5
+            for name in sheets:
+                assert b"<f>" not in archive.read(name), name
+    assert summary["B4"].value == f"Zoektekst: =1; Categorie: {HOSTILE[3]}; Team: {team['name']}"
+    wb = openpyxl.load_workbook(BytesIO(_export_bytes(app, db)))
     titles = [r[1] for r in wb["Register"].iter_rows(min_row=2, values_only=True)]
     assert sorted(titles) == sorted(r.title for r in made)
     assert "+1" in titles and "@SUM(A1)" in titles
     assert wb["Sessions"]["A2"].value == HOSTILE[0]
     assert wb["Decisions"]["E2"].value == HOSTILE[3]
-    # And in the raw XML: no <f> element anywhere in those sheets.
-    import zipfile
 
-    out.seek(0)
-    with zipfile.ZipFile(out) as archive:
-        for name in archive.namelist():
-            if name.startswith("xl/worksheets/sheet") and not name.endswith("sheet1.xml"):
-                assert b"<f>" not in archive.read(name), name
+
+def _export_bytes(app, db, **options) -> bytes:
+    out = BytesIO()
+    with app.app_context():
+        xlsx_export.export_report(db, out, **options)
+    return out.getvalue()
 
 
 def test_control_characters_do_not_break_the_workbook(db, export):
@@ -257,20 +300,39 @@ def test_export_report_bad_arguments(seeded, runner, tmp_path, args, message):
     assert list(folder.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["x.csv", "x.xls", "report", "x.xlsx.csv", "x.xlsm", ".xlsx"])
+@pytest.mark.parametrize(
+    "command,what", [("export-report", "the report"), ("import-template", "the template")]
+)
+def test_workbooks_refuse_a_name_that_is_not_xlsx(seeded, runner, tmp_path, name, command, what):
+    """A workbook written under another name (x.csv) opens as garbage or not at all."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = runner.invoke(args=[command, str(folder / name)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {folder / name} is not an .xlsx file name; {what} is an Excel workbook"
+    ]
+    assert list(folder.iterdir()) == []
+
+
+def test_export_report_accepts_xlsx_in_any_case(seeded, runner, tmp_path):
+    result = runner.invoke(args=["export-report", str(tmp_path / "Rapport.XLSX")])
+    assert result.exit_code == 0, result.output
+    assert openpyxl.load_workbook(tmp_path / "Rapport.XLSX").sheetnames == SHEETS["en"]
+
+
 def test_export_report_unwritable_path(seeded, runner, tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        for target in (tmp_path / "missing" / "x.xlsx", locked / "x.xlsx"):
-            result = runner.invoke(args=["export-report", str(target)])
-            if target.parent == locked and os.geteuid() == 0:
-                continue  # root writes anywhere: the missing folder case still runs
-            assert result.exit_code == 1, result.output
-            assert "Cannot write" in result.output
-            assert not target.exists()
-    finally:
-        locked.chmod(0o700)
+    # A folder that cannot exist, because a regular file holds its name: refused for every
+    # user, root included (CI runs as root, who may write into a read-only folder).
+    (tmp_path / "a-file").write_text("not a folder")
+    for target in (tmp_path / "missing" / "x.xlsx", tmp_path / "a-file" / "x.xlsx"):
+        result = runner.invoke(args=["export-report", str(target)])
+        assert result.exit_code == 1, result.output
+        assert "Cannot write" in result.output
+        assert not target.exists()
+    assert (tmp_path / "a-file").read_text() == "not a folder"
+    assert not list(tmp_path.rglob("*.xlsx"))
 
 
 def test_dashboard_and_register_downloads(seeded, login_as):
@@ -339,6 +401,6 @@ def test_libreoffice_opens_the_report_and_keeps_the_figures(app, db, tmp_path):
     register = {r[0]: r for r in wb["Register"].iter_rows(min_row=2, values_only=True)}
     assert register["HOSTILE"][1] == HOSTILE[0]
     assert register["HOSTILE"][15] == "+1"
-    for sheet in ("Register", "Sessions", "Decisions", "History"):
+    for sheet in wb.sheetnames:
         for cell in _all_cells(wb, sheet):
             assert cell.data_type != "f", (sheet, cell.coordinate)

@@ -15,7 +15,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit import organisation, users
@@ -63,7 +63,15 @@ class SettingsForm(FlaskForm):
     reference_share = DecimalField(
         _l("Reference share of self-invented rules (%)"),
         places=0,
-        validators=[InputRequired(), NumberRange(min=0, max=100)],
+        validators=[Optional(), NumberRange(min=0, max=100)],
+    )
+    reference_label_nl = StringField(
+        _l("Source of the reference, in Dutch"),
+        validators=[Length(max=organisation.LABEL_MAX)],
+    )
+    reference_label_en = StringField(
+        _l("Source of the reference, in English"),
+        validators=[Length(max=organisation.LABEL_MAX)],
     )
 
 
@@ -202,8 +210,9 @@ def team_edit(team_id: int | None):
 def settings():
     db = get_db()
     current = organisation.get_settings(db)
+    share = current["reference_share"]
     form = SettingsForm(
-        data={**current, "reference_share": round(current["reference_share"] * 100)}
+        data={**current, "reference_share": None if share is None else round(share * 100)}
     )
     if form.validate_on_submit():
         try:
@@ -212,7 +221,13 @@ def settings():
                 current_user,
                 name=form.name.data,
                 default_language=form.default_language.data,
-                reference_share=float(form.reference_share.data) / 100,
+                reference_share=(
+                    None
+                    if form.reference_share.data is None
+                    else float(form.reference_share.data) / 100
+                ),
+                reference_label_nl=form.reference_label_nl.data or "",
+                reference_label_en=form.reference_label_en.data or "",
             )
         except ValidationError as error:
             show_errors(form, error)
