@@ -35,6 +35,9 @@ def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
     # WAL with synchronous=NORMAL is durable against application crashes and keeps readers
     # and the writer out of each other's way.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Deleted and overwritten content is zeroed, not left in free space: a changed anonymous
+    # vote leaves no old choice or reason in the file or in a backup of it.
+    conn.execute("PRAGMA secure_delete = ON")
     return Database(conn, execute_plugins=False)
 
 
