@@ -349,9 +349,23 @@ BALLOT_ANONYMITY = [
     BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END
     """,
     # Login times to the second could be lined up with anything that moves when a vote comes in;
-    # nothing needs more than the day.
+    # nothing needs more than the day. Login sessions lose their rowid too: it numbered the
+    # logins in the order they happened.
     "UPDATE users SET last_login_at = substr(last_login_at, 1, 10)",
-    "UPDATE login_sessions SET created_at = substr(created_at, 1, 10)",
+    """
+    CREATE TABLE login_sessions_keyed (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    INSERT INTO login_sessions_keyed (token_hash, user_id, created_at)
+    SELECT token_hash, user_id, substr(created_at, 1, 10) FROM login_sessions
+    """,
+    "DROP TABLE login_sessions",
+    "ALTER TABLE login_sessions_keyed RENAME TO login_sessions",
+    "CREATE INDEX login_sessions_user ON login_sessions (user_id)",
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
