@@ -268,8 +268,7 @@ def test_unique_ballot_is_enforced_by_the_database(db, world):
     key = db.execute("SELECT voter_key FROM ballots").fetchone()[0]
     with pytest.raises(sqlite3.IntegrityError):
         db.execute(
-            "INSERT INTO ballots (session_id, rule_id, voter_key, choice)"
-            " VALUES (?, ?, ?, 'drop')",
+            "INSERT INTO ballots (session_id, rule_id, voter_key, choice) VALUES (?, ?, ?, 'drop')",
             [session.id, world["a"].id, key],
         )
 
