@@ -178,7 +178,8 @@ def test_thirty_members_vote_at_once(server):
         " WHERE entity = 'review_session' AND entity_id = ? AND action = 'ballot'",
         [session.id],
     ).fetchone()[0]
-    assert ballot_events == len(accepted), "one event per accepted vote"
+    # The session is anonymous: no event per vote, whose time could be joined with a login.
+    assert ballot_events == 0, "no event per anonymous vote"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     vote_times = sorted(
