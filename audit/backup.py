@@ -1,4 +1,4 @@
-"""Online backups with SQLite's backup API, and restoring one while no server is running.
+"""Online backups (VACUUM INTO), and restoring one while no server is running.
 
 A running ``rule-audit serve`` holds a shared lock on a file next to the database; restore asks
 for the exclusive lock, so it cannot replace the database under a server that may be writing.

@@ -411,8 +411,13 @@ def test_migration_unlinks_old_ballots(tmp_path, monkeypatch):
                 " VALUES ('2026-03-02T10:00:09+00:00', 'system', 'review_session', 1, 'ballot',"
                 " '{}')"
             )
+    old.close()
     monkeypatch.setattr(db_module, "MIGRATIONS", schema.MIGRATIONS)
-    assert apply_migrations(old) == [m[0] for m in schema.MIGRATIONS if m[0] > 3]
+    assert db_module.init_db(path) == [m[0] for m in schema.MIGRATIONS if m[0] > 3]
+    # The upgrade writes the file afresh: no page of the old layout, nor any old time, is left.
+    assert b"T10:00:0" not in path.read_bytes()
+    old = connect(path)
+    assert old.execute("PRAGMA freelist_count").fetchone()[0] == 0
     assert attack.linked_ballots(old, 1) == []
     assert "cast_at" not in old["ballots"].columns_dict
     assert old.execute("SELECT count(*) FROM events WHERE action = 'ballot'").fetchone()[0] == 0
