@@ -154,7 +154,8 @@ def mandatory_message(rule: rules.Rule) -> Any:
 def my_ballots(
     db: Database, secret: str | bytes, session: sessions.ReviewSession, user_id: int
 ) -> dict[int, dict]:
-    """The user's own votes in the session, per rule: shown only to that user."""
+    """The user's own votes in the session, per rule: shown only to that user, and in an
+    anonymous session only while it accepts votes."""
     keys = {voter_key(secret, session, rule_id, user_id) for rule_id in session.rule_ids}
     if not keys:
         return {}
@@ -163,7 +164,12 @@ def my_ballots(
         f" AND voter_key IN ({','.join('?' * len(keys))})",
         [session.id, *keys],
     )
-    return {r["rule_id"]: r for r in rows}
+    mine = {r["rule_id"]: r for r in rows}
+    if session.anonymous and not sessions.get_session(db, session.id).accepting_votes:
+        # Once votes are closed the member has no need to see them again, and nobody posing as
+        # the member (an admin who set their password) can: only which rules they voted on.
+        return {rule_id: {"rule_id": rule_id, "choice": None, "reason": ""} for rule_id in mine}
+    return mine
 
 
 def enter_hands(

@@ -434,3 +434,19 @@ def test_migration_unlinks_old_ballots(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="append-only"):  # append-only again
         old.execute("DELETE FROM events WHERE entity = 'user'")
     old.close()
+
+
+def test_a_closed_ballot_page_shows_no_votes(app, db, world):
+    # Someone logged in as the member (an admin who set their password) learns nothing once the
+    # session has closed: the member no longer needs to see how they voted.
+    session = _open(db, world)
+    anna = world["members"][0]
+    _vote(app, db, session, anna, session.rule_ids[0], "drop", "geheime reden")
+    client = _client(app, anna.username)
+    url = f"/sessions/{session.id}/vote"
+    assert "geheime reden" in client.get(url).get_data(as_text=True)  # open: her own, to change
+    sessions.close_session(db, world["fac"], session.id)
+    page = client.get(url).get_data(as_text=True)
+    assert "geheime reden" not in page and "Schrappen" not in page
+    mine = ballots.my_ballots(db, app.config["SECRET_KEY"], session, anna.id)
+    assert {v["choice"] for v in mine.values()} == {None}
