@@ -324,13 +324,18 @@ def results(
             [session.id],
         ):
             reasons[row["rule_id"]].append(row)
+    # In an anonymous session a rule needs the minimum number of votes itself as well: when
+    # only one member voted on it, its count is that member's vote.
+    fewest = (
+        sessions.min_voters(min_voters) if session.anonymous and session.mode == "online" else 0
+    )
     out = []
     for rule in rules.get_rules(db, session.rule_ids):
-        if withheld:
-            out.append({"rule": rule, "withheld": True, "reasons": []})
-            continue
         counts = tallies[rule.id]
         total = sum(counts.values())
+        if withheld or 0 < total < fewest:
+            out.append({"rule": rule, "withheld": True, "reasons": []})
+            continue
         out.append(
             {
                 "rule": rule,

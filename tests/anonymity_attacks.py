@@ -177,9 +177,9 @@ def log_in_and_vote(
 
 def tallies(results: list[dict]) -> dict[int, Counter] | None:
     """What a reader of the results sees counted, per rule (None: nothing counted)."""
-    if not results or results[0]["withheld"]:
+    if all(r["withheld"] for r in results):
         return None
-    return {r["rule"].id: Counter(r["counts"]) for r in results}
+    return {r["rule"].id: None if r["withheld"] else Counter(r["counts"]) for r in results}
 
 
 def difference_attack(before: dict | None, after: dict | None) -> dict[int, str]:
@@ -189,6 +189,8 @@ def difference_attack(before: dict | None, after: dict | None) -> dict[int, str]
         return {}
     found = {}
     for rule_id, counts in after.items():
+        if counts is None or before[rule_id] is None:
+            continue
         moved = counts - before[rule_id]
         if sum(moved.values()) == 1:
             found[rule_id] = next(iter(moved))

@@ -450,3 +450,18 @@ def test_a_closed_ballot_page_shows_no_votes(app, db, world):
     assert "geheime reden" not in page and "Schrappen" not in page
     mine = ballots.my_ballots(db, app.config["SECRET_KEY"], session, anna.id)
     assert {v["choice"] for v in mine.values()} == {None}
+
+
+def test_a_rule_with_too_few_votes_shows_no_count(app, db, world):
+    session = _open(db, world)
+    first, second = session.rule_ids
+    for member in world["members"][:3]:
+        _vote(app, db, session, member, first, "keep")
+    _vote(app, db, session, world["members"][0], second, "drop", "alleen ik")
+    sessions.close_session(db, world["fac"], session.id)
+    by_rule = {r["rule"].id: r for r in ballots.results(db, session)}
+    assert by_rule[first]["counts"]["keep"] == 3
+    assert by_rule[second]["withheld"] and "counts" not in by_rule[second]
+    page = _client(app, "fac").get(f"/sessions/{session.id}").get_data(as_text=True)
+    card = page[page.index(f'id="rule-{second}"') :]
+    assert "Minder dan 3 stemmen op deze regel" in card and "alleen ik" not in page
