@@ -77,6 +77,23 @@ def transaction(db: Database) -> Iterator[Database]:
         db.conn.execute("COMMIT")
 
 
+def compact(db: Database, wait_ms: int = 500) -> bool:
+    """Write the database file afresh (VACUUM: every table in the order of its key, no free
+    space) and empty the write-ahead log, so that neither keeps the order in which rows were
+    written. Best effort, outside any transaction: False when busy or short of disk space,
+    which leaves everything as it was."""
+    busy_timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    try:
+        db.conn.execute("VACUUM")
+        # Readers in the middle of a request hold the log; wait for them only briefly.
+        db.conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        return db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout)}")
+
+
 def applied_migrations(db: Database) -> set[int]:
     db.execute(
         """

@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from audit import events, rules
 from audit.clock import now, now_iso, parse_iso
-from audit.db import transaction
+from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
 from audit.text import blank
 from audit.users import User
@@ -459,7 +459,11 @@ def open_session(db: Database, actor: User, session_id: int) -> ReviewSession:
 
 
 def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSession:
-    """Close by hand (the facilitator or an admin), or at the closing time (``actor`` None)."""
+    """Close by hand (the facilitator or an admin), or at the closing time (``actor`` None).
+
+    Closing an anonymous session by hand also writes the database file afresh: the place of
+    each ballot in the file no longer shows the order the votes came in (docs/security.md).
+    """
     with transaction(db):
         session = get_session(db, session_id)
         if actor is not None and not may_run(session, actor):
@@ -467,6 +471,8 @@ def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSe
         if session.state != "open":
             raise Conflict(_l("Only an open session can be closed."))
         _set_state(db, actor, session, "closed", "close")
+    if actor is not None and session.mode == "online" and session.anonymous:
+        compact(db)
     return get_session(db, session_id)
 
 

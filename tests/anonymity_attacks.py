@@ -13,8 +13,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from audit import ballots, clock, sessions
+from audit.db import connect
 from audit.users import User
 from tests.conftest import Auth
 
@@ -111,6 +113,23 @@ def storage_order(db, session_id: int) -> list[tuple]:
     return [
         tuple(r) for r in db.execute("SELECT * FROM ballots WHERE session_id = ?", [session_id])
     ]
+
+
+def ballot_pages(path: Path) -> list[bytes]:
+    """The bytes of the pages that hold ballots and participation, as they lie in the file."""
+    database = connect(path)
+    # As whoever copies the file and its write-ahead log would see it: merged.
+    database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = database.execute("PRAGMA page_size").fetchone()[0]
+    numbers = [
+        r[0]
+        for r in database.execute(
+            "SELECT pageno FROM dbstat WHERE name IN ('ballots', 'session_voters') ORDER BY pageno"
+        )
+    ]
+    database.close()
+    raw = path.read_bytes()
+    return [raw[(n - 1) * size : n * size] for n in numbers]
 
 
 # --- the truth, known only with the secret key --------------------------------------------------

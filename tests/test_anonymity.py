@@ -138,24 +138,22 @@ def test_row_positions_do_not_follow_casting_order(tmp_path, monkeypatch):
     assert list(db_f.execute("SELECT * FROM session_voters")) == list(
         db_b.execute("SELECT * FROM session_voters")
     )
-    # And a backup of each holds them laid out identically, byte for byte.
-    copies = []
-    for (app, _db, _), name in ((forward, "f"), (backward, "b")):
+    # And a backup of each holds them laid out identically, byte for byte; so does the live
+    # file once the facilitator has closed the session.
+    copies, live = [], []
+    for (app, db, session), name in ((forward, "f"), (backward, "b")):
         out = tmp_path / f"backup-{name}.sqlite3"
         backup.backup(app.config["DATABASE"], out)
-        copy = connect(out)
-        size = copy.execute("PRAGMA page_size").fetchone()[0]
-        numbers = [
-            r[0]
-            for r in copy.execute(
-                "SELECT pageno FROM dbstat WHERE name IN"
-                " ('ballots', 'session_voters') ORDER BY pageno"
-            )
-        ]
-        copy.close()
-        raw = out.read_bytes()
-        copies.append([raw[(n - 1) * size : n * size] for n in numbers])
+        copies.append(attack.ballot_pages(out))
+        sessions.close_session(db, _facilitator(db, session), session.id)
+        live.append(attack.ballot_pages(Path(app.config["DATABASE"])))
+        db.close()
     assert copies[0] == copies[1]
+    assert live[0] == live[1]
+
+
+def _facilitator(db, session):
+    return users.get_user(db, session.facilitator_id)
 
 
 @pytest.mark.parametrize("secure_delete", [True, False])

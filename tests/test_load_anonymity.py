@@ -3,6 +3,8 @@ Run with `pytest -m load`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from audit import ballots, create_app, sessions
@@ -53,7 +55,7 @@ def test_timing_join_and_links_at_full_size(app, db, monkeypatch):
 
 def test_row_order_at_full_size(tmp_path, monkeypatch):
     orders = {"forward": list(range(MEMBERS)), "shuffled": [(i * 11) % MEMBERS for i in range(30)]}
-    seen = []
+    seen, pages = [], []
     for name, order in orders.items():
         app = create_app(
             {"TESTING": True, "SECRET_KEY": "same", "DATABASE": str(tmp_path / f"{name}.sqlite3")}
@@ -63,9 +65,12 @@ def test_row_order_at_full_size(tmp_path, monkeypatch):
         w = _world(db)
         attack.log_in_and_vote(app, db, time, w["session"], w["members"], _choose, order=order)
         seen.append(attack.storage_order(db, w["session"].id))
+        sessions.close_session(db, w["fac"], w["session"].id)
+        pages.append(attack.ballot_pages(Path(app.config["DATABASE"])))
         db.close()
     assert len(seen[0]) == MEMBERS * RULES
     assert seen[0] == seen[1]
+    assert len(pages[0]) > 1 and pages[0] == pages[1]  # the file itself, once closed
 
 
 def test_close_reopen_difference_at_full_size(app, db):
