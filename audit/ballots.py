@@ -32,13 +32,32 @@ REFLECTION_QUESTIONS = (
 )
 
 
-def voter_key(secret: str | bytes, session: sessions.ReviewSession, user_id: int) -> str:
-    """What makes a ballot one member's. In an anonymous session a keyed hash: the key is the
-    app's secret, which is not in the database, so the database cannot be read back to a name."""
+def _keyed(secret: str | bytes, message: str) -> str:
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def voter_key(
+    secret: str | bytes, session: sessions.ReviewSession, rule_id: int, user_id: int
+) -> str:
+    """What makes a ballot one member's vote on one rule.
+
+    In an anonymous session a keyed hash of session, rule and member under the app's secret,
+    which is not in the database: without the secret no key can be read back to a member, and
+    since every rule gets its own key, one member's ballots on two rules share no value either.
+    """
     if not session.anonymous:
         return f"user:{user_id}"
-    key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, f"ballot:{session.id}:{user_id}".encode(), hashlib.sha256).hexdigest()
+    return _keyed(secret, f"ballot:{session.id}:{rule_id}:{user_id}")
+
+
+def participant_key(secret: str | bytes, session: sessions.ReviewSession, user_id: int) -> str:
+    """Marks that a member has taken part in the session (counted, never shown), under a key no
+    ballot carries. The message is the one ballots were keyed by before migration 5, so members
+    who voted before that upgrade are not counted twice."""
+    if not session.anonymous:
+        return f"user:{user_id}"
+    return _keyed(secret, f"ballot:{session.id}:{user_id}")
 
 
 def _allowed_choices(rule: rules.Rule) -> tuple[str, ...]:
@@ -87,32 +106,38 @@ def cast_vote(
             raise ValidationError({"choice": mandatory_message(rule)})
         if len(reason) > REASON_MAX:
             raise ValidationError({"reason": _l("At most %(n)s characters.", n=REASON_MAX)})
-        key = voter_key(secret, session, user.id)
+        # No casting time and no rowid: the row holds nothing that follows when it came in.
         db.execute(
             """
-            INSERT INTO ballots (session_id, rule_id, voter_key, voter_id, choice, reason, cast_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO ballots (session_id, rule_id, voter_key, voter_id, choice, reason)
+            VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (session_id, rule_id, voter_key)
-            DO UPDATE SET choice = excluded.choice, reason = excluded.reason,
-                          cast_at = excluded.cast_at
+            DO UPDATE SET choice = excluded.choice, reason = excluded.reason
             """,
             [
                 session_id,
                 rule_id,
-                key,
+                voter_key(secret, session, rule_id, user.id),
                 None if session.anonymous else user.id,
                 choice,
                 reason,
-                now_iso(),
             ],
         )
-        # The log says a vote came in; in an anonymous session neither who nor what.
-        changes = {"rule_id": [None, rule_id]}
-        if not session.anonymous:
-            changes["choice"] = [None, choice]
-        events.record(
-            db, None if session.anonymous else user, "review_session", session_id, "ballot", changes
+        db.execute(
+            "INSERT OR IGNORE INTO session_voters (session_id, voter_key) VALUES (?, ?)",
+            [session_id, participant_key(secret, session, user.id)],
         )
+        # A named vote is logged like any change. An anonymous one is not logged at all: even
+        # without who or what, its time could be lined up with a member's login.
+        if not session.anonymous:
+            events.record(
+                db,
+                user,
+                "review_session",
+                session_id,
+                "ballot",
+                {"rule_id": [None, rule_id], "choice": [None, choice]},
+            )
 
 
 def cast_ballot(
@@ -178,12 +203,22 @@ def mandatory_message(rule: rules.Rule) -> Any:
 def my_ballots(
     db: Database, secret: str | bytes, session: sessions.ReviewSession, user_id: int
 ) -> dict[int, dict]:
-    """The user's own votes in the session, per rule: shown only to that user."""
+    """The user's own votes in the session, per rule: shown only to that user, and in an
+    anonymous session only while it accepts votes."""
+    keys = {voter_key(secret, session, rule_id, user_id) for rule_id in session.rule_ids}
+    if not keys:
+        return {}
     rows = db.query(
-        "SELECT rule_id, choice, reason FROM ballots WHERE session_id = ? AND voter_key = ?",
-        [session.id, voter_key(secret, session, user_id)],
+        "SELECT rule_id, choice, reason FROM ballots WHERE session_id = ?"
+        f" AND voter_key IN ({','.join('?' * len(keys))})",
+        [session.id, *keys],
     )
-    return {r["rule_id"]: r for r in rows}
+    mine = {r["rule_id"]: r for r in rows}
+    if session.anonymous and not sessions.get_session(db, session.id).accepting_votes:
+        # Once votes are closed the member has no need to see them again, and nobody posing as
+        # the member (an admin who set their password) can: only which rules they voted on.
+        return {rule_id: {"rule_id": rule_id, "choice": None, "reason": ""} for rule_id in mine}
+    return mine
 
 
 def enter_hands(
@@ -286,16 +321,41 @@ def suggested_outcome(counts: dict[str, int]) -> str:
     return winners[0] if top > 0 and len(winners) == 1 else "discuss"
 
 
-def results(db: Database, session: sessions.ReviewSession) -> list[dict[str, Any]]:
+def results_withheld(
+    db: Database, session: sessions.ReviewSession, min_voters: int | None = None
+) -> bool:
+    """Whether the counts of a session stay hidden from everybody, facilitator and admin too.
+
+    Until it has closed, always. After that an anonymous session shows them only when at least
+    ``min_voters`` members took part: with fewer, a count could be one person's vote.
+    """
+    session = sessions.get_session(db, session.id)  # the state now, not when it was read
+    if session.effective_state != "closed":
+        return True
+    return (
+        session.mode == "online"
+        and session.anonymous
+        and not sessions.results_final(db, session, min_voters)
+    )
+
+
+def results(
+    db: Database, session: sessions.ReviewSession, min_voters: int | None = None
+) -> list[dict[str, Any]]:
     """Per rule: counts, percentages, quorum, the suggested outcome and the reasons given.
 
-    Reasons carry a name only in a named session; anonymous results hold none.
+    Reasons carry a name only in a named session; anonymous results hold none, and list the
+    reasons by choice and text, never in the order they came in. When the results are withheld
+    (see ``results_withheld``) every rule is there for its decision, with nothing counted.
     """
+    withheld = results_withheld(db, session, min_voters)
     tallies: dict[int, dict[str, int]] = {
         rid: dict.fromkeys(CHOICES, 0) for rid in session.rule_ids
     }
     reasons: dict[int, list[dict]] = {rid: [] for rid in session.rule_ids}
-    if session.mode == "hands":
+    if withheld:
+        pass
+    elif session.mode == "hands":
         for rule_id, counts in hand_counts(db, session.id).items():
             tallies[rule_id].update(counts)
     else:
@@ -308,17 +368,27 @@ def results(db: Database, session: sessions.ReviewSession) -> list[dict[str, Any
         for row in db.query(
             f"SELECT b.rule_id, b.choice, b.reason, {names} AS name FROM ballots b"
             " LEFT JOIN users u ON u.id = b.voter_id"
-            " WHERE b.session_id = ? AND b.reason <> '' ORDER BY b.rule_id, b.choice, b.id",
+            " WHERE b.session_id = ? AND b.reason <> ''"
+            " ORDER BY b.rule_id, b.choice, b.reason, name",
             [session.id],
         ):
             reasons[row["rule_id"]].append(row)
+    # In an anonymous session a rule needs the minimum number of votes itself as well: when
+    # only one member voted on it, its count is that member's vote.
+    fewest = (
+        sessions.min_voters(min_voters) if session.anonymous and session.mode == "online" else 0
+    )
     out = []
     for rule in rules.get_rules(db, session.rule_ids):
         counts = tallies[rule.id]
         total = sum(counts.values())
+        if withheld or 0 < total < fewest:
+            out.append({"rule": rule, "withheld": True, "reasons": []})
+            continue
         out.append(
             {
                 "rule": rule,
+                "withheld": False,
                 "counts": counts,
                 "total": total,
                 "percent": {k: (v / total if total else None) for k, v in counts.items()},

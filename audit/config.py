@@ -28,6 +28,8 @@ DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": "nl",
     "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
     "PER_PAGE": 50,
+    # An anonymous session shows its results only when at least this many members voted.
+    "ANONYMOUS_MIN_VOTERS": 3,
 }
 
 ENV_OVERRIDES = {

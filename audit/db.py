@@ -35,6 +35,9 @@ def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
     # WAL with synchronous=NORMAL is durable against application crashes and keeps readers
     # and the writer out of each other's way.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Deleted and overwritten content is zeroed, not left in free space: a changed anonymous
+    # vote leaves no old choice or reason in the file or in a backup of it.
+    conn.execute("PRAGMA secure_delete = ON")
     return Database(conn, execute_plugins=False)
 
 
@@ -72,6 +75,23 @@ def transaction(db: Database) -> Iterator[Database]:
         raise
     else:
         db.conn.execute("COMMIT")
+
+
+def compact(db: Database, wait_ms: int = 500) -> bool:
+    """Write the database file afresh (VACUUM: every table in the order of its key, no free
+    space) and empty the write-ahead log, so that neither keeps the order in which rows were
+    written. Best effort, outside any transaction: False when busy or short of disk space,
+    which leaves everything as it was."""
+    busy_timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    try:
+        db.conn.execute("VACUUM")
+        # Readers in the middle of a request hold the log; wait for them only briefly.
+        db.conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        return db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False
+    finally:
+        db.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout)}")
 
 
 def applied_migrations(db: Database) -> set[int]:
@@ -114,7 +134,13 @@ def init_db(path: str | Path, busy_timeout_ms: int = 10_000) -> list[int]:
     db = connect(path, busy_timeout_ms)
     try:
         db.conn.execute("PRAGMA journal_mode = WAL")
-        return apply_migrations(db)
+        applied = apply_migrations(db)
+        if applied:
+            # A migration that rebuilds a table leaves its old pages free, laid out in the order
+            # their rows were written; VACUUM writes the file afresh (docs/security.md,
+            # "Anonymous ballots").
+            db.conn.execute("VACUUM")
+        return applied
     finally:
         db.close()
 

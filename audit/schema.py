@@ -337,9 +337,81 @@ REFERENCE_SOURCE = [
     "ALTER TABLE organisation_new RENAME TO organisation",
 ]
 
+# Anonymous ballots that nobody can link to a member, or to each other (docs/security.md,
+# "Anonymous ballots"). The ballot table is rebuilt without its casting time and without a rowid,
+# so rows are stored in the order of their keys: in an anonymous session a keyed hash per member
+# *and rule*, so neither a row's position nor any value follows the order in which votes came in,
+# and one member's ballots on two rules share nothing. Who has taken part is kept apart, in
+# session_voters, under a key per member and session that no ballot carries (the same keyed hash
+# the ballots used to carry, so a member who had voted before the upgrade is not counted twice).
+# Ballots of anonymous sessions cast before this migration get a random key: it cannot be
+# recomputed here, and keeping the old one would keep the link between a member's ballots.
+BALLOT_ANONYMITY = [
+    """
+    CREATE TABLE session_voters (
+        session_id INTEGER NOT NULL REFERENCES review_sessions (id),
+        voter_key TEXT NOT NULL,
+        PRIMARY KEY (session_id, voter_key)
+    ) WITHOUT ROWID
+    """,
+    "INSERT INTO session_voters SELECT DISTINCT session_id, voter_key FROM ballots",
+    """
+    CREATE TABLE ballots_keyed (
+        session_id INTEGER NOT NULL,
+        rule_id INTEGER NOT NULL,
+        voter_key TEXT NOT NULL,
+        voter_id INTEGER REFERENCES users (id),
+        choice TEXT NOT NULL CHECK (choice IN ('keep', 'adapt', 'drop', 'abstain')),
+        reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 1000),
+        PRIMARY KEY (session_id, rule_id, voter_key),
+        FOREIGN KEY (session_id, rule_id) REFERENCES session_rules (session_id, rule_id)
+    ) WITHOUT ROWID
+    """,
+    """
+    INSERT INTO ballots_keyed (session_id, rule_id, voter_key, voter_id, choice, reason)
+    SELECT session_id, rule_id,
+           CASE WHEN voter_id IS NULL THEN lower(hex(randomblob(32))) ELSE voter_key END,
+           voter_id, choice, reason
+    FROM ballots
+    """,
+    "DROP TABLE ballots",
+    "ALTER TABLE ballots_keyed RENAME TO ballots",
+    # The log used to get one timed event per anonymous vote: a time to join with logins. They
+    # say nothing about who or what, only when; this one migration removes them, then the log is
+    # append-only again.
+    "DROP TRIGGER events_no_delete",
+    """
+    DELETE FROM events WHERE entity = 'review_session' AND action = 'ballot'
+        AND entity_id IN (SELECT id FROM review_sessions WHERE anonymous = 1)
+    """,
+    """
+    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END
+    """,
+    # Login times to the second could be lined up with anything that moves when a vote comes in;
+    # nothing needs more than the day. Login sessions lose their rowid too: it numbered the
+    # logins in the order they happened.
+    "UPDATE users SET last_login_at = substr(last_login_at, 1, 10)",
+    """
+    CREATE TABLE login_sessions_keyed (
+        token_hash TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        created_at TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    """
+    INSERT INTO login_sessions_keyed (token_hash, user_id, created_at)
+    SELECT token_hash, user_id, substr(created_at, 1, 10) FROM login_sessions
+    """,
+    "DROP TABLE login_sessions",
+    "ALTER TABLE login_sessions_keyed RENAME TO login_sessions",
+    "CREATE INDEX login_sessions_user ON login_sessions (user_id)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
     (3, "review sessions", REVIEW_SESSIONS),
     (4, "reference source", REFERENCE_SOURCE),
+    (5, "anonymous ballots", BALLOT_ANONYMITY),
 ]

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import events, figures, register, rules
 from audit.clock import now, now_iso, parse_iso
-from audit.db import transaction
+from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
 from audit.text import blank
 from audit.users import User
@@ -29,6 +30,8 @@ TITLE_MAX = 200
 INTRO_MAX = 5000
 MAX_RULES = 100
 VOTER_ROLES = ("member", "quality", "admin")  # viewers read, they never vote
+# The fewest members whose votes an anonymous session shows (config ANONYMOUS_MIN_VOTERS).
+MIN_VOTERS = 3
 
 
 @dataclass
@@ -128,13 +131,17 @@ def all_sessions(db: Database, user: User | None = None) -> list[ReviewSession]:
     return [_load(db, row) for row in rows]
 
 
-def list_sessions(db: Database, user: User | None = None) -> list[dict[str, Any]]:
-    """Every session with participation and decisions (for the overview)."""
+def list_sessions(
+    db: Database, user: User | None = None, *, viewer: User | None = None
+) -> list[dict[str, Any]]:
+    """Every session with participation and decisions (for the overview); ``participation`` is
+    what ``viewer`` may see of it (see ``participation``)."""
     return [
         {
             "session": session,
             "eligible": eligible_count(db, session),
             "voters": voter_count(db, session.id),
+            "participation": participation(db, session, viewer) if viewer is not None else None,
             "decided": _count(db, "decisions", session.id),
             "applied": _count(db, "decisions", session.id, "applied_at IS NOT NULL"),
         }
@@ -170,8 +177,58 @@ def eligible_count(db: Database, session: ReviewSession) -> int:
 def voter_count(db: Database, session_id: int) -> int:
     """How many people have voted on at least one rule (never who)."""
     return db.execute(
-        "SELECT count(DISTINCT voter_key) FROM ballots WHERE session_id = ?", [session_id]
+        "SELECT count(*) FROM session_voters WHERE session_id = ?", [session_id]
     ).fetchone()[0]
+
+
+def min_voters(value: int | None = None) -> int:
+    """The threshold for anonymous results: as given, else the app's setting, else 3. It is a
+    setting of whoever runs the server (who holds the secret key anyway), not of the admin
+    account, so nobody inside the app can lower it to single out a vote."""
+    if value is None and has_app_context():
+        value = current_app.config.get("ANONYMOUS_MIN_VOTERS")
+    return max(1, int(value if value is not None else MIN_VOTERS))
+
+
+def results_final(db: Database, session: ReviewSession, threshold: int | None = None) -> bool:
+    """An anonymous session whose results are out: closed with at least the minimum number of
+    voters. It is closed for good: after that, a reopen and one more vote would let anyone who
+    compares the two results read that one vote."""
+    return (
+        session.mode == "online"
+        and session.anonymous
+        and session.effective_state == "closed"
+        and voter_count(db, session.id) >= min_voters(threshold)
+    )
+
+
+def may_run(session: ReviewSession, user: User) -> bool:
+    """Closing, reopening and deciding are for the session's facilitator and for admins."""
+    return user.id == session.facilitator_id or user.role == "admin"
+
+
+def participation(
+    db: Database, session: ReviewSession, viewer: User, threshold: int | None = None
+) -> dict[str, Any] | None:
+    """What ``viewer`` may know of how many members voted, or None for nothing.
+
+    Named sessions and anonymous ones whose results are out: the count. An open (or withheld)
+    anonymous session: nothing for members and viewers, and for quality managers and admins a
+    band (fewer than a step, or at least a multiple of it, the step being at least the minimum
+    number of voters and a quarter of the members) that moves only once per several votes, so
+    that watching it never tells when one person voted.
+    """
+    if session.mode != "online" or session.state == "draft":
+        return None
+    voters, eligible = voter_count(db, session.id), eligible_count(db, session)
+    if not session.anonymous or results_final(db, session, threshold):
+        return {"kind": "exact", "n": voters, "m": eligible}
+    if viewer.role not in ("quality", "admin"):
+        return None
+    step = min(max(min_voters(threshold), math.ceil(eligible / 4)), max(eligible, 1))
+    if voters < step:
+        return {"kind": "fewer", "n": step, "m": eligible}
+    return {"kind": "at_least", "n": voters // step * step, "m": eligible}
 
 
 def default_quorum(db: Database, team_ids: list[int]) -> int:
@@ -501,24 +558,51 @@ def open_session(db: Database, actor: User, session_id: int) -> ReviewSession:
 
 
 def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSession:
+    """Close by hand (the facilitator or an admin), or at the closing time (``actor`` None).
+
+    Closing an anonymous session by hand also writes the database file afresh: the place of
+    each ballot in the file no longer shows the order the votes came in (docs/security.md).
+    """
     with transaction(db):
         session = get_session(db, session_id)
+        if actor is not None and not may_run(session, actor):
+            raise Conflict(_l("Only the facilitator of this session or an admin can close it."))
         if session.state != "open":
             raise Conflict(_l("Only an open session can be closed."))
         _set_state(db, actor, session, "closed", "close")
+    if actor is not None and session.mode == "online" and session.anonymous:
+        compact(db)
     return get_session(db, session_id)
 
 
-def reopen_session(db: Database, actor: User, session_id: int) -> ReviewSession:
-    """Only the facilitator may reopen, and only before any decision has been applied."""
+def reopen_refusal(
+    db: Database, session: ReviewSession, actor: User, threshold: int | None = None
+) -> Any | None:
+    """Why ``actor`` may not reopen the session, or None when they may."""
+    if session.effective_state != "closed":
+        return _l("Only a closed session can be reopened.")
+    if not may_run(session, actor):
+        return _l("Only the facilitator of this session or an admin can reopen it.")
+    if _count(db, "decisions", session.id, "applied_at IS NOT NULL"):
+        return _l("Decisions of this session have been applied; it stays closed.")
+    if results_final(db, session, threshold):
+        return _l(
+            "The results of this anonymous session have been shown; it stays closed, so that no"
+            " later vote can be read from the difference."
+        )
+    return None
+
+
+def reopen_session(
+    db: Database, actor: User, session_id: int, threshold: int | None = None
+) -> ReviewSession:
+    """The facilitator or an admin may reopen, before any decision has been applied and, for an
+    anonymous session, before its results were shown (see ``results_final``)."""
     with transaction(db):
         session = get_session(db, session_id)
-        if session.effective_state != "closed":
-            raise Conflict(_l("Only a closed session can be reopened."))
-        if actor.id != session.facilitator_id:
-            raise Conflict(_l("Only the facilitator of this session can reopen it."))
-        if _count(db, "decisions", session_id, "applied_at IS NOT NULL"):
-            raise Conflict(_l("Decisions of this session have been applied; it stays closed."))
+        refusal = reopen_refusal(db, session, actor, threshold)
+        if refusal is not None:
+            raise Conflict(refusal)
         if session.state == "open":  # past its closing time: record that close first
             _set_state(db, None, session, "closed", "close")
             session = get_session(db, session_id)

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from audit import events
-from audit.clock import now, now_iso, parse_iso
+from audit.clock import now, now_iso, parse_iso, today
 from audit.db import transaction
 from audit.errors import LoginFailed, NotFound, ValidationError, check
 
@@ -106,7 +106,8 @@ def start_session(db: Database, user: User) -> User:
     with transaction(db):
         db.execute(
             "INSERT INTO login_sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)",
-            [_token_hash(token), user.id, now_iso()],
+            # The day only: a login time to the second lines up with whatever happens next.
+            [_token_hash(token), user.id, today().isoformat()],
         )
     user.session_token = token
     return user
@@ -410,9 +411,11 @@ def _check_credentials(
         return invalid, user_id
     if not active:
         return _l("This account has been deactivated."), user_id
+    # The day of the last login, not the time: an admin (or a copy of the database) could
+    # otherwise line up logins with the moment an anonymous session's counter moved.
     db.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
-        [now_iso(), user_id],
+        [today().isoformat(), user_id],
     )
     return None, user_id
 

@@ -387,6 +387,17 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
         for result in ballots.results(db, session):
             rule = result["rule"]
             decision = decided.get(rule.id)
+            # An anonymous session with too few voters: its counts stay out of the report too.
+            counted = (
+                []
+                if result["withheld"]
+                else [
+                    *[result["counts"][k] for k in ballots.CHOICES],
+                    result["total"],
+                    text.yes_no(result["quorum_met"]),
+                    suggested_labels[result["suggested"]],
+                ]
+            )
             ws.append(
                 [
                     _cell(ws, session.title),
@@ -395,10 +406,7 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
                     _cell(ws, ", ".join(session.team_names)),
                     _cell(ws, rule.code),
                     _cell(ws, rule.title),
-                    *[_cell(ws, result["counts"][k]) for k in ballots.CHOICES],
-                    _cell(ws, result["total"]),
-                    _cell(ws, text.yes_no(result["quorum_met"])),
-                    _cell(ws, suggested_labels[result["suggested"]]),
+                    *[_cell(ws, value) for value in counted or [None] * (len(ballots.CHOICES) + 3)],
                     _cell(ws, outcomes[decision["outcome"]] if decision else ""),
                     _cell(ws, text.yes_no(bool(decision["applied_at"])) if decision else ""),
                 ]

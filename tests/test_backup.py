@@ -12,9 +12,11 @@ from tests.servers import CLI, start_server
 
 
 def _dump(path) -> list[str]:
+    """Every statement that recreates the database, sorted: a backup is laid out afresh
+    (VACUUM INTO), which lists the schema in another order but must hold the same."""
     database = connect(path)
     try:
-        return list(database.conn.iterdump())
+        return sorted(database.conn.iterdump())
     finally:
         database.close()
 

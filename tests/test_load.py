@@ -160,9 +160,8 @@ def test_thirty_members_vote_at_once(server):
         db.execute("SELECT count(*) FROM ballots WHERE session_id = ?", [session.id]).fetchone()[0]
         == MEMBERS * RULES
     )
-    last, changes = {}, 0
+    last = {}
     for member_index, rule_id, choice in accepted:  # each member's votes in the order cast
-        changes += last.get((member_index, rule_id)) != choice
         last[(member_index, rule_id)] = choice
     tally = {}
     for choice in last.values():
@@ -179,8 +178,8 @@ def test_thirty_members_vote_at_once(server):
         " WHERE entity = 'review_session' AND entity_id = ? AND action = 'ballot'",
         [session.id],
     ).fetchone()[0]
-    # A vote that repeats the stored one changes nothing and is not logged again.
-    assert ballot_events == changes, "one event per accepted vote that changed something"
+    # The session is anonymous: no event per vote, whose time could be joined with a login.
+    assert ballot_events == 0, "no event per anonymous vote"
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     vote_times = sorted(

@@ -112,12 +112,12 @@ def test_state_machine(db, world):
         sessions.open_session(db, world["fac"], session.id)
     with pytest.raises(Conflict):
         sessions.update_session(db, world["fac"], session.id, title="x", team_ids=[1], rule_ids=[1])
-    closed = sessions.close_session(db, world["other_q"], session.id)
+    with pytest.raises(Conflict, match="facilitator"):
+        sessions.close_session(db, world["other_q"], session.id)
+    closed = sessions.close_session(db, world["admin"], session.id)
     assert closed.state == "closed" and closed.closed_at
     with pytest.raises(Conflict, match="facilitator"):
         sessions.reopen_session(db, world["other_q"], session.id)
-    with pytest.raises(Conflict, match="facilitator"):
-        sessions.reopen_session(db, world["admin"], session.id)
     reopened = sessions.reopen_session(db, world["fac"], session.id)
     assert reopened.state == "open"
     actions = [e["action"] for e in events.history(db, "review_session", session.id)]
@@ -268,8 +268,7 @@ def test_unique_ballot_is_enforced_by_the_database(db, world):
     key = db.execute("SELECT voter_key FROM ballots").fetchone()[0]
     with pytest.raises(sqlite3.IntegrityError):
         db.execute(
-            "INSERT INTO ballots (session_id, rule_id, voter_key, choice, cast_at)"
-            " VALUES (?, ?, ?, 'drop', 'now')",
+            "INSERT INTO ballots (session_id, rule_id, voter_key, choice) VALUES (?, ?, ?, 'drop')",
             [session.id, world["a"].id, key],
         )
 
@@ -281,6 +280,7 @@ def test_anonymous_ballots_hold_no_readable_link(db, world):
     session = _open(db, world)
     _vote(db, world, session, "anna", "a", "drop", "Kost te veel tijd")
     _vote(db, world, session, "bert", "a", "keep")
+    _vote(db, world, session, "cor", "a", "keep")  # three voters: the results may be shown
     for row in db.query("SELECT * FROM ballots"):
         assert row["voter_id"] is None
         assert str(world["anna"].id) not in row["voter_key"].split(":")
@@ -288,11 +288,11 @@ def test_anonymous_ballots_hold_no_readable_link(db, world):
     dump = "\n".join(db.conn.iterdump())
     ballot_lines = [line for line in dump.splitlines() if "ballot" in line.lower()]
     assert not any("anna" in line.lower() or "Anna de Wit" in line for line in ballot_lines)
+    # Not even "a vote came in": its time could be lined up with a login.
     ballot_events = [
         e for e in events.history(db, "review_session", session.id) if e["action"] == "ballot"
     ]
-    assert len(ballot_events) == 2
-    assert all(e["actor_id"] is None and "choice" not in e["changes"] for e in ballot_events)
+    assert ballot_events == []
     sessions.close_session(db, world["fac"], session.id)
     result = ballots.results(db, session)[0]
     assert result["reasons"] == [
@@ -326,7 +326,8 @@ def test_suggested_outcome(counts, expected):
 
 
 def test_results_with_quorum(db, world):
-    session = _open(db, world)
+    # Named: rule C gets one vote, which an anonymous session would not count (test_anonymity).
+    session = _open(db, world, anonymous=False)
     _vote(db, world, session, "anna", "a", "drop")
     _vote(db, world, session, "bert", "a", "drop")
     _vote(db, world, session, "cor", "a", "abstain")

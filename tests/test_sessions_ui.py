@@ -156,7 +156,8 @@ def test_a_rule_left_without_a_choice_stays_as_it_was(db, world):
 
 
 def test_saving_an_unchanged_ballot_records_nothing_new(db, world):
-    session = _session(db, world)
+    # Named: only named sessions log votes (an anonymous vote logs nothing, test_anonymity).
+    session = _session(db, world, anonymous=False)
     a, b = world["a"].id, world["b"].id
     url = f"/sessions/{session.id}/vote"
     anna = world["client"]("anna")

@@ -188,7 +188,9 @@ def index():
     db = get_db()
     sessions.close_expired(db)
     member = current_user if current_user.role == "member" else None
-    return render_template("sessions/index.html", items=sessions.list_sessions(db, member))
+    return render_template(
+        "sessions/index.html", items=sessions.list_sessions(db, member, viewer=current_user)
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -259,6 +261,11 @@ def open_(session_id: int):
 @bp.route("/<int:session_id>/close", methods=["POST"])
 @allow(*EDITORS)
 def close(session_id: int):
+    session = get_or_404(sessions.get_session, session_id)
+    if session.mode == "online" and session.anonymous and request.form.get("final") != "1":
+        # Closing may show the results, and then the session stays closed for good.
+        flash(_("Tick the box to confirm that the session may stay closed for good."), "error")
+        return redirect(url_for("sessions.detail", session_id=session_id))
     return _state_change(sessions.close_session, session_id, _("The session is closed."))
 
 
@@ -303,17 +310,20 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
             "sessions/detail.html",
             session=session,
             eligible=sessions.eligible_count(db, session),
-            voters=sessions.voter_count(db, session.id),
+            participation=sessions.participation(db, session, current_user),
+            min_voters=sessions.min_voters(),
+            may_run=sessions.may_run(session, current_user),
+            may_reopen=sessions.reopen_refusal(db, session, current_user) is None,
             can_vote=sessions.is_eligible(db, session, current_user),
             results=ballots.results(db, session) if closed else None,
+            withheld=closed and ballots.results_withheld(db, session),
             rules_in_session=rules_in_session,
             hand_counts=ballots.hand_counts(db, session.id),
             hands_errors=hands_form_errors or {},
             decided=decided,
             any_applied=any(d["applied_at"] for d in decided.values()),
             decision_forms=forms,
-            may_decide=closed
-            and (current_user.id == session.facilitator_id or current_user.role == "admin"),
+            may_decide=closed and sessions.may_run(session, current_user),
         ),
         status,
     )
