@@ -66,7 +66,7 @@ NAV = [
     ),
     NavItem(
         "rules.tracing",
-        _l("Tracing"),
+        _l("Tracing work-list"),
         EDITORS,
         "rules.trac",
         _l("Rules not yet traced, and rules past their review date."),
