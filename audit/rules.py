@@ -17,7 +17,7 @@ from audit import events, origins
 from audit.clock import now_iso, today
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.text import blank, fold, has_control_characters
+from audit.text import blank, fold, has_control_characters, too_long
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 CODE_MAX = 30
@@ -317,7 +317,7 @@ def _minutes(value: Any, errors: dict) -> int | None:
 
 def _limit(value: str, n: int, field_name: str, errors: dict) -> str:
     if len(value) > n:
-        errors[field_name] = _l("At most %(n)s characters.", n=n)
+        errors[field_name] = too_long(n, len(value))
     return value
 
 

@@ -262,3 +262,88 @@ def test_the_register_uses_the_per_page_setting(tmp_path, monkeypatch):
     page = client.get("/rules").get_data(as_text=True)
     assert '<option value="20" selected>20</option>' in page
     db.close()
+
+
+# --- text too long is refused, never cut ----------------------------------------------------
+
+RULE_FORM = {
+    "code": "",
+    "title": "Dubbele controle",
+    "description": "",
+    "category_id": "",
+    "protocol_id": "",
+    "owner": "",
+    "minutes_per_week": "",
+    "relation_impact": "",
+    "status": "active",
+    "introduced_on": "",
+    "review_due": "",
+    "perceived_origin": "",
+    "verified_origin": "",
+    "source_reference": "",
+    "evidence_note": "",
+}
+LIMITS = {
+    "code": rules.CODE_MAX,
+    "title": rules.TITLE_MAX,
+    "description": rules.TEXT_MAX,
+    "owner": rules.OWNER_MAX,
+    "source_reference": rules.REFERENCE_MAX,
+    "evidence_note": rules.TEXT_MAX,
+}
+
+
+def test_every_text_field_of_a_rule_is_described_here():
+    text_fields = {name for name in rules.FIELDS if rules.DEFAULTS[name] == ""}
+    assert text_fields == set(LIMITS)
+
+
+@pytest.mark.parametrize("url", ["/rules/new", "/rules/1/edit", "/tracing", "/rules/bulk"])
+def test_no_rule_form_lets_the_browser_cut_text(quality, db, url):
+    # A maxlength attribute makes the browser drop whatever is pasted past it, unsaid.
+    make_rule(db, code="R1", review_due=days(-1))
+    page = quality.get(url).get_data(as_text=True)
+    assert "<form" in page
+    assert "maxlength" not in page
+
+
+@pytest.mark.parametrize("name", list(LIMITS))
+def test_too_long_text_is_refused_with_its_length_and_kept(quality, db, name):
+    limit = LIMITS[name]
+    # Words, as people write them; a code is one word.
+    text = "x" * (limit + 1) if name == "code" else ("Zorg " * limit)[: limit + 1600].strip()
+    response = post(quality, "/rules/new", {**RULE_FORM, name: text})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"Maximaal {limit} tekens, en deze tekst heeft er {len(text)}" in page
+    assert "er is niets afgeknipt" in page
+    assert text in page  # all of it, to shorten
+    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 0
+
+
+def test_the_domain_refuses_over_long_text_with_its_length(db):
+    from audit.errors import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        make_rule(db, description="a" * 6600)
+    message = str(refused.value.errors["description"][0])
+    assert "5000" in message and "6600" in message
+
+
+def test_the_importer_names_the_row_of_an_over_long_description(app, db, tmp_path):
+    import openpyxl
+
+    from audit import xlsx_import
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Title", "Description"])
+    ws.append(["Kort", "Past wel"])
+    ws.append(["Lang", "a" * 6600])
+    wb.save(tmp_path / "lang.xlsx")
+    with app.app_context():
+        plan = xlsx_import.read_plan(db, tmp_path / "lang.xlsx", filename="lang.xlsx")
+    assert [r.row for r in plan.invalid] == [3]
+    column, message = plan.invalid[0].errors[0]
+    assert column.startswith("B") and "6600" in str(message)
+    assert plan.rows[0].action == "create"

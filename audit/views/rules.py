@@ -21,14 +21,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit import categories, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.history import HistoryLookup
-from audit.views.helpers import attempt, choices, get_or_404, int_or_none
+from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_or_none
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 bp = Blueprint("rules", __name__)
@@ -45,14 +45,14 @@ def _origin_choices(empty_label) -> list:
 
 
 class RuleForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=rules.CODE_MAX)])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rules.TITLE_MAX)])
-    description = TextAreaField(_l("Description"), validators=[Length(max=rules.TEXT_MAX)])
+    code = StringField(_l("Code"), validators=[Optional(), MaxLength(rules.CODE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), MaxLength(rules.TITLE_MAX)])
+    description = TextAreaField(_l("Description"), validators=[MaxLength(rules.TEXT_MAX)])
     category_id = SelectField(_l("Category"), coerce=int_or_none)
     protocol_id = SelectField(_l("Protocol"), coerce=int_or_none)
     team_ids = _checkboxes(_l("Teams"), coerce=int)
     location_ids = _checkboxes(_l("Locations"), coerce=int)
-    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
     minutes_per_week = IntegerField(
         _l("Minutes per week"),
         validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
@@ -65,9 +65,9 @@ class RuleForm(FlaskForm):
     perceived_origin = SelectField(_l("Perceived origin"))
     verified_origin = SelectField(_l("Verified origin"))
     source_reference = StringField(
-        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
     )
-    evidence_note = TextAreaField(_l("Evidence"), validators=[Length(max=rules.TEXT_MAX)])
+    evidence_note = TextAreaField(_l("Evidence"), validators=[MaxLength(rules.TEXT_MAX)])
     version = HiddenField()
 
     def set_choices(self, db) -> None:
@@ -96,7 +96,7 @@ class RuleForm(FlaskForm):
 class TraceForm(FlaskForm):
     verified_origin = SelectField(_l("Verified origin"))
     source_reference = StringField(
-        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
     )
     review_due = DateField(_l("Next review"), validators=[Optional()])
     version = HiddenField()
@@ -375,7 +375,7 @@ def _helpers():
 class BulkForm(FlaskForm):
     status = SelectField(_l("Status"))
     category_id = SelectField(_l("Category"))
-    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
     review_due = DateField(_l("Review due"), validators=[Optional()])
     selection = HiddenField()
 
