@@ -234,7 +234,7 @@ def test_the_tracing_page_has_one_name(login_as, db, lang):
 
 
 def _rows(page: str) -> int:
-    return len(re.findall(r'<td><a href="/rules/\d+"', page))
+    return len(re.findall(r'<td[^>]*><a href="/rules/\d+"', page))
 
 
 def test_the_register_uses_the_per_page_setting(tmp_path, monkeypatch):
@@ -347,3 +347,40 @@ def test_the_importer_names_the_row_of_an_over_long_description(app, db, tmp_pat
     column, message = plan.invalid[0].errors[0]
     assert column.startswith("B") and "6600" in str(message)
     assert plan.rows[0].action == "create"
+
+
+# --- long unbroken text wraps (the browser suite measures it: test_browser_layout.py) -------
+
+LONG_WORD = "Handhygiëneprotocol" * 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/rules",
+        "/rules/{id}",
+        "/tracing",
+        "/rules/bulk?q=handhygiene",
+        "/sessions/new?q=handhygiene",
+        "/dashboard",
+    ],
+)
+def test_a_long_title_sits_in_an_element_that_wraps(quality, db, url):
+    rule = make_rule(
+        db,
+        title=LONG_WORD,
+        verified_origin="team",
+        relation_impact="hinders",
+        review_due=days(-1),
+    )
+    page = quality.get(url.format(id=rule.id)).get_data(as_text=True)
+    at = page.index(LONG_WORD, page.index("<main"))
+    opened = page.rindex("wrap-anywhere", 0, at)
+    between = page[opened:at]
+    assert not re.search(r"</(td|li|div|h1|label|p)>", between), between
+
+
+def test_the_wrapping_class_is_defined_in_the_style_sheet(client):
+    css = client.get("/static/app.css").get_data(as_text=True)
+    rule = re.search(r"\.wrap-anywhere\s*\{([^}]*)\}", css)
+    assert rule and "overflow-wrap: anywhere" in rule.group(1)
