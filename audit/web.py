@@ -42,7 +42,7 @@ class NavItem:
 
 
 NAV = [
-    NavItem("main.index", _l("Start"), READERS, "main."),
+    NavItem("main.index", _l("Start"), READERS, "main.index"),
     NavItem(
         "rules.register_page",
         _l("Register"),

@@ -384,3 +384,69 @@ def test_the_wrapping_class_is_defined_in_the_style_sheet(client):
     css = client.get("/static/app.css").get_data(as_text=True)
     rule = re.search(r"\.wrap-anywhere\s*\{([^}]*)\}", css)
     assert rule and "overflow-wrap: anywhere" in rule.group(1)
+
+
+# --- help: the words and how the figures are counted ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lang,words",
+    [
+        (
+            "nl",
+            [
+                "Woorden en cijfers",
+                "Veronderstelde herkomst",
+                "Vastgestelde herkomst",
+                "Zelfbedacht",
+                "Mythe",
+                "Nagegaan",
+                "Dekking",
+                "Aandeel zelfbedacht",
+                "De referentie",
+                "Teruggegeven uren",
+                "Regels van kracht",
+                "Filters op team en locatie",
+                "Nu: 70%.",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Words and figures",
+                "Perceived origin",
+                "Verified origin",
+                "Self-invented",
+                "Myth",
+                "Traced",
+                "Coverage",
+                "Self-invented share",
+                "The reference",
+                "Hours given back",
+                "Rules in force",
+                "Team and location filters",
+                "Now: 70%.",
+            ],
+        ),
+    ],
+)
+@pytest.mark.parametrize("role", ["admin", "quality", "member", "viewer"])
+def test_the_help_page_explains_every_figure_to_every_role(login_as, role, lang, words):
+    client = login_as(role, f"{role}{lang}")
+    post(client, "/language", {"lang": lang, "next": "/help"}, token_from="/")
+    response = client.get("/help")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for word in words:
+        assert word in page, word
+    assert 'aria-current="page"' not in page.split("</nav>")[0]  # no menu item claims it
+
+
+@pytest.mark.parametrize(
+    "role,url",
+    [("viewer", "/dashboard"), ("member", "/rules"), ("member", "/rules/{id}")],
+)
+def test_the_help_page_is_linked_where_the_figures_and_words_are(login_as, db, role, url):
+    rule = make_rule(db)
+    page = login_as(role).get(url.format(id=rule.id)).get_data(as_text=True)
+    assert 'href="/help' in page
