@@ -409,9 +409,7 @@ def bulk():
     form carries a fingerprint of the rules it showed; saving is refused if they changed."""
     db = get_db()
     rule_filter = filter_from_args(request.args)
-    form = BulkForm(
-        data={"selection": register.selection_token(register.rule_ids(db, rule_filter))}
-    )
+    form = BulkForm()
     form.set_choices(db)
     if form.validate_on_submit():
         changed = attempt(
