@@ -15,9 +15,10 @@ from sqlite_utils import Database
 
 from audit import categories, organisation, origins
 from audit.register import RuleFilter
+from audit.rules import IN_FORCE_SQL, in_force
 from audit.vocabulary import IMPACTS, STATUSES
 
-IN_FORCE = "r.status <> 'dropped'"
+IN_FORCE = IN_FORCE_SQL
 TOP_CANDIDATES = 10
 
 
@@ -53,7 +54,7 @@ class _Group:
 
     @property
     def in_force(self) -> bool:
-        return self.status != "dropped"
+        return in_force(self.status)
 
 
 def _groups(db: Database, scope: Scope) -> list[_Group]:

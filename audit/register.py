@@ -1,23 +1,45 @@
-"""Finding rules: search, filters, sort and pages, all in SQL so 10,000 rules stay fast.
+"""Finding rules: search, filters, sort and pages, all in SQL so 10,000 rules stay fast; and
+changing every rule a filter finds at once.
 
 The scope and filter SQL here is the one definition the dashboard and the exports reuse.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import categories, organisation, origins, protocols, rules
+from audit import categories, events, organisation, origins, protocols, rules
 from audit.clock import today
+from audit.db import transaction
+from audit.errors import Conflict
 from audit.text import fold, like_pattern
 from audit.vocabulary import IMPACTS, STATUSES
 
 PER_PAGE_CHOICES = (25, 50, 100)
+
+
+def _bounded(per_page: int) -> int:
+    return min(max(1, per_page), max(PER_PAGE_CHOICES))
+
+
+def page_sizes(default: int) -> list[int]:
+    """The page sizes to offer: the usual ones and the configured default (``PER_PAGE``)."""
+    return sorted({*PER_PAGE_CHOICES, _bounded(default)})
+
+
+def page_size(asked: int | None, default: int) -> int:
+    """The rows per page asked for in the URL if that size is offered, else the default."""
+    return asked if asked in page_sizes(default) else _bounded(default)
+
 
 # Does rule r apply to team :team? Organisation-wide, chosen for the team, or chosen for the
 # location the team works at.
@@ -39,25 +61,34 @@ LOCATION_SCOPE = """(
 )"""
 
 
+def _listed_order(column: str, keys: Iterable[str]) -> str:
+    """Keyed values in the order the app lists them (the same in both languages), not
+    alphabetically by key: *active* before *under review*, *law* before *team habit*."""
+    cases = " ".join(f"WHEN '{key}' THEN {i}" for i, key in enumerate(keys))
+    return f"(CASE {column} {cases} END)"
+
+
 # Sortable columns; {category} becomes the category name in the reader's language.
 SORT_COLUMNS = {
-    "code": "r.code COLLATE NOCASE",
-    "title": "r.title COLLATE NOCASE",
-    "category": "{category} COLLATE NOCASE",
-    "protocol": "p.name COLLATE NOCASE",
-    "status": "r.status",
-    "perceived_origin": "r.perceived_origin",
-    "verified_origin": "r.verified_origin",
+    "code": "r.code",
+    "title": "r.title",
+    "category": "{category}",
+    "protocol": "p.name",
+    "status": _listed_order("r.status", STATUSES),
+    "perceived_origin": _listed_order("r.perceived_origin", origins.ORIGINS),
+    "verified_origin": _listed_order("r.verified_origin", origins.ORIGINS),
     "self_invented": "r.self_invented",
     "myth": "r.myth",
     "minutes_per_week": "r.minutes_per_week",
-    "relation_impact": "r.relation_impact",
-    "owner": "r.owner COLLATE NOCASE",
+    "relation_impact": _listed_order("r.relation_impact", IMPACTS),
+    "owner": "r.owner",
     "introduced_on": "r.introduced_on",
     "review_due": "r.review_due",
     "created_at": "r.created_at",
     "updated_at": "r.updated_at",
 }
+# Text people type sorts without regard to case.
+_NOCASE = {"code", "title", "category", "protocol", "owner"}
 
 
 _CHECKBOXES = ("overdue", "archived")
@@ -118,7 +149,7 @@ class RuleFilter:
             clauses.append(LOCATION_SCOPE.format(location=":location"))
             params["location"] = self.location
         if self.overdue:
-            clauses.append("r.review_due < :today")
+            clauses.append(f"r.review_due < :today AND {rules.IN_FORCE_SQL}")
             params["today"] = today().isoformat()
         return " AND ".join(clauses), params
 
@@ -227,18 +258,21 @@ def search(
     sort: str = "code",
     descending: bool = False,
     page: int = 1,
-    per_page: int = 50,
+    per_page: int,
 ) -> Page:
-    """One page of rules matching the filter, with the total count."""
+    """One page of ``per_page`` rules (at most the largest offered size) matching the filter,
+    with the total count."""
     where, params = rule_filter.where()
     total = count(db, rule_filter)
-    per_page = per_page if per_page in PER_PAGE_CHOICES else 50
+    per_page = _bounded(per_page)
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    column = SORT_COLUMNS.get(sort, SORT_COLUMNS["code"]).format(category=categories.name_sql("c"))
+    sort = sort if sort in SORT_COLUMNS else "code"
+    column = SORT_COLUMNS[sort].format(category=categories.name_sql("c"))
+    collate = " COLLATE NOCASE" if sort in _NOCASE else ""
     direction = "DESC" if descending else "ASC"
-    # Empty values last whichever way one sorts, then a stable tie-break.
-    order = f"({column.split()[0]} IS NULL) ASC, {column} {direction}, r.id {direction}"
+    # Empty values (none, or empty text) last whichever way one sorts, then a stable tie-break.
+    order = f"(nullif({column}, '') IS NULL) ASC, {column}{collate} {direction}, r.id {direction}"
     rows = list(
         db.query(
             f"SELECT {_LIST_COLUMNS} {_FROM} WHERE {where} ORDER BY {order}"
@@ -257,6 +291,37 @@ def rule_ids(db: Database, rule_filter: RuleFilter, limit: int | None = None) ->
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [row[0] for row in db.execute(sql, params)]
+
+
+def selection_token(ids: Iterable[int]) -> str:
+    """A fingerprint of exactly this set of rules, whatever the order: a form that changes the
+    rules it showed carries it, so that a change to the set meanwhile is noticed."""
+    text = ",".join(str(i) for i in sorted(set(ids)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def change_matching(
+    db: Database,
+    actor: events.Actor | None,
+    rule_filter: RuleFilter,
+    selection: str,
+    **fields: Any,
+) -> int:
+    """Give every rule matching the filter the same values (``rules.bulk_update``), but only if
+    they are exactly the rules the user was shown (``selection``, from ``selection_token``).
+    Checked inside the write transaction, so no rule can join or leave in between: a rule added
+    or archived since the form was opened is never changed unseen. Returns how many changed."""
+    with transaction(db):
+        ids = rule_ids(db, rule_filter)
+        if not hmac.compare_digest(selection_token(ids), selection or ""):
+            raise Conflict(
+                _l(
+                    "The rules matching this filter changed since you opened this form: a rule"
+                    " was added, changed or archived. Nothing has been changed. Check the rules"
+                    " listed below and save again."
+                )
+            )
+        return rules.bulk_update(db, actor, ids, **fields)
 
 
 def _add_team_names(db: Database, rows: list[dict]) -> None:

@@ -17,7 +17,7 @@ from audit import events, origins
 from audit.clock import now_iso, today
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.text import blank, fold, has_control_characters
+from audit.text import blank, fold, has_control_characters, too_long
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 CODE_MAX = 30
@@ -51,6 +51,18 @@ FIELDS = (
 TRACING_FIELDS = ("verified_origin", "source_reference", "evidence_note")
 # Recorded in the history besides FIELDS (set by the app, not typed by the user).
 AUTOMATIC_FIELDS = ("verified_by", "verified_on")
+
+# A rule is in force while it is neither archived nor dropped. Only a rule in force counts in
+# the figures, can be overdue for review or is a candidate for a review session: this is the one
+# definition, for Python and for SQL on rules aliased ``r``.
+ENDED_STATUSES = ("dropped",)
+IN_FORCE_SQL = "(r.archived_at IS NULL AND r.status NOT IN ({}))".format(
+    ", ".join(f"'{status}'" for status in ENDED_STATUSES)
+)
+
+
+def in_force(status: str, archived: bool = False) -> bool:
+    return not archived and status not in ENDED_STATUSES
 
 
 @dataclass
@@ -104,8 +116,12 @@ class Rule:
         return origins.is_mandatory(self.verified_origin)
 
     @property
+    def in_force(self) -> bool:
+        return in_force(self.status, self.archived)
+
+    @property
     def review_overdue(self) -> bool:
-        return self.review_due is not None and self.review_due < today()
+        return self.in_force and self.review_due is not None and self.review_due < today()
 
     def values(self) -> dict[str, Any]:
         """The user-settable fields, as ``clean`` returns them."""
@@ -373,7 +389,7 @@ def _minutes(value: Any, errors: dict) -> int | None:
 
 def _limit(value: str, n: int, field_name: str, errors: dict) -> str:
     if len(value) > n:
-        errors[field_name] = _l("At most %(n)s characters.", n=n)
+        errors[field_name] = too_long(n, len(value))
     return value
 
 
@@ -671,6 +687,10 @@ def update_rule(
     return get_rule(db, rule_id)
 
 
+# A keyword left out (``review_due`` in ``trace``) keeps the rule's value; None clears it.
+UNCHANGED = object()
+
+
 def trace(
     db: Database,
     actor: events.Actor | None,
@@ -679,15 +699,19 @@ def trace(
     verified_origin: str | None,
     source_reference: str = "",
     evidence_note: str | None = None,
+    review_due: date | str | None | object = UNCHANGED,
     expected_version: int | None = None,
 ) -> Rule:
-    """Set (or clear) the verified origin and its source: the tracing work-list's quick form."""
+    """Set (or clear) the verified origin and its source, and the next review date if given:
+    the tracing work-list's quick form, where a rule past its review date gets a new one."""
     fields: dict[str, Any] = {
         "verified_origin": verified_origin,
         "source_reference": source_reference,
     }
     if evidence_note is not None:
         fields["evidence_note"] = evidence_note
+    if review_due is not UNCHANGED:
+        fields["review_due"] = review_due
     return update_rule(
         db, actor, rule_id, expected_version=expected_version, action="trace", **fields
     )

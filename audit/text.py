@@ -1,9 +1,12 @@
-"""Text helpers for search: one folding for what is stored and what is asked."""
+"""Text helpers: one folding for what is stored and what is asked, and one way to say a text is
+too long."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from flask_babel import lazy_gettext as _l
 
 # The combining marks that accents decompose into (the Unicode blocks of combining
 # diacritics): removed in one regular-expression pass rather than character by character.
@@ -32,3 +35,13 @@ def blank(text: str | None) -> bool:
 
 def has_control_characters(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" for c in text)
+
+
+def too_long(limit: int, length: int) -> str:
+    """The message for text over its limit. Text is refused, never cut: the user sees how much
+    too long it is and keeps all of it to shorten."""
+    return _l(
+        "At most %(n)s characters, and this text has %(count)s. Shorten it; nothing was cut.",
+        n=limit,
+        count=length,
+    )

@@ -42,7 +42,7 @@ class NavItem:
 
 
 NAV = [
-    NavItem("main.index", _l("Start"), READERS, "main."),
+    NavItem("main.index", _l("Start"), READERS, "main.index"),
     NavItem(
         "rules.register_page",
         _l("Register"),
@@ -66,7 +66,7 @@ NAV = [
     ),
     NavItem(
         "rules.tracing",
-        _l("Tracing"),
+        _l("Tracing work-list"),
         EDITORS,
         "rules.trac",
         _l("Rules not yet traced, and rules past their review date."),

@@ -24,6 +24,7 @@ ACCESS: dict[str, set[str] | str] = {
     "auth.logout": ALL,
     "auth.account": ALL,
     "main.index": ALL,
+    "main.help_page": ALL,
     "admin.user_list": ADMIN,
     "admin.user_new": ADMIN,
     "admin.user_edit": ADMIN,

@@ -1,5 +1,6 @@
 """Faults: a process killed mid-write, a read-only database, a full disk, a restart."""
 
+import re
 import sqlite3
 
 import pytest
@@ -108,10 +109,11 @@ def test_bulk_edit_through_the_register(login_as, db):
     client = login_as("quality", "ilse")
     page = client.get("/rules/bulk?q=hygiene").get_data(as_text=True)
     assert "5 regels" in page
+    selection = re.search(r'name="selection" type="hidden" value="(\w+)"', page).group(1)
     response = post(
         client,
         "/rules/bulk?q=hygiene",
-        {"status": "under_review", "category_id": "", "expected": "5"},
+        {"status": "under_review", "category_id": "", "selection": selection},
     )
     assert response.status_code == 302
     statuses = dict(db.execute("SELECT code, status FROM rules"))
@@ -124,7 +126,7 @@ def test_bulk_edit_refuses_a_changed_selection(login_as, db):
     make_rule(db, code="H1", title="Hygiëne")
     client = login_as("quality", "ilse")
     response = post(
-        client, "/rules/bulk?q=hygiene", {"status": "dropped", "category_id": "", "expected": "7"}
+        client, "/rules/bulk?q=hygiene", {"status": "dropped", "category_id": "", "selection": "7"}
     )
     assert response.status_code == 200
     assert rules.find_by_code(db, "H1").status == "active"

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,6 +8,7 @@ from tests.conftest import make_rule, make_team
 
 
 def codes(db, rule_filter=None, **kwargs):
+    kwargs.setdefault("per_page", 50)
     page = register.search(db, rule_filter or RuleFilter(), **kwargs)
     return [r["code"] for r in page.rows]
 
@@ -157,11 +158,141 @@ def test_filters_combine(db, world):
     assert codes(db, RuleFilter(team=w["eik"]["id"], status="under_review")) == []
 
 
-@pytest.mark.parametrize("sort", list(register.SORT_COLUMNS))
-def test_sort_on_every_column_both_ways(db, world, sort):
-    up = codes(db, sort=sort)
-    down = codes(db, sort=sort, descending=True)
-    assert sorted(up) == sorted(down) == ["LOC", "ORG", "TEAM", "ZON"]
+@pytest.fixture
+def sortable(db, monkeypatch):
+    """Four rules whose values differ in every sortable column, in an order that is neither
+    their id order nor their code order, so a sort that ignores its column cannot pass.
+    Ids 1-4 are the codes C, a, D, b."""
+    start = datetime(2025, 3, 1, 8, tzinfo=UTC)
+
+    def at(hours):
+        monkeypatch.setattr(clock, "now", lambda: start + timedelta(hours=hours))
+
+    def category(name):
+        return categories.save_category(db, None, name_nl=name)["id"]
+
+    def protocol(name):
+        return protocols.save_protocol(db, None, name=name)["id"]
+
+    rows = [
+        # code, created (h), updated (h), then the fields set at the update
+        (
+            "C",
+            1,
+            12,
+            dict(
+                title="Bravo",
+                category_id=category("Wonen"),
+                status="dropped",
+                perceived_origin="financier",
+                verified_origin="interpretation",
+                minutes_per_week=30,
+                relation_impact="neutral",
+                owner="",
+                introduced_on="2020-05-01",
+            ),
+        ),
+        (
+            "a",
+            3,
+            13,
+            dict(
+                title="Delta",
+                protocol_id=protocol("pb"),
+                status="active",
+                perceived_origin="team",
+                verified_origin="certification",
+                relation_impact="supports",
+                owner="zorg",
+                introduced_on="2019-01-31",
+                review_due="2030-01-01",
+            ),
+        ),
+        (
+            "D",
+            0,
+            11,
+            dict(
+                title="alfa",
+                category_id=category("eten"),
+                protocol_id=protocol("Pa"),
+                status="adapted",
+                verified_origin="law",
+                minutes_per_week=5,
+                relation_impact="hinders",
+                owner="Anna",
+                review_due="2024-06-30",
+            ),
+        ),
+        (
+            "b",
+            2,
+            10,
+            dict(
+                title="Charlie",
+                category_id=category("Bad"),
+                protocol_id=protocol("PC"),
+                status="under_review",
+                perceived_origin="law",
+                minutes_per_week=120,
+                owner="bert",
+                introduced_on="2021-12-01",
+                review_due="2027-03-15",
+            ),
+        ),
+    ]
+    made = []
+    for code, created, _updated, _fields in rows:
+        at(created)
+        made.append(make_rule(db, code=code, title="x"))
+    for rule, (_code, _created, updated, fields) in zip(made, rows, strict=True):
+        at(updated)
+        rules.update_rule(db, None, rule.id, **fields)
+    assert [r.id for r in made] == [1, 2, 3, 4]
+
+
+# The order each column must give, both ways. Empty values come last either way; status,
+# origins and effect follow the order the app lists them in (the same in both languages);
+# text ignores case.
+SORTED = {
+    "code": (["a", "b", "C", "D"], ["D", "C", "b", "a"]),
+    "title": (["D", "C", "b", "a"], ["a", "b", "C", "D"]),
+    "category": (["b", "D", "C", "a"], ["C", "D", "b", "a"]),
+    "protocol": (["D", "a", "b", "C"], ["b", "a", "D", "C"]),
+    "status": (["a", "b", "D", "C"], ["C", "D", "b", "a"]),
+    "perceived_origin": (["b", "C", "a", "D"], ["a", "C", "b", "D"]),
+    "verified_origin": (["D", "a", "C", "b"], ["C", "a", "D", "b"]),
+    "self_invented": (["a", "D", "b", "C"], ["C", "b", "D", "a"]),
+    "myth": (["a", "D", "b", "C"], ["C", "b", "D", "a"]),
+    "minutes_per_week": (["D", "C", "b", "a"], ["b", "C", "D", "a"]),
+    "relation_impact": (["D", "C", "a", "b"], ["a", "C", "D", "b"]),
+    "owner": (["D", "b", "a", "C"], ["a", "b", "D", "C"]),
+    "introduced_on": (["a", "C", "b", "D"], ["b", "C", "a", "D"]),
+    "review_due": (["D", "b", "a", "C"], ["a", "b", "D", "C"]),
+    "created_at": (["D", "C", "b", "a"], ["a", "b", "C", "D"]),
+    "updated_at": (["b", "D", "C", "a"], ["a", "C", "D", "b"]),
+}
+
+
+def test_every_sortable_column_has_an_expected_order():
+    assert set(SORTED) == set(register.SORT_COLUMNS)
+    # A sort that ignored the direction could not pass either.
+    assert all(up != down for up, down in SORTED.values())
+
+
+@pytest.mark.parametrize("descending", [False, True], ids=["ascending", "descending"])
+@pytest.mark.parametrize("sort", list(SORTED))
+def test_sort_on_every_column_both_ways(db, sortable, sort, descending):
+    assert codes(db, sort=sort, descending=descending) == SORTED[sort][descending]
+
+
+@pytest.mark.parametrize("sort", list(SORTED))
+def test_a_sort_that_ignores_its_column_fails_the_check(db, sortable, monkeypatch, sort):
+    # The expected orders differ from the id order (the tie-break), so a column whose SQL
+    # sorted by nothing in particular would not pass the test above.
+    monkeypatch.setitem(register.SORT_COLUMNS, sort, "r.id")
+    assert codes(db, sort=sort) != SORTED[sort][False]
+    assert codes(db, sort=sort, descending=True) != SORTED[sort][True]
 
 
 def test_sort_puts_empty_values_last(db):
@@ -182,7 +313,8 @@ def test_sort_puts_empty_values_last(db):
         (26, 0, 25, 1, 25, 2),  # before the start: the first page
         (26, -4, 25, 1, 25, 2),
         (60, 2, 50, 2, 10, 2),
-        (60, 1, 7, 1, 50, 2),  # a page size not offered: the default
+        (60, 1, 7, 1, 7, 9),
+        (101, 1, 500, 1, 100, 2),  # at most 100 rows a page
     ],
 )
 def test_pagination_edges(db, total, page, per_page, expected_page, rows, pages):

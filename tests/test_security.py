@@ -455,6 +455,8 @@ def test_bulk_form_never_breaks(login_as, db, owner, status, review):
     if not db.execute("SELECT count(*) FROM rules").fetchone()[0]:
         make_rule(db, code="B1")
     client = login_as("quality", "bulkfuzz")
+    page = client.get("/rules/bulk").get_data(as_text=True)
+    selection = re.search(r'name="selection" type="hidden" value="(\w+)"', page).group(1)
     response = post(
         client,
         "/rules/bulk",
@@ -463,7 +465,7 @@ def test_bulk_form_never_breaks(login_as, db, owner, status, review):
             "status": status,
             "review_due": review,
             "category_id": "",
-            "expected": "1",
+            "selection": selection,
         },
     )
     assert response.status_code in (200, 302)

@@ -7,10 +7,12 @@ from typing import Any, TypeVar
 
 from flask import abort
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+from wtforms import Field, SelectChoice
+from wtforms.validators import StopValidation
 
 from audit.db import get_db
 from audit.errors import Conflict, NotFound, ValidationError
+from audit.text import too_long
 
 T = TypeVar("T")
 
@@ -31,6 +33,22 @@ def show_errors(
             field.errors = target + [str(m) for m in messages]
         else:
             form.form_errors.extend(str(m) for m in messages)
+
+
+class MaxLength:
+    """A form check that text has at most ``limit`` characters, with the domain's message.
+
+    Unlike WTForms' ``Length`` it gives the field no ``maxlength`` attribute: with one, a
+    browser cuts pasted text at the limit without a word, and the user never learns that the
+    end of their text is gone. Here the text arrives whole and is refused with its length."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        length = len(field.data or "")
+        if length > self.limit:
+            raise StopValidation(str(too_long(self.limit, length)))
 
 
 def int_or_none(value: str | None) -> int | None:

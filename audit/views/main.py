@@ -1,4 +1,5 @@
-"""The start page: for team members, the review sessions waiting for their vote."""
+"""The start page (for team members, the review sessions waiting for their vote) and the help
+page with the words and figures."""
 
 from __future__ import annotations
 
@@ -22,3 +23,12 @@ def index():
         voted = ballots.my_ballots(db, current_app.config["SECRET_KEY"], session, current_user.id)
         mine.append({"session": session, "voted": len(voted)})
     return render_template("main/index.html", org=organisation.get_settings(db), my_sessions=mine)
+
+
+@bp.route("/help")
+@allow(*READERS)
+def help_page():
+    """What the words mean and how every figure is counted, for every role: the same
+    definitions the figures module counts by (see README, "How the figures are counted")."""
+    settings = organisation.get_settings(get_db())
+    return render_template("main/help.html", reference_share=settings["reference_share"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -19,15 +21,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit import categories, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
 from audit.history import HistoryLookup
-from audit.views.helpers import attempt, choices, get_or_404, int_or_none, show_errors
+from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_or_none
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 bp = Blueprint("rules", __name__)
@@ -44,14 +45,14 @@ def _origin_choices(empty_label) -> list:
 
 
 class RuleForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[Optional(), Length(max=rules.CODE_MAX)])
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=rules.TITLE_MAX)])
-    description = TextAreaField(_l("Description"), validators=[Length(max=rules.TEXT_MAX)])
+    code = StringField(_l("Code"), validators=[Optional(), MaxLength(rules.CODE_MAX)])
+    title = StringField(_l("Title"), validators=[DataRequired(), MaxLength(rules.TITLE_MAX)])
+    description = TextAreaField(_l("Description"), validators=[MaxLength(rules.TEXT_MAX)])
     category_id = SelectField(_l("Category"), coerce=int_or_none)
     protocol_id = SelectField(_l("Protocol"), coerce=int_or_none)
     team_ids = _checkboxes(_l("Teams"), coerce=int)
     location_ids = _checkboxes(_l("Locations"), coerce=int)
-    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
     minutes_per_week = IntegerField(
         _l("Minutes per week"),
         validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
@@ -64,9 +65,9 @@ class RuleForm(FlaskForm):
     perceived_origin = SelectField(_l("Perceived origin"))
     verified_origin = SelectField(_l("Verified origin"))
     source_reference = StringField(
-        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
     )
-    evidence_note = TextAreaField(_l("Evidence"), validators=[Length(max=rules.TEXT_MAX)])
+    evidence_note = TextAreaField(_l("Evidence"), validators=[MaxLength(rules.TEXT_MAX)])
     version = HiddenField()
 
     def set_choices(self, db) -> None:
@@ -95,8 +96,9 @@ class RuleForm(FlaskForm):
 class TraceForm(FlaskForm):
     verified_origin = SelectField(_l("Verified origin"))
     source_reference = StringField(
-        _l("Source reference"), validators=[Length(max=rules.REFERENCE_MAX)]
+        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
     )
+    review_due = DateField(_l("Next review"), validators=[Optional()])
     version = HiddenField()
 
     def __init__(self, *args, **kwargs):
@@ -162,13 +164,14 @@ def register_page():
     sort = request.args.get("sort", "code")
     sort = sort if sort in register.SORT_COLUMNS else "code"
     descending = request.args.get("dir") == "desc"
+    per_page = current_app.config["PER_PAGE"]
     page = register.search(
         db,
         rule_filter,
         sort=sort,
         descending=descending,
         page=int_or_none(request.args.get("page")) or 1,
-        per_page=int_or_none(request.args.get("per_page")) or 50,
+        per_page=register.page_size(int_or_none(request.args.get("per_page")), per_page),
     )
     return render_template(
         "rules/register.html",
@@ -178,6 +181,7 @@ def register_page():
         sort=sort,
         descending=descending,
         options=filter_options(db),
+        page_sizes=register.page_sizes(per_page),
     )
 
 
@@ -314,6 +318,8 @@ def trace(rule_id: int):
     db = get_db()
     rule = get_or_404(rules.get_rule, rule_id)
     form = TraceForm(prefix=f"r{rule_id}")
+    # A form without the review date field (an older page) leaves the date as it is.
+    review_due = form.review_due.data if form.review_due.raw_data else rules.UNCHANGED
     traced = form.validate() and attempt(
         form,
         lambda: rules.trace(
@@ -322,11 +328,30 @@ def trace(rule_id: int):
             rule_id,
             verified_origin=form.verified_origin.data,
             source_reference=form.source_reference.data,
+            review_due=review_due,
             expected_version=int_or_none(form.version.data),
         ),
     )
     if traced:
         flash(_("The origin of %(code)s has been recorded.", code=rule.code), "success")
+        if traced.review_due != rule.review_due and traced.review_due is not None:
+            flash(
+                _(
+                    "The next review of %(code)s is on %(date)s.",
+                    code=rule.code,
+                    date=format_date(traced.review_due),
+                ),
+                "success",
+            )
+        if traced.review_overdue:
+            flash(
+                _(
+                    "%(code)s is still past its review date. Set the next review date to take"
+                    " it off the overdue list.",
+                    code=rule.code,
+                ),
+                "warning",
+            )
         return redirect(url_for("rules.tracing", **_page_args(request.form)))
     # Re-render the work-list with this row's input and errors next to it.
     return render_template(
@@ -350,6 +375,7 @@ def trace_form_for(rule_row: dict, failed: dict) -> TraceForm:
         data={
             "verified_origin": rule_row["verified_origin"] or "",
             "source_reference": rule_row["source_reference"],
+            "review_due": rule_row["review_due"] and date.fromisoformat(rule_row["review_due"]),
             "version": rule_row["version"],
         },
         meta={"csrf": False},
@@ -367,9 +393,9 @@ def _helpers():
 class BulkForm(FlaskForm):
     status = SelectField(_l("Status"))
     category_id = SelectField(_l("Category"))
-    owner = StringField(_l("Owner"), validators=[Length(max=rules.OWNER_MAX)])
+    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
     review_due = DateField(_l("Review due"), validators=[Optional()])
-    expected = HiddenField()
+    selection = HiddenField()
 
     def set_choices(self, db) -> None:
         keep = ("", _("(leave as it is)"))
@@ -391,28 +417,37 @@ class BulkForm(FlaskForm):
         return changes
 
 
+BULK_LISTED = 100  # rules listed by name on the bulk form; the register shows the rest
+
+
 @bp.route("/rules/bulk", methods=["GET", "POST"])
 @allow(*EDITORS)
 def bulk():
-    """Change every rule of the current filter at once (the filter travels in the URL)."""
+    """Change every rule of the current filter at once (the filter travels in the URL). The
+    form carries a fingerprint of the rules it showed; saving is refused if they changed."""
     db = get_db()
     rule_filter = filter_from_args(request.args)
-    ids = register.rule_ids(db, rule_filter)
-    form = BulkForm(data={"expected": len(ids)})
+    form = BulkForm()
     form.set_choices(db)
     if form.validate_on_submit():
-        if int_or_none(form.expected.data) != len(ids):
-            form.form_errors.append(
-                _("The rules matching this filter changed meanwhile. Check the list and try again.")
-            )
-        else:
-            try:
-                changed = rules.bulk_update(db, current_user, ids, **form.changes())
-            except ValidationError as error:
-                show_errors(form, error)
-            else:
-                flash(_("%(n)s rules have been changed.", n=changed), "success")
-                return redirect(url_for("rules.register_page", **rule_filter.to_args()))
+        changed = attempt(
+            form,
+            lambda: register.change_matching(
+                db, current_user, rule_filter, form.selection.data, **form.changes()
+            ),
+        )
+        if changed is not None:
+            flash(_("%(n)s rules have been changed.", n=changed), "success")
+            return redirect(url_for("rules.register_page", **rule_filter.to_args()))
+    # Whatever was posted, the page shows the rules matching now and carries their fingerprint.
+    ids = register.rule_ids(db, rule_filter)
+    form.selection.data = register.selection_token(ids)
+    listed = register.search(db, rule_filter, sort="code", per_page=BULK_LISTED)
     return render_template(
-        "rules/bulk.html", form=form, count=len(ids), f=rule_filter, args=rule_filter.to_args()
+        "rules/bulk.html",
+        form=form,
+        count=len(ids),
+        listed=listed,
+        f=rule_filter,
+        args=rule_filter.to_args(),
     )

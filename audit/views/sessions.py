@@ -35,7 +35,7 @@ from audit import ballots, decisions, organisation, rules, sessions
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.errors import Conflict, NotFound, ValidationError
-from audit.views.helpers import attempt, choices, get_or_404, int_or_none
+from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_or_none
 from audit.views.rules import filter_from_args, filter_options
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
@@ -89,8 +89,8 @@ class DecisionForm(FlaskForm):
     rationale = TextAreaField(
         _l("Rationale"), validators=[DataRequired(), Length(max=decisions.RATIONALE_MAX)]
     )
-    new_title = StringField(_l("New title"), validators=[Length(max=rules.TITLE_MAX)])
-    new_description = TextAreaField(_l("New text"), validators=[Length(max=rules.TEXT_MAX)])
+    new_title = StringField(_l("New title"), validators=[MaxLength(rules.TITLE_MAX)])
+    new_description = TextAreaField(_l("New text"), validators=[MaxLength(rules.TEXT_MAX)])
     new_minutes_per_week = IntegerField(
         _l("New minutes per week"), validators=[Optional(), NumberRange(min=0)]
     )
