@@ -10,6 +10,7 @@ their real policy. A violation of impact serious or critical fails the test.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import openpyxl
@@ -157,3 +158,75 @@ def test_the_audit_finds_violations(demo_server, watch, axe_source):
     assert sorted(v["id"] for v in violations) == ["color-contrast", "image-alt"]
     report = "\n".join(describe("login", violations))
     assert "insufficient color contrast" in report and "img" in report
+
+
+# Runs in the page on the focused element: its focus ring's colour, and the colour just outside
+# the element where the ring is drawn (the first background found under that point).
+FOCUS_RING = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) { return null; }
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  const x = box.left >= 4 ? box.left - 1 : box.right + 1;
+  const y = box.top + box.height / 2;
+  let behind = "rgb(255, 255, 255)";
+  for (const under of document.elementsFromPoint(x, y)) {
+    if (under === el || el.contains(under)) continue;
+    let node = under;
+    while (node && getComputedStyle(node).backgroundColor === "rgba(0, 0, 0, 0)") {
+      node = node.parentElement;
+    }
+    if (node) { behind = getComputedStyle(node).backgroundColor; }
+    break;
+  }
+  return {
+    element: el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + "." + el.className,
+    text: (el.innerText || el.value || "").trim().slice(0, 30),
+    outline: style.outlineStyle === "none" ? null : style.outlineColor,
+    width: parseFloat(style.outlineWidth),
+    behind,
+  };
+}"""
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(n) for n in re.findall(r"[\d.]+", css)[:3])
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG contrast ratio of two CSS rgb() colours."""
+
+    def luminance(rgb: tuple[float, ...]) -> float:
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    high, low = sorted((luminance(_rgb(one)), luminance(_rgb(other))), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_ratio():
+    assert round(contrast("rgb(0, 0, 0)", "rgb(255, 255, 255)"), 1) == 21.0
+    assert round(contrast("rgb(245, 183, 0)", "rgb(255, 255, 255)"), 1) == 1.8
+
+
+def test_the_focus_ring_stands_out_wherever_it_is(demo_server, watch):
+    """Keyboard users find the focus: a ring of 3:1 or more against what surrounds it (WCAG
+    1.4.11), in the green header and on the light pages alike. axe does not check focus."""
+    page = watch(demo_server).page(PHONE)
+    login(page, demo_server.base, "fatima", demo_server.logins["fatima"])
+    weak = []
+    for path in ("/sessions/2/vote", "/rules"):
+        page.goto(demo_server.base + path)
+        seen = 0
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            ring = page.evaluate(FOCUS_RING)
+            if ring is None:  # past the last element
+                break
+            seen += 1
+            ratio = contrast(ring["outline"], ring["behind"]) if ring["outline"] else 0
+            if ring["width"] < 2 or ratio < 3:
+                weak.append(f"{path} {ring['element']} '{ring['text']}': {ratio:.1f}:1 {ring}")
+        assert seen >= 10, path
+    assert weak == [], "focus rings too faint:\n" + "\n".join(weak)
