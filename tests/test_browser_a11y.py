@@ -105,6 +105,11 @@ def test_main_pages_have_no_serious_accessibility_violations(
     page.goto(base + "/login")
     switch_language(page, language)
     audit(page, "login")
+    page.fill("#username", "kwaliteit")
+    page.fill("#password", "not the password")
+    page.click("form button.primary")
+    assert page.locator(".alert.error, .errors").count() >= 1
+    audit(page, "login with an error")
 
     login(page, base, "kwaliteit", demo_server.logins["kwaliteit"])
     switch_language(page, language)  # the user's own choice from now on
@@ -116,6 +121,11 @@ def test_main_pages_have_no_serious_accessibility_violations(
     ):
         page.goto(base + path)
         audit(page, name)
+
+    page.goto(base + "/rules/new")
+    page.locator("main form button[type=submit]").first.click()  # nothing filled in
+    assert page.locator("[aria-invalid=true]").count() >= 1
+    audit(page, "rule form with errors")
 
     page.goto(base + "/import/")
     page.locator("input[type=file]").set_input_files(
@@ -134,7 +144,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
     assert phone.locator("input[type=radio][value=keep]").count() >= 2, "no ballot to audit"
     audit(phone, "ballot on a phone")
 
-    assert len(audit.audited) == 7
+    assert len(audit.audited) == 9
     assert audit.problems == [], "serious or critical accessibility violations:\n" + "\n".join(
         audit.problems
     )
