@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-# key -> label (English here, Dutch in the catalogue), in the order DESIGN.md gives them
+# key -> label (English here, Dutch in the catalogue), in the order of docs/design.md
 ORIGINS = {
     "law": _l("Law or regulation"),
     "inspectorate": _l("Inspectorate"),

@@ -95,7 +95,7 @@ FOUNDATION = [
     """,
 ]
 
-# Origin groups as DESIGN.md defines them. audit/origins.py holds the same sets for Python;
+# Origin groups as docs/design.md defines them. audit/origins.py holds the same sets for Python;
 # tests/test_origins.py checks that the two agree for every combination.
 _EXTERNAL = "('law', 'inspectorate', 'financier', 'professional_standard', 'certification')"
 _SELF = "('interpretation', 'organisation', 'team')"

@@ -2,129 +2,25 @@
 
 Debian's Chromium, driven by Playwright (no browser download). Every page a test opens is
 watched for console errors and Content-Security-Policy violations. Screenshots of the main pages
-in both languages are written to docs/screenshots/.
+in both languages go to a temporary folder, or to the folder RULE_AUDIT_SCREENSHOTS names
+(`RULE_AUDIT_SCREENSHOTS=docs/screenshots` renews the README's pictures). The fixtures are in
+tests/browser_support.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
 
 import openpyxl
 import pytest
 
-from audit import create_app, demo, rules, sessions, users
-from audit.config import ROOT
+from audit import rules, sessions, users
 from audit.db import connect
-from tests.servers import CHROMIUM_ARGS, DESKTOP, PHONE, chromium_path, start_server
+from tests.browser_support import login, shoot, switch_language
+from tests.servers import PHONE
 
 pytestmark = pytest.mark.browser
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=path, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
-class Watched:
-    """Opens pages and remembers every console error and CSP violation they log."""
-
-    def __init__(self, browser, base: str) -> None:
-        self.browser, self.base = browser, base
-        self.problems: list[str] = []
-        self.contexts = []
-
-    def page(self, viewport=DESKTOP, lang: str | None = None):
-        context = self.browser.new_context(viewport=viewport, accept_downloads=True)
-        self.contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.on(
-            "console", lambda m: m.type == "error" and self.problems.append(f"{page.url}: {m.text}")
-        )
-        page.on("pageerror", lambda e: self.problems.append(f"{page.url}: {e}"))
-        return page
-
-    def _console(self, page, message) -> None:
-        if message.type != "error":
-            return
-        self.problems.append(f"{page.url}: {message.text}")
-
-    def close(self) -> None:
-        for context in self.contexts:
-            context.close()
-
-
-@pytest.fixture
-def demo_server(tmp_path, monkeypatch):
-    """A server on a demo database; the logins are known to the test."""
-    instance = tmp_path / "instance"
-    monkeypatch.setenv("RULE_AUDIT_INSTANCE", str(instance))
-    monkeypatch.delenv("RULE_AUDIT_DATABASE", raising=False)
-    app = create_app()
-    db = connect(app.config["DATABASE"])
-    logins = {name: password for name, _, password in demo.seed(db, app.config["SECRET_KEY"])}
-    db.close()
-    server = start_server(instance)
-    server.logins = logins
-    server.database = app.config["DATABASE"]
-    yield server
-    _, errors = server.stop()
-    assert "Traceback" not in errors, errors[-2000:]
-
-
-@pytest.fixture
-def empty_server(tmp_path):
-    server = start_server(tmp_path / "instance")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def watch(chromium, request):
-    created = []
-
-    def make(server):
-        watched = Watched(chromium, server.base)
-        created.append(watched)
-        return watched
-
-    yield make
-    for watched in created:
-        watched.close()
-        assert watched.problems == [], "console errors or CSP violations:\n" + "\n".join(
-            watched.problems
-        )
-
-
-def login(page, base, username, password):
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("form button.primary")
-    page.wait_for_url(re.compile(r".*/$"))
-
-
-def switch_language(page, code):
-    page.click(f".lang-switch button[value={code}]")
-    page.wait_for_load_state()
-
-
-def shoot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+pytest_plugins = ["tests.browser_support"]
 
 
 # --- first run, login, languages ------------------------------------------------------------
