@@ -450,3 +450,26 @@ def test_the_help_page_is_linked_where_the_figures_and_words_are(login_as, db, r
     rule = make_rule(db)
     page = login_as(role).get(url.format(id=rule.id)).get_data(as_text=True)
     assert 'href="/help' in page
+
+
+def test_the_help_page_names_the_reference_and_its_source_or_says_there_is_none(login_as, db):
+    from audit import organisation
+
+    client = login_as("member", "mirjam")
+    post(client, "/language", {"lang": "en", "next": "/help"}, token_from="/")
+    organisation.update_settings(
+        db,
+        None,
+        name="Lindehof",
+        default_language="nl",
+        reference_share=0.6,
+        reference_label_nl="Eigen meting 2025",
+        reference_label_en="Own survey 2025",
+    )
+    page = client.get("/help").get_data(as_text=True)
+    assert "Now: 60%." in page and "Source: Own survey 2025." in page
+    organisation.update_settings(
+        db, None, name="Lindehof", default_language="nl", reference_share=None
+    )
+    page = client.get("/help").get_data(as_text=True)
+    assert "Now: no reference is set." in page and "Source:" not in page

@@ -31,4 +31,8 @@ def help_page():
     """What the words mean and how every figure is counted, for every role: the same
     definitions the figures module counts by (see README, "How the figures are counted")."""
     settings = organisation.get_settings(get_db())
-    return render_template("main/help.html", reference_share=settings["reference_share"])
+    return render_template(
+        "main/help.html",
+        reference_share=settings["reference_share"],
+        reference_label=organisation.reference_label(settings),
+    )
