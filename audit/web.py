@@ -199,8 +199,9 @@ def _database_error(error: sqlite3.Error):
 def _render_error(code: int, message):
     try:
         return render_template("errors/error.html", code=code, message=message), code
-    except sqlite3.Error as error:  # the layout needs the database for the menu and language
-        current_app.logger.error("error page %s without the database: %s", code, error)
+    # The layout needs the database (the menu, the language): without it, the plain page.
+    except Exception as error:  # noqa: BLE001
+        current_app.logger.error("error page %s without the layout: %s", code, error)
         return _page_without_database(code, message)
 
 
