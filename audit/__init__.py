@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from audit import access, config, db, i18n, web
+from audit import access, config, db, i18n, ratelimit, web
 from audit.config import ROOT
 
 csrf = CSRFProtect()
@@ -21,10 +21,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     config.load(app, test_config)
+    web.bound_url_integers(app)
     db.init_db(app.config["DATABASE"], app.config["BUSY_TIMEOUT_MS"])
     db.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
+    ratelimit.init_app(app)
     web.init_app(app)
     access.init_app(app)
 

@@ -134,7 +134,16 @@ def serve_command(host: str, port: int, threads: int, with_demo: bool) -> None:
     click.echo(f"Regelaudit on http://{host}:{port}/  (database {app.config['DATABASE']})")
     # The lock tells `rule-audit restore` that this database is in use.
     with backup.server_lock(app.config["DATABASE"]):
-        waitress.serve(app, host=host, port=port, threads=threads, ident="rule-audit")
+        waitress.serve(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="rule-audit",
+            # Waitress drops X-Forwarded-* unless told otherwise; with TRUSTED_PROXIES set,
+            # ProxyFix (audit/ratelimit.py) reads exactly as many entries as there are proxies.
+            clear_untrusted_proxy_headers=not app.config["TRUSTED_PROXIES"],
+        )
 
 
 def _scope(db, team: str | None, location: str | None) -> figures.Scope:

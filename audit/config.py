@@ -16,6 +16,11 @@ DEFAULTS = {
     "BUSY_TIMEOUT_MS": 10_000,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCKOUT_MINUTES": 15,
+    # Failed login attempts per client address before the form answers 429 (a limits string).
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "RATELIMIT_HEADERS_ENABLED": True,  # a 429 says when to try again (Retry-After)
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none, trust none).
+    "TRUSTED_PROXIES": 0,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
@@ -35,6 +40,8 @@ DEFAULTS = {
 ENV_OVERRIDES = {
     "RULE_AUDIT_DATABASE": "DATABASE",
     "RULE_AUDIT_SESSION_COOKIE_SECURE": "SESSION_COOKIE_SECURE",
+    "RULE_AUDIT_TRUSTED_PROXIES": "TRUSTED_PROXIES",
+    "RULE_AUDIT_LOGIN_RATE_LIMIT": "LOGIN_RATE_LIMIT",
 }
 
 
@@ -61,6 +68,9 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+CONVERT = {"SESSION_COOKIE_SECURE": _truthy, "TRUSTED_PROXIES": int}
+
+
 def load(app: Flask, test_config: dict | None) -> None:
     app.config.from_mapping(DEFAULTS)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -71,7 +81,7 @@ def load(app: Flask, test_config: dict | None) -> None:
     for variable, key in ENV_OVERRIDES.items():
         if variable in os.environ and (test_config is None or key not in test_config):
             value = os.environ[variable]
-            app.config[key] = _truthy(value) if key == "SESSION_COOKIE_SECURE" else value
+            app.config[key] = CONVERT.get(key, str)(value)
     if not app.config["DATABASE"]:
         app.config["DATABASE"] = str(Path(app.instance_path) / "audit.sqlite3")
     if test_config is None:

@@ -21,6 +21,11 @@ from sqlite_utils import Database
 from audit.clock import now_iso
 from audit.schema import MIGRATIONS
 
+# SQLite stores integers in 8 bytes: a larger number (an id typed into a URL or a form)
+# cannot even be compared with a column and would raise OverflowError instead of matching
+# nothing.
+SQLITE_INT_MAX = 2**63 - 1
+
 
 def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
     """Open the database with the settings every connection needs."""
@@ -30,14 +35,18 @@ def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
         isolation_level=None,  # we say BEGIN ourselves; no implicit transactions
         check_same_thread=False,
     )
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    # WAL with synchronous=NORMAL is durable against application crashes and keeps readers
-    # and the writer out of each other's way.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    # Deleted and overwritten content is zeroed, not left in free space: a changed anonymous
-    # vote leaves no old choice or reason in the file or in a backup of it.
-    conn.execute("PRAGMA secure_delete = ON")
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # WAL with synchronous=NORMAL is durable against application crashes and keeps
+        # readers and the writer out of each other's way.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # Deleted and overwritten content is zeroed, not left in free space: a changed anonymous
+        # vote leaves no old choice or reason in the file or in a backup of it.
+        conn.execute("PRAGMA secure_delete = ON")
+    except sqlite3.Error:  # e.g. a full disk: the shared-memory file cannot grow
+        conn.close()
+        raise
     return Database(conn, execute_plugins=False)
 
 

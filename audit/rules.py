@@ -26,6 +26,10 @@ TEXT_MAX = 5000
 OWNER_MAX = 100
 REFERENCE_MAX = 200
 MINUTES_MAX = 1_000_000
+# The largest number a code of the automatic form (R-0001) may be given by hand. Automatic
+# numbers continue after the largest one in use, so one huge code would otherwise push every
+# later number out of range for good.
+CODE_NUMBER_MAX = 999_999_999
 
 # What a user can set, in the order forms and exports show them.
 FIELDS = (
@@ -440,6 +444,14 @@ def clean(db: Database, fields: Mapping[str, Any], known: KnownIds | None = None
             out[name] = [k for k in VALUES if k in keys]  # fixed order, no duplicates
     if out.get("code") and has_control_characters(out["code"]):
         errors["code"] = _l("A code cannot hold control characters.")
+    elif (found := _GENERATED_CODE.match(out.get("code") or "")) and int(
+        found.group(1)
+    ) > CODE_NUMBER_MAX:
+        errors["code"] = _l(
+            "Numbered codes go up to R-%(max)s. Leave the code empty for the next free number,"
+            " or choose another code.",
+            max=CODE_NUMBER_MAX,
+        )
     check(errors)
     return out
 
@@ -472,9 +484,13 @@ _GENERATED_CODE = re.compile(r"^R-(\d+)$")
 
 
 def _last_code_number(db: Database) -> int:
+    # Only numbers of at most 18 digits count: SQLite's CAST caps longer ones at 2**63-1, so
+    # a code such as R-9223372036854775808 (from before CODE_NUMBER_MAX) would make the next
+    # number a code that exists already, again and again.
     row = db.execute(
         "SELECT max(CAST(substr(code, 3) AS INTEGER)) FROM rules"
         " WHERE code GLOB 'R-[0-9]*' AND substr(code, 3) NOT GLOB '*[^0-9]*'"
+        " AND length(code) <= 20"
     ).fetchone()
     return row[0] or 0
 
@@ -593,7 +609,11 @@ def create_rules(
     with transaction(db):
         # Numbers for rules without a code continue after every R-number in use, in the
         # database or among the codes given here.
-        given = [int(m.group(1)) for v in prepared if (m := _GENERATED_CODE.match(v["code"] or ""))]
+        given = [
+            int(m.group(1))
+            for v in prepared
+            if (m := _GENERATED_CODE.match(v["code"] or "")) and len(m.group(1)) <= 18
+        ]
         number = max([_last_code_number(db), *given])
         rule_id = db.execute("SELECT coalesce(max(id), 0) FROM rules").fetchone()[0]
         rows, scope_teams, scope_locations, logged = [], [], [], []

@@ -29,6 +29,8 @@ STATES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
 TITLE_MAX = 200
 INTRO_MAX = 5000
 MAX_RULES = 100
+# More people than any organisation has; a larger number is a typing error (or an attack).
+QUORUM_MAX = 1_000_000
 VOTER_ROLES = ("member", "quality", "admin")  # viewers read, they never vote
 # The fewest members whose votes an anonymous session shows (config ANONYMOUS_MIN_VOTERS).
 MIN_VOTERS = 3
@@ -424,10 +426,10 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
     else:
         try:
             out["quorum"] = int(quorum)
-            if out["quorum"] < 0:
+            if not 0 <= out["quorum"] <= QUORUM_MAX:
                 raise ValueError
         except (TypeError, ValueError):
-            errors["quorum"] = _l("Enter a whole number, 0 or more.")
+            errors["quorum"] = _l("Enter a whole number from 0 to %(n)s.", n=QUORUM_MAX)
     check(errors)
     return out
 

@@ -283,12 +283,19 @@ def update_user(
     display_name: str = "",
     team_ids: list[int] | None = None,
     active: bool = True,
+    password: str | None = None,
 ) -> User:
+    """Change a user's profile, role, teams and state, and with ``password`` their password:
+    everything is checked first and written in one transaction, so a refused password leaves
+    the role as it was. A new password ends every session of the user."""
     display_name = (display_name or "").strip()
     team_ids = list(team_ids or [])
     errors: dict[str, Any] = {}
     _validate_profile(db, role, display_name, team_ids, errors)
+    if password:
+        _validate_password(password, errors)
     check(errors)
+    hashed = _hash(password) if password else None  # slow: before the write lock
     with transaction(db):
         old = get_user(db, user_id)
         if actor is not None and actor.id == user_id and (role != "admin" or not active):
@@ -318,6 +325,8 @@ def update_user(
         changes = events.diff(before, after, after)
         if changes:
             events.record(db, actor, "user", user_id, "update", changes)
+        if hashed is not None:
+            _write_password(db, actor, user_id, hashed, keep_session=None)
     return get_user(db, user_id)
 
 
@@ -338,17 +347,23 @@ def set_password(
     errors: dict[str, Any] = {}
     _validate_password(password, errors)
     check(errors)
+    hashed = _hash(password)  # slow: before the write lock
     with transaction(db):
         get_user(db, user_id)
-        db.execute(
-            "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL"
-            " WHERE id = ?",
-            [_hash(password), user_id],
-        )
-        _end_other_sessions(db, user_id, keep_session)
-        # Only that it changed: a password (or its hash) never goes into the log.
-        events.record(db, actor, "user", user_id, "password")
+        _write_password(db, actor, user_id, hashed, keep_session=keep_session)
     return get_user(db, user_id)
+
+
+def _write_password(
+    db: Database, actor: events.Actor | None, user_id: int, hashed: str, keep_session: str | None
+) -> None:
+    db.execute(
+        "UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+        [hashed, user_id],
+    )
+    _end_other_sessions(db, user_id, keep_session)
+    # Only that it changed: a password (or its hash) never goes into the log.
+    events.record(db, actor, "user", user_id, "password")
 
 
 def set_language(db: Database, user_id: int, language: str) -> None:
@@ -369,36 +384,76 @@ def authenticate(
     """The user for these credentials, or LoginFailed.
 
     After ``max_failures`` wrong passwords in a row the account is locked for
-    ``lockout_minutes``, whatever password is tried; the message does not say whether the
-    user name exists.
+    ``lockout_minutes``, whatever password is tried. Every failure gets the same message, and
+    the same hashing work, whether the name exists, the password is wrong or the account is
+    locked, so trying names tells nothing.
+
+    The hash (scrypt, slow on purpose) is checked before the write lock is taken: inside it, a
+    flood of login attempts would hold up every other writer. The lock-out is decided inside
+    the transaction on the row as it is then, so concurrent attempts are all counted.
     """
+    row = _login_row(db, "username = ? COLLATE NOCASE", (username or "").strip())
+    checked_hash = row["password_hash"] if row else _dummy_hash()
+    correct = check_password_hash(checked_hash, password or "")
+    if row is None:
+        raise LoginFailed(login_failed_message(max_failures, lockout_minutes))
     with transaction(db):
-        error, user_id = _check_credentials(db, username, password, max_failures, lockout_minutes)
+        error = _record_attempt(
+            db,
+            _login_row(db, "id = ?", row["id"]),
+            checked_hash,
+            correct,
+            max_failures,
+            lockout_minutes,
+        )
     # Raised after the commit: the failure count must be kept even though the login fails.
     if error is not None:
         raise LoginFailed(error)
-    return get_user(db, user_id)
+    return get_user(db, row["id"])
 
 
-def _check_credentials(
-    db: Database, username: str, password: str, max_failures: int, lockout_minutes: int
-) -> tuple[Any, int | None]:
-    invalid = _l("Unknown user name or wrong password.")
-    row = db.execute(
-        "SELECT id, password_hash, active, failed_logins, locked_until FROM users"
-        " WHERE username = ? COLLATE NOCASE",
-        [(username or "").strip()],
-    ).fetchone()
-    if row is None:
-        # Same work as a real check, so response time does not reveal which names exist.
-        check_password_hash(_dummy_hash(), password or "")
-        return invalid, None
-    user_id, password_hash, active, failures, locked_until = row
-    locked = parse_iso(locked_until)
+def login_failed_message(max_failures: int, lockout_minutes: int) -> Any:
+    return _l(
+        "Unknown user name or wrong password. After %(n)s wrong passwords in a row an account"
+        " is locked for %(minutes)s minutes.",
+        n=max_failures,
+        minutes=lockout_minutes,
+    )
+
+
+def _login_row(db: Database, where: str, value: Any) -> dict | None:
+    rows = list(
+        db.query(
+            "SELECT id, password_hash, active, failed_logins, locked_until FROM users"
+            f" WHERE {where}",
+            [value],
+        )
+    )
+    return rows[0] if rows else None
+
+
+def _record_attempt(
+    db: Database,
+    row: dict | None,
+    checked_hash: str,
+    correct: bool,
+    max_failures: int,
+    lockout_minutes: int,
+) -> Any:
+    """Count the attempt against the account; the message for a failure, None for success."""
+    invalid = login_failed_message(max_failures, lockout_minutes)
+    if row is None:  # deleted meanwhile (users are never deleted, but be safe)
+        return invalid
+    user_id = row["id"]
+    locked = parse_iso(row["locked_until"])
     if locked and locked > now():
-        return _l("Too many failed attempts: this account is locked for a while."), user_id
-    if not check_password_hash(password_hash, password or ""):
-        failures += 1
+        return invalid
+    if row["password_hash"] != checked_hash:
+        # The password changed while this attempt was being checked: the check was against
+        # the old one, so it proves nothing either way.
+        return invalid
+    if not correct:
+        failures = row["failed_logins"] + 1
         lock = None
         if failures >= max_failures:
             lock = (now() + timedelta(minutes=lockout_minutes)).replace(microsecond=0)
@@ -408,16 +463,16 @@ def _check_credentials(
             "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
             [failures, lock.isoformat() if lock else None, user_id],
         )
-        return invalid, user_id
-    if not active:
-        return _l("This account has been deactivated."), user_id
+        return invalid
+    if not row["active"]:
+        return _l("This account has been deactivated.")
     # The day of the last login, not the time: an admin (or a copy of the database) could
     # otherwise line up logins with the moment an anonymous session's counter moved.
     db.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
         [today().isoformat(), user_id],
     )
-    return None, user_id
+    return None
 
 
 @functools.cache

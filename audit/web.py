@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request, session
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user
+from flask_login import AnonymousUserMixin, LoginManager, current_user
 from flask_wtf.csrf import CSRFError
-from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from audit import users
 from audit.access import ADMINS, EDITORS, READERS
-from audit.db import get_db
+from audit.db import SQLITE_INT_MAX, close_db, get_db
+from audit.i18n import LANGUAGES
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -109,9 +112,10 @@ def _security_headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    if response.mimetype == "text/html":
-        # Pages show names and votes: no shared-PC browser cache or proxy keeps them.
-        response.headers.setdefault("Cache-Control", "no-store")
+    if request.endpoint != "static":
+        # Pages and Excel downloads show names, votes and the register: no shared-PC browser
+        # cache or proxy keeps them (send_file's "no-cache" would still store them).
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -121,6 +125,9 @@ ERROR_MESSAGES = {
     404: _l("This page does not exist."),
     405: _l("This action is not possible here."),
     413: _l("The file is too large."),
+    429: _l(
+        "Too many failed login attempts from your address. Please wait a few minutes and try again."
+    ),
     500: _l("Something went wrong on our side. Nothing you entered was saved."),
 }
 
@@ -130,15 +137,18 @@ def _error_page(error: HTTPException):
         return error.response
     code = error.code or 500
     message = ERROR_MESSAGES.get(code, error.description)
-    return render_template("errors/error.html", code=code, message=message), code
+    return _render_error(code, message)
 
 
 def _csrf_error(_error: CSRFError):
     message = _l("This form has expired or was not sent from this site. Reload it and try again.")
-    return render_template("errors/error.html", code=400, message=message), 400
+    return _render_error(400, message)
 
 
-def _server_error(_error: Exception):
+def _server_error(error: Exception):
+    original = getattr(error, "original_exception", None)
+    if isinstance(original, sqlite3.Error):  # raised while an error page was being made
+        return _database_error(original)
     return _render_error(500, ERROR_MESSAGES[500])
 
 
@@ -155,29 +165,80 @@ DATABASE_MESSAGES = {
         "The database could not be used. Nothing was saved. Please tell your administrator."
     ),
 }
+# Below this much free space beside the database, a failed write is put down to a full disk:
+# SQLite reports a disk that fills up while it grows its shared-memory file as an I/O error.
+LOW_DISK_BYTES = 1024 * 1024
+
+
+def _database_problem(error: sqlite3.Error) -> str:
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text:
+        return "readonly"
+    if "full" in text:
+        return "full"
+    if "locked" in text or "busy" in text:
+        return "busy"
+    if "disk i/o" in text or "unable to open" in text:
+        try:
+            free = shutil.disk_usage(Path(current_app.config["DATABASE"]).parent).free
+        except OSError:
+            return "other"
+        return "full" if free < LOW_DISK_BYTES else "other"
+    return "other"
 
 
 def _database_error(error: sqlite3.Error):
     """A database that cannot be written (read-only file, full disk, a long lock) is a
-    situation, not a bug: say what happened, keep the stack trace for the log."""
-    text = str(error).lower()
-    if "readonly" in text or "read-only" in text:
-        kind = "readonly"
-    elif "full" in text:
-        kind = "full"
-    elif "locked" in text or "busy" in text:
-        kind = "busy"
-    else:
-        kind = "other"
+    situation, not a bug: say what happened, keep the stack trace for the log. The page is
+    made without the database, which is what failed."""
+    kind = _database_problem(error)
     current_app.logger.error("database error on %s: %s", request.path, error)
-    return _render_error(503, DATABASE_MESSAGES[kind])
+    return _page_without_database(503, DATABASE_MESSAGES[kind])
 
 
 def _render_error(code: int, message):
     try:
         return render_template("errors/error.html", code=code, message=message), code
-    except Exception:  # the layout itself needs the database  # noqa: BLE001
-        return f"<!doctype html><title>{code}</title><p>{escape(str(message))}</p>", code
+    # The layout needs the database (the menu, the language): without it, the plain page.
+    except Exception as error:  # noqa: BLE001
+        current_app.logger.error("error page %s without the layout: %s", code, error)
+        return _page_without_database(code, message)
+
+
+def _language_without_database() -> str:
+    """The language for a page made while the database cannot be read: the user's choice as
+    kept in the session at login or on the language switch, else the browser's."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return (
+        request.accept_languages.best_match(LANGUAGES) or current_app.config["BABEL_DEFAULT_LOCALE"]
+    )
+
+
+def _page_without_database(code: int, message):
+    close_db()
+    # Flask-Login must not try to load the user and Flask-Babel must not ask the organisation's
+    # language: both read the database.
+    g._login_user = AnonymousUserMixin()
+    g.force_locale = _language_without_database()  # used unless the language is known already
+    try:
+        return render_template("errors/unavailable.html", code=code, message=message), code
+    except Exception:  # the last resort must not fail: no template, no translation  # noqa: BLE001
+        current_app.logger.exception("the error page without a database failed")
+        return f"<!doctype html><title>{code}</title><p>Error {code}</p>", code
+
+
+def bound_url_integers(app: Flask) -> None:
+    """Numbers in URLs (``/rules/<int:rule_id>``) larger than SQLite can hold are no page:
+    404, rather than an OverflowError when the id reaches the database. Done before the
+    blueprints register, since a rule takes its converter when it is added."""
+    app.url_map.converters["int"] = BoundedIntegerConverter
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    def __init__(self, url_map, fixed_digits: int = 0, min=None, max=SQLITE_INT_MAX):  # noqa: A002
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max)
 
 
 def init_app(app: Flask) -> None:

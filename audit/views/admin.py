@@ -23,7 +23,7 @@ from audit.access import ADMINS, allow
 from audit.db import get_db
 from audit.errors import ValidationError
 from audit.i18n import LANGUAGES
-from audit.views.helpers import choices, get_or_404, int_or_none, show_errors
+from audit.views.helpers import choices, get_or_404, int_id, int_or_none, show_errors
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -35,10 +35,14 @@ def _role_choices():
 class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Name"), validators=[Length(max=100)])
-    role = SelectField(_l("Role"), choices=_role_choices)
+    # The least privilege unless the admin chooses otherwise; an admin needs confirm_admin.
+    role = SelectField(_l("Role"), choices=_role_choices, default="member")
+    confirm_admin = BooleanField(
+        _l("Yes, make this user an administrator, who may do everything, users included")
+    )
     team_ids = SelectMultipleField(
         _l("Teams"),
-        coerce=int,
+        coerce=int_id,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
@@ -88,13 +92,25 @@ def user_list():
     return render_template("admin/users.html", users=users.list_users(get_db()))
 
 
+def _admin_confirmed(form: UserForm, user: users.User | None) -> bool:
+    """Making someone an administrator takes a ticked box, not only a changed drop-down."""
+    if form.role.data != "admin" or (user is not None and user.role == "admin"):
+        return True
+    if form.confirm_admin.data:
+        return True
+    form.confirm_admin.errors = [
+        _("Tick this box to confirm that this user becomes an administrator.")
+    ]
+    return False
+
+
 @bp.route("/users/new", methods=["GET", "POST"])
 @allow(*ADMINS)
 def user_new():
     form = UserForm()
     form.team_ids.choices = _team_choices()
     form.password.validators = [DataRequired(), Length(max=128)]
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _admin_confirmed(form, None):
         try:
             user = users.create_user(
                 get_db(),
@@ -121,8 +137,9 @@ def user_edit(user_id: int):
     form = UserForm(obj=user)
     form.username.data = user.username  # the name is the login; it does not change here
     form.team_ids.choices = _team_choices()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _admin_confirmed(form, user):
         try:
+            # One call, one transaction: a refused password leaves the role unchanged too.
             users.update_user(
                 db,
                 current_user,
@@ -131,9 +148,8 @@ def user_edit(user_id: int):
                 display_name=form.display_name.data,
                 team_ids=form.team_ids.data,
                 active=form.active.data,
+                password=form.password.data or None,
             )
-            if form.password.data:
-                users.set_password(db, current_user, user_id, form.password.data)
         except ValidationError as error:
             show_errors(form, error)
         else:

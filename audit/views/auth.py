@@ -27,6 +27,7 @@ from audit.access import READERS, allow, public
 from audit.db import get_db, transaction
 from audit.errors import LoginFailed, ValidationError
 from audit.i18n import LANGUAGES
+from audit.ratelimit import login_attempts
 from audit.views.helpers import choices, show_errors
 
 bp = Blueprint("auth", __name__)
@@ -64,23 +65,42 @@ class PasswordForm(FlaskForm):
     )
 
 
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site, else None.
+
+    Browsers read ``//host``, ``/\\host`` and ``\\\\host`` as another site, and drop tabs and
+    newlines before they do, so only a single leading slash followed by something that is not
+    a slash or backslash passes, with no control character anywhere.
+    """
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\"):
+        return None
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: a login link must not send people elsewhere."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("main.index")
+    """Where to go after logging in or switching language: a link must not send people to
+    another site."""
+    return local_path(target) or url_for("main.index")
 
 
 def _login(user: users.User) -> None:
     users.start_session(get_db(), user)
     session.clear()
     login_user(user)
+    if user.language:
+        # Kept in the cookie too, so that a page made while the database cannot be read (a
+        # full disk) still speaks the user's language.
+        session["lang"] = user.language
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@login_attempts
 def login():
     if users.count_users(get_db()) == 0:
         return redirect(url_for("auth.setup"))
@@ -103,6 +123,7 @@ def login():
             if lang in LANGUAGES and not user.language:
                 # Chosen on the login page by someone without a preference yet: keep it.
                 users.set_language(get_db(), user.id, lang)
+                session["lang"] = lang
             return redirect(_safe_next(form.next.data))
     return render_template("auth/login.html", form=form)
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, SelectChoice
 from wtforms.validators import StopValidation
 
-from audit.db import get_db
+from audit.db import SQLITE_INT_MAX, get_db
 from audit.errors import Conflict, NotFound, ValidationError
 from audit.text import too_long
 
@@ -52,10 +53,30 @@ class MaxLength:
 
 
 def int_or_none(value: str | None) -> int | None:
+    """A number typed into a URL or form, or None when it is none, or larger than any id or
+    count SQLite can hold (such a number would break the query instead of matching nothing)."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+    return number if number is None or abs(number) <= SQLITE_INT_MAX else None
+
+
+def int_id(value: Any) -> int:
+    """WTForms ``coerce`` for ids: a value SQLite cannot hold is refused like any non-number."""
+    number = int(value)
+    if abs(number) > SQLITE_INT_MAX:
+        raise ValueError(value)
+    return number
+
+
+def form_version(raw: str | None) -> int:
+    """The version a form was loaded at (its hidden ``version`` field). Without one a stale
+    edit could not be noticed, so a form that lost it is refused rather than saved blind."""
+    version = int_or_none(raw)
+    if version is None:
+        raise Conflict(_l("This form is incomplete. Reload the page and make your change again."))
+    return version
 
 
 def get_or_404(loader: Callable[..., Any], *args: Any) -> Any:

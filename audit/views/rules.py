@@ -28,7 +28,15 @@ from audit import categories, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.history import HistoryLookup
-from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_or_none
+from audit.views.helpers import (
+    MaxLength,
+    attempt,
+    choices,
+    form_version,
+    get_or_404,
+    int_id,
+    int_or_none,
+)
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 bp = Blueprint("rules", __name__)
@@ -50,8 +58,8 @@ class RuleForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[MaxLength(rules.TEXT_MAX)])
     category_id = SelectField(_l("Category"), coerce=int_or_none)
     protocol_id = SelectField(_l("Protocol"), coerce=int_or_none)
-    team_ids = _checkboxes(_l("Teams"), coerce=int)
-    location_ids = _checkboxes(_l("Locations"), coerce=int)
+    team_ids = _checkboxes(_l("Teams"), coerce=int_id)
+    location_ids = _checkboxes(_l("Locations"), coerce=int_id)
     owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
     minutes_per_week = IntegerField(
         _l("Minutes per week"),
@@ -212,7 +220,7 @@ def _save_form(form: RuleForm, rule: rules.Rule | None):
                 db,
                 current_user,
                 rule.id,
-                expected_version=int_or_none(form.version.data),
+                expected_version=form_version(form.version.data),
                 **form.values(),
             ),
         )
@@ -329,7 +337,7 @@ def trace(rule_id: int):
             verified_origin=form.verified_origin.data,
             source_reference=form.source_reference.data,
             review_due=review_due,
-            expected_version=int_or_none(form.version.data),
+            expected_version=form_version(form.version.data),
         ),
     )
     if traced:

@@ -35,7 +35,15 @@ from audit import ballots, decisions, organisation, rules, sessions
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.errors import Conflict, NotFound, ValidationError
-from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_or_none
+from audit.views.helpers import (
+    MaxLength,
+    attempt,
+    choices,
+    form_version,
+    get_or_404,
+    int_id,
+    int_or_none,
+)
 from audit.views.rules import filter_from_args, filter_options
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
@@ -49,14 +57,14 @@ class SessionForm(FlaskForm):
     introduction = TextAreaField(_l("Introduction"), validators=[Length(max=sessions.INTRO_MAX)])
     team_ids = SelectMultipleField(
         _l("Teams"),
-        coerce=int,
+        coerce=int_id,
         validators=[DataRequired(message=_l("Choose at least one team."))],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
     rule_ids = SelectMultipleField(
         _l("Rules to review"),
-        coerce=int,
+        coerce=int_id,
         validators=[DataRequired(message=_l("Choose at least one rule."))],
         validate_choice=False,  # the domain checks that each is a rule in the register
         widget=ListWidget(prefix_label=False),
@@ -66,7 +74,9 @@ class SessionForm(FlaskForm):
     anonymous = BooleanField(_l("Anonymous ballots"), default=True)
     opens_at = DateTimeLocalField(_l("Opens at"), validators=[Optional()])
     closes_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
-    quorum = IntegerField(_l("Quorum"), validators=[Optional(), NumberRange(min=0)])
+    quorum = IntegerField(
+        _l("Quorum"), validators=[Optional(), NumberRange(min=0, max=sessions.QUORUM_MAX)]
+    )
     version = HiddenField()
 
     def values(self) -> dict:
@@ -92,7 +102,8 @@ class DecisionForm(FlaskForm):
     new_title = StringField(_l("New title"), validators=[MaxLength(rules.TITLE_MAX)])
     new_description = TextAreaField(_l("New text"), validators=[MaxLength(rules.TEXT_MAX)])
     new_minutes_per_week = IntegerField(
-        _l("New minutes per week"), validators=[Optional(), NumberRange(min=0)]
+        _l("New minutes per week"),
+        validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
     )
 
 
@@ -169,7 +180,7 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
                     db,
                     current_user,
                     session.id,
-                    expected_version=int_or_none(form.version.data),
+                    expected_version=form_version(form.version.data),
                     **form.values(),
                 ),
             )
@@ -341,7 +352,7 @@ def _number(raw: str | None, empty: int | None = None) -> int | None:
     raw = (raw or "").strip()
     if not raw:
         return empty
-    return int(raw) if raw.isdigit() else None
+    return int_or_none(raw) if raw.isdigit() else None
 
 
 @bp.route("/<int:session_id>/hands", methods=["POST"])
