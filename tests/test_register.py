@@ -341,15 +341,17 @@ def test_pages_do_not_overlap(db):
     assert sorted(seen) == [f"R-{i:04d}" for i in range(30)]
 
 
-def test_filter_round_trips_through_the_url(app):
+def test_filter_round_trips_through_the_url(app, db):
     from werkzeug.datastructures import MultiDict
 
     from audit.views.rules import filter_from_args
 
+    make_team(db, "Eerste")
+    team = make_team(db, "Tweede")
     original = RuleFilter(
         q="taart",
         category=3,
-        team=2,
+        team=team["id"],
         perceived="law",
         verified="none",
         self_invented=True,
@@ -366,6 +368,27 @@ def test_nonsense_in_the_url_is_ignored(app):
 
     from audit.views.rules import filter_from_args
 
-    args = MultiDict({"category": "abc", "perceived": "god", "myth": "maybe", "status": "x"})
+    args = MultiDict({"perceived": "god", "myth": "maybe", "status": "x", "category": ""})
     with app.test_request_context():
         assert filter_from_args(args) == RuleFilter()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/rules?category=abc",
+        "/rules?category=999",
+        "/rules?protocol=999",
+        "/rules?team=999",
+        "/rules?location=-1",
+        "/rules/export.xlsx?team=999",
+        "/dashboard?team=999",
+        "/dashboard?location=abc",
+        "/dashboard?category=999",
+        "/dashboard/report.xlsx?location=999",
+    ],
+)
+def test_a_filter_naming_nothing_is_not_found(login_as, url):
+    # Not the whole register (or the whole organisation's figures) under a name that does not
+    # exist: a stale or tampered link says so.
+    assert login_as("quality", "q404").get(url).status_code == 404

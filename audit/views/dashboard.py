@@ -7,7 +7,7 @@ from flask import Blueprint, render_template, request
 from audit import categories, figures, organisation
 from audit.access import allow
 from audit.db import get_db
-from audit.views.helpers import int_or_none
+from audit.views.helpers import id_arg
 
 bp = Blueprint("dashboard", __name__)
 
@@ -15,10 +15,12 @@ DASHBOARD_ROLES = ("admin", "quality", "viewer")
 
 
 def scope_from_args(args) -> figures.Scope:
+    """The dashboard's scope in the URL; a team, location or category that does not exist is a
+    404 rather than the figures of the whole organisation under its name."""
     return figures.Scope(
-        team=int_or_none(args.get("team")),
-        location=int_or_none(args.get("location")),
-        category=int_or_none(args.get("category")),
+        team=id_arg(args, "team", organisation.get_team),
+        location=id_arg(args, "location", organisation.get_location),
+        category=id_arg(args, "category", categories.get_category),
     )
 
 

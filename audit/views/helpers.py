@@ -62,6 +62,20 @@ def int_or_none(value: str | None) -> int | None:
     return number if number is None or abs(number) <= SQLITE_INT_MAX else None
 
 
+def id_arg(args: Any, name: str, loader: Callable[..., Any]) -> int | None:
+    """An id filter in the URL (``?team=3``): None when none is given, else the id of something
+    ``loader(db, id)`` finds. Anything else (not a number, larger than any id, or naming nothing)
+    is a 404: a tampered or stale link must not quietly show the figures of everything."""
+    raw = args.get(name)
+    if raw in (None, ""):
+        return None
+    number = int_or_none(raw)
+    if number is None:
+        abort(404)
+    get_or_404(loader, number)
+    return number
+
+
 def int_id(value: Any) -> int:
     """WTForms ``coerce`` for ids: a value SQLite cannot hold is refused like any non-number."""
     number = int(value)

@@ -34,6 +34,7 @@ from audit.views.helpers import (
     choices,
     form_version,
     get_or_404,
+    id_arg,
     int_id,
     int_or_none,
 )
@@ -128,7 +129,8 @@ def _flag(value: str | None) -> bool | None:
 
 
 def filter_from_args(args: MultiDict) -> register.RuleFilter:
-    """The filter in the URL. Values that make no sense are ignored, not an error page."""
+    """The filter in the URL. A category, protocol, team or location that does not exist is a
+    404 (``id_arg``); other values that make no sense are ignored, not an error page."""
 
     def key(name: str, allowed) -> str | None:
         value = args.get(name) or None
@@ -136,10 +138,10 @@ def filter_from_args(args: MultiDict) -> register.RuleFilter:
 
     return register.RuleFilter(
         q=(args.get("q") or "").strip()[:200],
-        category=int_or_none(args.get("category")),
-        protocol=int_or_none(args.get("protocol")),
-        team=int_or_none(args.get("team")),
-        location=int_or_none(args.get("location")),
+        category=id_arg(args, "category", categories.get_category),
+        protocol=id_arg(args, "protocol", protocols.get_protocol),
+        team=id_arg(args, "team", organisation.get_team),
+        location=id_arg(args, "location", organisation.get_location),
         perceived=key("perceived", origins.ORIGINS),
         verified=key("verified", [*origins.ORIGINS, "none"]),
         traced=_flag(args.get("traced")),
