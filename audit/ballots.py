@@ -9,8 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, origins, rules, sessions
-from audit.clock import now_iso
+from audit import clock, events, origins, rules, sessions
 from audit.db import transaction
 from audit.errors import Conflict, ValidationError, check
 from audit.users import User
@@ -260,7 +259,7 @@ def enter_hands(
             raise ValidationError(errors)
         db.execute(
             "UPDATE review_sessions SET present = ?, updated_at = ? WHERE id = ?",
-            [present, now_iso(), session_id],
+            [present, clock.now_iso(), session_id],
         )
         for rule_id, values in counts.items():
             db.execute(
@@ -281,7 +280,7 @@ def enter_hands(
                     values.get("drop", 0),
                     values.get("abstain", 0),
                     actor.id,
-                    now_iso(),
+                    clock.now_iso(),
                 ],
             )
         events.record(

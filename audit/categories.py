@@ -9,8 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events
-from audit.clock import now_iso
+from audit import clock, events
 from audit.db import transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
@@ -95,7 +94,7 @@ def save_category(
                 category_id = db.execute(
                     "INSERT INTO categories (name_nl, name_en, active, created_at)"
                     " VALUES (?, ?, ?, ?)",
-                    [name_nl, name_en, int(active), now_iso()],
+                    [name_nl, name_en, int(active), clock.now_iso()],
                 ).lastrowid
                 events.record(
                     db, actor, "category", category_id, "create", events.diff({}, new, new)

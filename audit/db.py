@@ -18,7 +18,7 @@ from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 from sqlite_utils import Database
 
-from audit.clock import now_iso
+from audit import clock
 from audit.schema import MIGRATIONS
 
 # SQLite stores integers in 8 bytes: a larger number (an id typed into a URL or a form)
@@ -131,7 +131,7 @@ def apply_migrations(db: Database) -> list[int]:
                 db.execute(statement)
             db.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                [version, name, now_iso()],
+                [version, name, clock.now_iso()],
             )
         applied.append(version)
     return applied

@@ -17,8 +17,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, figures, register, rules
-from audit.clock import now, now_iso, parse_iso
+from audit import clock, events, figures, register, rules
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
 from audit.text import blank
@@ -59,13 +58,13 @@ class ReviewSession:
 
     @property
     def effective_state(self) -> str:
-        if self.state == "open" and self.closes_at is not None and now() >= self.closes_at:
+        if self.state == "open" and self.closes_at is not None and clock.now() >= self.closes_at:
             return "closed"
         return self.state
 
     @property
     def not_yet_open(self) -> bool:
-        return self.opens_at is not None and now() < self.opens_at
+        return self.opens_at is not None and clock.now() < self.opens_at
 
     @property
     def accepting_votes(self) -> bool:
@@ -96,8 +95,8 @@ def _load(db: Database, row: dict) -> ReviewSession:
         **{
             **row,
             "anonymous": bool(row["anonymous"]),
-            "opens_at": parse_iso(row["opens_at"]),
-            "closes_at": parse_iso(row["closes_at"]),
+            "opens_at": clock.parse_iso(row["opens_at"]),
+            "closes_at": clock.parse_iso(row["closes_at"]),
         },
         team_ids=[t[0] for t in teams],
         team_names=[t[1] for t in teams],
@@ -334,7 +333,7 @@ def in_other_open_sessions(
           AND sr.rule_id IN ({marks})
         ORDER BY s.id
         """,
-        [now_iso(), session_id, *rule_ids],
+        [clock.now_iso(), session_id, *rule_ids],
     ):
         found.setdefault(row["rule_id"], []).append({"id": row["id"], "title": row["title"]})
     return found
@@ -449,7 +448,7 @@ def _stored(values: dict[str, Any]) -> dict[str, Any]:
         "opens_at": _iso(values["opens_at"]),
         "closes_at": _iso(values["closes_at"]),
         "quorum": values["quorum"],
-        "updated_at": now_iso(),
+        "updated_at": clock.now_iso(),
     }
 
 
@@ -472,7 +471,7 @@ def _summary(values: dict[str, Any]) -> dict[str, Any]:
 
 def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
     values = clean(db, fields)
-    stamp = now_iso()
+    stamp = clock.now_iso()
     with transaction(db):
         row = {**_stored(values), "facilitator_id": actor.id, "created_at": stamp}
         session_id = db.execute(
@@ -537,7 +536,7 @@ def _set_state(
     db.execute(
         "UPDATE review_sessions SET state = ?, closed_at = ?, updated_at = ?,"
         " version = version + 1 WHERE id = ?",
-        [state, now_iso() if state == "closed" else None, now_iso(), session.id],
+        [state, clock.now_iso() if state == "closed" else None, clock.now_iso(), session.id],
     )
     events.record(
         db, actor, "review_session", session.id, action, {"state": [session.state, state]}
@@ -609,7 +608,7 @@ def reopen_session(
             _set_state(db, None, session, "closed", "close")
             session = get_session(db, session_id)
         _set_state(db, actor, session, "open", "reopen")
-        if session.closes_at is not None and session.closes_at <= now():
+        if session.closes_at is not None and session.closes_at <= clock.now():
             # Reopening means votes count again: the old closing time no longer applies.
             db.execute("UPDATE review_sessions SET closes_at = NULL WHERE id = ?", [session_id])
     return get_session(db, session_id)
@@ -617,7 +616,7 @@ def reopen_session(
 
 def close_expired(db: Database) -> int:
     """Record the close of sessions whose closing time has passed; returns how many."""
-    stamp = now_iso()
+    stamp = clock.now_iso()
     expired = [
         r[0]
         for r in db.execute(
