@@ -84,6 +84,7 @@ def cast_vote(
     being closed is either in before the close or refused after it, never half.
     """
     reason = (reason or "").strip()
+    sessions.close_expired(db, session_id)  # past its closing time: refused, and the close kept
     with transaction(db):
         session = sessions.get_session(db, session_id)
         if not sessions.is_eligible(db, session, user):
@@ -156,6 +157,7 @@ def cast_ballot(
     """
     errors: dict[str, list] = {}
     saved: list[tuple[int, str]] = []
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         stored = my_ballots(db, secret, session, user.id)
@@ -233,6 +235,7 @@ def enter_hands(
     errors: dict[str, Any] = {}
     if not isinstance(present, int) or isinstance(present, bool) or present < 0:
         errors["present"] = _l("Enter a whole number, 0 or more.")
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         if session.mode != "hands":

@@ -64,6 +64,7 @@ def record_decision(
     rationale = (rationale or "").strip()
     new_title = (new_title or "").strip() or None
     new_description = (new_description or "").strip() or None
+    sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
     with transaction(db):
         session = sessions.get_session(db, session_id)
         _may_decide(session, actor)
@@ -145,6 +146,7 @@ def record_decision(
 def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> rules.Rule:
     """Make the decision real: the rule's status (and text, for adapt) change in one
     transaction with the decision's record, and the rule's history links to the session."""
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         _may_decide(session, actor)

@@ -8,7 +8,6 @@ uses ``effective_state``, and the next write records the close.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -564,6 +563,8 @@ def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSe
     Closing an anonymous session by hand also writes the database file afresh: the place of
     each ballot in the file no longer shows the order the votes came in (docs/security.md).
     """
+    if actor is not None:
+        close_expired(db, session_id)
     with transaction(db):
         session = get_session(db, session_id)
         if actor is not None and not may_run(session, actor):
@@ -599,6 +600,7 @@ def reopen_session(
 ) -> ReviewSession:
     """The facilitator or an admin may reopen, before any decision has been applied and, for an
     anonymous session, before its results were shown (see ``results_final``)."""
+    close_expired(db, session_id)
     with transaction(db):
         session = get_session(db, session_id)
         refusal = reopen_refusal(db, session, actor, threshold)
@@ -614,20 +616,23 @@ def reopen_session(
     return get_session(db, session_id)
 
 
-def close_expired(db: Database) -> int:
-    """Record the close of sessions whose closing time has passed; returns how many."""
-    stamp = clock.now_iso()
-    expired = [
-        r[0]
-        for r in db.execute(
-            "SELECT id FROM review_sessions WHERE state = 'open' AND closes_at IS NOT NULL"
-            " AND closes_at <= ?",
-            [stamp],
-        )
-    ]
-    for session_id in expired:
-        try:
-            close_session(db, None, session_id)
-        except (Conflict, sqlite3.OperationalError):
-            continue  # closed meanwhile, or busy: the next read records it
+def close_expired(db: Database, session_id: int | None = None) -> int:
+    """Store the close of the sessions (or of ``session_id``) whose closing time has passed;
+    returns how many.
+
+    Every write to a session calls this before its own transaction, so that it finds the session
+    closed and the close stays stored even when the write itself is refused. Pages never call
+    it: they show ``effective_state``, and a GET never writes.
+    """
+    sql = (
+        "SELECT id FROM review_sessions WHERE state = 'open' AND closes_at IS NOT NULL"
+        " AND closes_at <= :now AND (:id IS NULL OR id = :id)"
+    )
+    # Read first, without the write lock: nearly always there is nothing to close.
+    if db.execute(sql, {"now": clock.now_iso(), "id": session_id}).fetchone() is None:
+        return 0
+    with transaction(db):
+        expired = [r[0] for r in db.execute(sql, {"now": clock.now_iso(), "id": session_id})]
+        for expired_id in expired:
+            _set_state(db, None, get_session(db, expired_id), "closed", "close")
     return len(expired)
