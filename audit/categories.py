@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import clock, events
-from audit.db import transaction
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -109,7 +109,9 @@ def save_category(
                 changes = events.diff(old, new, new)
                 if changes:
                     events.record(db, actor, "category", category_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "categories", "name_nl", "name_en"):
+                raise
             raise ValidationError(
                 {"name_nl": _l("A category with this name exists already.")}
             ) from None

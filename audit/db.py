@@ -27,6 +27,47 @@ from audit.schema import MIGRATIONS
 SQLITE_INT_MAX = 2**63 - 1
 
 
+def is_duplicate(error: BaseException, table: str, *columns: str) -> bool:
+    """Whether ``error`` is SQLite refusing a second row with the same value in ``table.column``
+    (any of ``columns``).
+
+    Told by SQLite's extended error name, never by the wording of the message: a CHECK, a
+    foreign key or a trigger's RAISE is an integrity error too, and must not be reported to the
+    user as "already in use". Only for a uniqueness failure is the detail read, which SQLite
+    gives after the colon as the constrained columns, "table.column, ...".
+    """
+    if getattr(error, "sqlite_errorname", None) != "SQLITE_CONSTRAINT_UNIQUE":
+        return False
+    failed = {name.strip() for name in str(error).rpartition(": ")[2].split(",")}
+    return any(f"{table}.{column}" in failed for column in columns)
+
+
+# SQLite's primary result codes (the low byte of an extended one) for what the 503 page says.
+READ_ONLY_CODES = {sqlite3.SQLITE_READONLY}
+FULL_CODES = {sqlite3.SQLITE_FULL}
+BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+IO_CODES = {sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+
+
+def problem_kind(error: BaseException) -> str:
+    """What went wrong: readonly, full, busy, io (a disk I/O error or a file that cannot be
+    opened) or other, from SQLite's result code (``sqlite_errorcode``), not from the message:
+    an error about a column named ``full`` is no full disk."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "other"
+    primary = code & 0xFF
+    for kind, codes in (
+        ("readonly", READ_ONLY_CODES),
+        ("full", FULL_CODES),
+        ("busy", BUSY_CODES),
+        ("io", IO_CODES),
+    ):
+        if primary in codes:
+            return kind
+    return "other"
+
+
 def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
     """Open the database with the settings every connection needs."""
     conn = sqlite3.connect(

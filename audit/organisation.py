@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import clock, events
-from audit.db import transaction
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -159,7 +159,9 @@ def save_location(
                 changes = events.diff(old, {"name": name}, ["name"])
                 if changes:
                     events.record(db, actor, "location", location_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "locations", "name"):
+                raise
             raise ValidationError(
                 {"name": _l("A location with this name exists already.")}
             ) from None
@@ -232,7 +234,9 @@ def save_team(
                 changes = events.diff(old, new, new)
                 if changes:
                     events.record(db, actor, "team", team_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "teams", "name"):
+                raise
             raise ValidationError({"name": _l("A team with this name exists already.")}) from None
     return get_team(db, team_id)
 

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import clock, events
-from audit.db import transaction
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -108,7 +108,9 @@ def save_protocol(
                 changes = events.diff(old, new, FIELDS)
                 if changes:
                     events.record(db, actor, "protocol", protocol_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "protocols", "name"):
+                raise
             raise ValidationError(
                 {"name": _l("A protocol with this name exists already.")}
             ) from None

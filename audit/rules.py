@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import clock, events, origins
-from audit.db import transaction
+from audit.db import is_duplicate, transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
 from audit.text import blank, fold, has_control_characters, too_long
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
@@ -579,7 +579,9 @@ def create_rule(
                 f"INSERT INTO rules ({', '.join(row)}) VALUES ({marks})",
                 list(row.values()),
             ).lastrowid
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise _duplicate_code(values["code"]) from None
         _write_scope(db, rule_id, values["team_ids"], values["location_ids"], new=True)
         recorded = _history_values(values)
@@ -645,7 +647,9 @@ def create_rules(
                 f"INSERT INTO rules ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
                 [[row[c] for c in columns] for row in rows],
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise ValidationError(
                 {"code": _l("Some of these codes are in use by other rules already.")}
             ) from None
@@ -698,7 +702,9 @@ def update_rule(
                 f"UPDATE rules SET {assignments} WHERE id = ?",
                 [*row.values(), rule_id],
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise _duplicate_code(values["code"]) from None
         if "team_ids" in changes or "location_ids" in changes:
             _write_scope(db, rule_id, values["team_ids"], values["location_ids"])

@@ -142,16 +142,19 @@ def list_sessions(
             "eligible": eligible_count(db, session),
             "voters": voter_count(db, session.id),
             "participation": participation(db, session, viewer) if viewer is not None else None,
-            "decided": _count(db, "decisions", session.id),
-            "applied": _count(db, "decisions", session.id, "applied_at IS NOT NULL"),
+            "decided": _decisions(db, session.id),
+            "applied": _decisions(db, session.id, applied=True),
         }
         for session in all_sessions(db, user)
     ]
 
 
-def _count(db: Database, table: str, session_id: int, extra: str = "1") -> int:
-    sql = f"SELECT count(*) FROM {table} WHERE session_id = ? AND {extra}"
-    return db.execute(sql, [session_id]).fetchone()[0]
+def _decisions(db: Database, session_id: int, *, applied: bool = False) -> int:
+    """How many decisions the session has (``applied``: only those applied)."""
+    return db.execute(
+        "SELECT count(*) FROM decisions WHERE session_id = ? AND (NOT ? OR applied_at IS NOT NULL)",
+        [session_id, applied],
+    ).fetchone()[0]
 
 
 def eligible_voters(db: Database, team_ids: list[int]) -> list[int]:
@@ -159,13 +162,13 @@ def eligible_voters(db: Database, team_ids: list[int]) -> list[int]:
     if not team_ids:
         return []
     marks = ",".join("?" * len(team_ids))
-    roles = ",".join(f"'{r}'" for r in VOTER_ROLES)
+    roles = ",".join("?" * len(VOTER_ROLES))
     return [
         r[0]
         for r in db.execute(
             f"SELECT DISTINCT u.id FROM users u JOIN team_members m ON m.user_id = u.id"
             f" WHERE m.team_id IN ({marks}) AND u.active AND u.role IN ({roles})",
-            team_ids,
+            [*team_ids, *VOTER_ROLES],
         )
     ]
 
@@ -585,7 +588,7 @@ def reopen_refusal(
         return _l("Only a closed session can be reopened.")
     if not may_run(session, actor):
         return _l("Only the facilitator of this session or an admin can reopen it.")
-    if _count(db, "decisions", session.id, "applied_at IS NOT NULL"):
+    if _decisions(db, session.id, applied=True):
         return _l("Decisions of this session have been applied; it stays closed.")
     if results_final(db, session, threshold):
         return _l(

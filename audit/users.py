@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from audit import clock, events
-from audit.db import transaction
+from audit.db import is_duplicate, transaction
 from audit.errors import LoginFailed, NotFound, ValidationError, check
 
 ROLES = ("admin", "quality", "member", "viewer")
@@ -255,7 +255,9 @@ def create_user(
                 """,
                 [username, display_name, hashed, role, language, clock.now_iso()],
             ).lastrowid
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "users", "username"):
+                raise
             raise ValidationError({"username": _l("This user name is taken.")}) from None
         _set_teams(db, user_id, team_ids)
         events.record(
