@@ -161,20 +161,37 @@ def apply_migrations(db: Database) -> list[int]:
     """Apply every migration not yet recorded; return the numbers applied (empty: up to date).
 
     A migration and its record commit together, so a failed one leaves the schema as it was.
+    A step may be a function of the database (``schema.rebuild_table`` and the like). Foreign
+    key enforcement is off while migrating, as SQLite's table rebuild needs (the pragma cannot
+    change inside a transaction); every foreign key is checked before each migration commits.
     """
     done = applied_migrations(db)
     applied = []
-    for version, name, statements in MIGRATIONS:
-        if version in done:
-            continue
-        with transaction(db):
-            for statement in statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                [version, name, clock.now_iso()],
-            )
-        applied.append(version)
+    pending = [m for m in MIGRATIONS if m[0] not in done]
+    if not pending:
+        return applied
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version, name, statements in pending:
+            with transaction(db):
+                for statement in statements:
+                    if callable(statement):
+                        statement(db)
+                    else:
+                        db.execute(statement)
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(
+                        f"migration {version} breaks foreign keys: {broken[:5]}"
+                    )
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [version, name, clock.now_iso()],
+                )
+            applied.append(version)
+    finally:
+        db.conn.execute(f"PRAGMA foreign_keys = {int(enforced)}")
     return applied
 
 
