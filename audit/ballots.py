@@ -9,8 +9,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, origins, rules, sessions
-from audit.clock import now_iso
+from audit import clock, events, origins, rules, sessions
 from audit.db import transaction
 from audit.errors import Conflict, ValidationError, check
 from audit.users import User
@@ -85,6 +84,7 @@ def cast_vote(
     being closed is either in before the close or refused after it, never half.
     """
     reason = (reason or "").strip()
+    sessions.close_expired(db, session_id)  # past its closing time: refused, and the close kept
     with transaction(db):
         session = sessions.get_session(db, session_id)
         if not sessions.is_eligible(db, session, user):
@@ -157,6 +157,7 @@ def cast_ballot(
     """
     errors: dict[str, list] = {}
     saved: list[tuple[int, str]] = []
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         stored = my_ballots(db, secret, session, user.id)
@@ -234,6 +235,7 @@ def enter_hands(
     errors: dict[str, Any] = {}
     if not isinstance(present, int) or isinstance(present, bool) or present < 0:
         errors["present"] = _l("Enter a whole number, 0 or more.")
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         if session.mode != "hands":
@@ -260,7 +262,7 @@ def enter_hands(
             raise ValidationError(errors)
         db.execute(
             "UPDATE review_sessions SET present = ?, updated_at = ? WHERE id = ?",
-            [present, now_iso(), session_id],
+            [present, clock.now_iso(), session_id],
         )
         for rule_id, values in counts.items():
             db.execute(
@@ -281,7 +283,7 @@ def enter_hands(
                     values.get("drop", 0),
                     values.get("abstain", 0),
                     actor.id,
-                    now_iso(),
+                    clock.now_iso(),
                 ],
             )
         events.record(

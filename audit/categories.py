@@ -9,9 +9,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events
-from audit.clock import now_iso
-from audit.db import transaction
+from audit import clock, events
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -95,7 +94,7 @@ def save_category(
                 category_id = db.execute(
                     "INSERT INTO categories (name_nl, name_en, active, created_at)"
                     " VALUES (?, ?, ?, ?)",
-                    [name_nl, name_en, int(active), now_iso()],
+                    [name_nl, name_en, int(active), clock.now_iso()],
                 ).lastrowid
                 events.record(
                     db, actor, "category", category_id, "create", events.diff({}, new, new)
@@ -110,7 +109,9 @@ def save_category(
                 changes = events.diff(old, new, new)
                 if changes:
                     events.record(db, actor, "category", category_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "categories", "name_nl", "name_en"):
+                raise
             raise ValidationError(
                 {"name_nl": _l("A category with this name exists already.")}
             ) from None

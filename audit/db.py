@@ -18,13 +18,54 @@ from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 from sqlite_utils import Database
 
-from audit.clock import now_iso
+from audit import clock
 from audit.schema import MIGRATIONS
 
 # SQLite stores integers in 8 bytes: a larger number (an id typed into a URL or a form)
 # cannot even be compared with a column and would raise OverflowError instead of matching
 # nothing.
 SQLITE_INT_MAX = 2**63 - 1
+
+
+def is_duplicate(error: BaseException, table: str, *columns: str) -> bool:
+    """Whether ``error`` is SQLite refusing a second row with the same value in ``table.column``
+    (any of ``columns``).
+
+    Told by SQLite's extended error name, never by the wording of the message: a CHECK, a
+    foreign key or a trigger's RAISE is an integrity error too, and must not be reported to the
+    user as "already in use". Only for a uniqueness failure is the detail read, which SQLite
+    gives after the colon as the constrained columns, "table.column, ...".
+    """
+    if getattr(error, "sqlite_errorname", None) != "SQLITE_CONSTRAINT_UNIQUE":
+        return False
+    failed = {name.strip() for name in str(error).rpartition(": ")[2].split(",")}
+    return any(f"{table}.{column}" in failed for column in columns)
+
+
+# SQLite's primary result codes (the low byte of an extended one) for what the 503 page says.
+READ_ONLY_CODES = {sqlite3.SQLITE_READONLY}
+FULL_CODES = {sqlite3.SQLITE_FULL}
+BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+IO_CODES = {sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN}
+
+
+def problem_kind(error: BaseException) -> str:
+    """What went wrong: readonly, full, busy, io (a disk I/O error or a file that cannot be
+    opened) or other, from SQLite's result code (``sqlite_errorcode``), not from the message:
+    an error about a column named ``full`` is no full disk."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is None:
+        return "other"
+    primary = code & 0xFF
+    for kind, codes in (
+        ("readonly", READ_ONLY_CODES),
+        ("full", FULL_CODES),
+        ("busy", BUSY_CODES),
+        ("io", IO_CODES),
+    ):
+        if primary in codes:
+            return kind
+    return "other"
 
 
 def connect(path: str | Path, busy_timeout_ms: int = 10_000) -> Database:
@@ -120,20 +161,37 @@ def apply_migrations(db: Database) -> list[int]:
     """Apply every migration not yet recorded; return the numbers applied (empty: up to date).
 
     A migration and its record commit together, so a failed one leaves the schema as it was.
+    A step may be a function of the database (``schema.rebuild_table`` and the like). Foreign
+    key enforcement is off while migrating, as SQLite's table rebuild needs (the pragma cannot
+    change inside a transaction); every foreign key is checked before each migration commits.
     """
     done = applied_migrations(db)
     applied = []
-    for version, name, statements in MIGRATIONS:
-        if version in done:
-            continue
-        with transaction(db):
-            for statement in statements:
-                db.execute(statement)
-            db.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                [version, name, now_iso()],
-            )
-        applied.append(version)
+    pending = [m for m in MIGRATIONS if m[0] not in done]
+    if not pending:
+        return applied
+    enforced = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        for version, name, statements in pending:
+            with transaction(db):
+                for statement in statements:
+                    if callable(statement):
+                        statement(db)
+                    else:
+                        db.execute(statement)
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise sqlite3.IntegrityError(
+                        f"migration {version} breaks foreign keys: {broken[:5]}"
+                    )
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    [version, name, clock.now_iso()],
+                )
+            applied.append(version)
+    finally:
+        db.conn.execute(f"PRAGMA foreign_keys = {int(enforced)}")
     return applied
 
 

@@ -7,9 +7,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, rules, sessions
+from audit import clock, events, rules, sessions
 from audit.ballots import mandatory_message
-from audit.clock import now_iso
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
 from audit.text import blank
@@ -65,6 +64,7 @@ def record_decision(
     rationale = (rationale or "").strip()
     new_title = (new_title or "").strip() or None
     new_description = (new_description or "").strip() or None
+    sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
     with transaction(db):
         session = sessions.get_session(db, session_id)
         _may_decide(session, actor)
@@ -129,7 +129,7 @@ def record_decision(
                 "session_id": session_id,
                 "rule_id": rule_id,
                 "decided_by": actor.id,
-                "decided_at": now_iso(),
+                "decided_at": clock.now_iso(),
             },
         )
         events.record(
@@ -146,6 +146,7 @@ def record_decision(
 def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> rules.Rule:
     """Make the decision real: the rule's status (and text, for adapt) change in one
     transaction with the decision's record, and the rule's history links to the session."""
+    sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
         _may_decide(session, actor)
@@ -178,7 +179,13 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
         db.execute(
             "UPDATE decisions SET applied_by = ?, applied_at = ?, minutes_before = ?,"
             " minutes_after = ? WHERE id = ?",
-            [actor.id, now_iso(), rule.minutes_per_week, updated.minutes_per_week, decision["id"]],
+            [
+                actor.id,
+                clock.now_iso(),
+                rule.minutes_per_week,
+                updated.minutes_per_week,
+                decision["id"],
+            ],
         )
         events.record(
             db, actor, "review_session", session_id, "apply", {"rule_id": [None, rule_id]}

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from audit.clock import now_iso
+from audit import clock
 
 SYSTEM = "system"
 
@@ -42,7 +42,7 @@ def record(
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
-            now_iso(),
+            clock.now_iso(),
             actor.id if actor else None,
             actor.username if actor else SYSTEM,
             entity,
@@ -68,7 +68,7 @@ def record_many(
     note: str | None = None,
 ) -> None:
     """Append one event per (entity id, changes), in one statement: for bulk writes."""
-    at = now_iso()
+    at = clock.now_iso()
     db.conn.executemany(
         """
         INSERT INTO events (at, actor_id, actor_name, entity, entity_id, action, changes,

@@ -9,9 +9,8 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events
-from audit.clock import now_iso
-from audit.db import transaction
+from audit import clock, events
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -94,7 +93,7 @@ def update_settings(
                 reference_share,
                 labels["reference_label_nl"],
                 labels["reference_label_en"],
-                now_iso(),
+                clock.now_iso(),
             ],
         )
         changes = events.diff(old, new, new)
@@ -150,7 +149,8 @@ def save_location(
         try:
             if location_id is None:
                 location_id = db.execute(
-                    "INSERT INTO locations (name, created_at) VALUES (?, ?)", [name, now_iso()]
+                    "INSERT INTO locations (name, created_at) VALUES (?, ?)",
+                    [name, clock.now_iso()],
                 ).lastrowid
                 events.record(db, actor, "location", location_id, "create", {"name": [None, name]})
             else:
@@ -159,7 +159,9 @@ def save_location(
                 changes = events.diff(old, {"name": name}, ["name"])
                 if changes:
                     events.record(db, actor, "location", location_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "locations", "name"):
+                raise
             raise ValidationError(
                 {"name": _l("A location with this name exists already.")}
             ) from None
@@ -220,7 +222,7 @@ def save_team(
             if team_id is None:
                 team_id = db.execute(
                     "INSERT INTO teams (name, location_id, created_at) VALUES (?, ?, ?)",
-                    [name, location_id, now_iso()],
+                    [name, location_id, clock.now_iso()],
                 ).lastrowid
                 events.record(db, actor, "team", team_id, "create", events.diff({}, new, new))
             else:
@@ -232,7 +234,9 @@ def save_team(
                 changes = events.diff(old, new, new)
                 if changes:
                     events.record(db, actor, "team", team_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "teams", "name"):
+                raise
             raise ValidationError({"name": _l("A team with this name exists already.")}) from None
     return get_team(db, team_id)
 

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events
-from audit.clock import now_iso
-from audit.db import transaction
+from audit import clock, events
+from audit.db import is_duplicate, transaction
 from audit.errors import NotFound, ValidationError, check
 from audit.text import blank
 
@@ -94,7 +93,7 @@ def save_protocol(
                 protocol_id = db.execute(
                     "INSERT INTO protocols (name, version, url, created_at, updated_at)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    [name, version, url, now_iso(), now_iso()],
+                    [name, version, url, clock.now_iso(), clock.now_iso()],
                 ).lastrowid
                 events.record(
                     db, actor, "protocol", protocol_id, "create", events.diff({}, new, FIELDS)
@@ -104,12 +103,14 @@ def save_protocol(
                 db.execute(
                     "UPDATE protocols SET name = ?, version = ?, url = ?, updated_at = ?"
                     " WHERE id = ?",
-                    [name, version, url, now_iso(), protocol_id],
+                    [name, version, url, clock.now_iso(), protocol_id],
                 )
                 changes = events.diff(old, new, FIELDS)
                 if changes:
                     events.record(db, actor, "protocol", protocol_id, "update", changes)
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "protocols", "name"):
+                raise
             raise ValidationError(
                 {"name": _l("A protocol with this name exists already.")}
             ) from None

@@ -17,8 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import categories, events, organisation, origins, protocols, rules
-from audit.clock import today
+from audit import categories, clock, events, organisation, origins, protocols, rules
 from audit.db import transaction
 from audit.errors import Conflict
 from audit.text import fold, like_pattern
@@ -150,7 +149,7 @@ class RuleFilter:
             params["location"] = self.location
         if self.overdue:
             clauses.append(f"r.review_due < :today AND {rules.IN_FORCE_SQL}")
-            params["today"] = today().isoformat()
+            params["today"] = clock.today().isoformat()
         return " AND ".join(clauses), params
 
     def is_filtered(self) -> bool:

@@ -13,9 +13,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, origins
-from audit.clock import now_iso, today
-from audit.db import transaction
+from audit import clock, events, origins
+from audit.db import is_duplicate, transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
 from audit.text import blank, fold, has_control_characters, too_long
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
@@ -125,7 +124,7 @@ class Rule:
 
     @property
     def review_overdue(self) -> bool:
-        return self.in_force and self.review_due is not None and self.review_due < today()
+        return self.in_force and self.review_due is not None and self.review_due < clock.today()
 
     def values(self) -> dict[str, Any]:
         """The user-settable fields, as ``clean`` returns them."""
@@ -545,7 +544,7 @@ def _stamp_verification(
     if new["verified_origin"] is None:
         new["verified_by"], new["verified_on"] = None, None
     elif any(old.get(f) != new[f] for f in TRACING_FIELDS):
-        new["verified_by"], new["verified_on"] = (actor.id if actor else None), today()
+        new["verified_by"], new["verified_on"] = (actor.id if actor else None), clock.today()
     else:
         new["verified_by"], new["verified_on"] = old.get("verified_by"), old.get("verified_on")
 
@@ -569,7 +568,7 @@ def create_rule(
     values = {**DEFAULTS, **clean(db, fields)}
     if not values["title"]:
         raise ValidationError({"title": _l("Enter a title.")})
-    now = now_iso()
+    now = clock.now_iso()
     with transaction(db):
         values["code"] = values["code"] or next_code(db)
         _stamp_verification(actor, {}, values)
@@ -580,7 +579,9 @@ def create_rule(
                 f"INSERT INTO rules ({', '.join(row)}) VALUES ({marks})",
                 list(row.values()),
             ).lastrowid
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise _duplicate_code(values["code"]) from None
         _write_scope(db, rule_id, values["team_ids"], values["location_ids"], new=True)
         recorded = _history_values(values)
@@ -605,7 +606,7 @@ def create_rules(
     for values in prepared:
         if blank(values["title"]):
             raise ValidationError({"title": _l("Enter a title.")})
-    now = now_iso()
+    now = clock.now_iso()
     with transaction(db):
         # Numbers for rules without a code continue after every R-number in use, in the
         # database or among the codes given here.
@@ -646,7 +647,9 @@ def create_rules(
                 f"INSERT INTO rules ({', '.join(columns)}) VALUES ({','.join('?' * len(columns))})",
                 [[row[c] for c in columns] for row in rows],
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise ValidationError(
                 {"code": _l("Some of these codes are in use by other rules already.")}
             ) from None
@@ -692,14 +695,16 @@ def update_rule(
         )
         if not changes:
             return old
-        row = {**_columns(values), "updated_at": now_iso(), "version": old.version + 1}
+        row = {**_columns(values), "updated_at": clock.now_iso(), "version": old.version + 1}
         assignments = ", ".join(f"{k} = ?" for k in row)
         try:
             db.execute(
                 f"UPDATE rules SET {assignments} WHERE id = ?",
                 [*row.values(), rule_id],
             )
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "rules", "code"):
+                raise
             raise _duplicate_code(values["code"]) from None
         if "team_ids" in changes or "location_ids" in changes:
             _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
@@ -742,10 +747,10 @@ def _set_archived(db: Database, actor: events.Actor | None, rule_id: int, archiv
         rule = get_rule(db, rule_id)
         if rule.archived == archived:
             return rule
-        stamp = now_iso() if archived else None
+        stamp = clock.now_iso() if archived else None
         db.execute(
             "UPDATE rules SET archived_at = ?, updated_at = ?, version = version + 1 WHERE id = ?",
-            [stamp, now_iso(), rule_id],
+            [stamp, clock.now_iso(), rule_id],
         )
         events.record(
             db,

@@ -1,8 +1,18 @@
 """The schema as numbered migrations: plain data, applied by ``audit.db.apply_migrations``.
 
 Each migration is a list of SQL statements applied in one transaction together with its row in
-``schema_migrations``. Never edit a published migration: add the next number.
+``schema_migrations``. Never edit a published migration: add the next number. A step SQLite's
+ALTER TABLE cannot take (a value added to a CHECK list, such as a new origin key) is a function
+of the database in that list, built from ``rebuild_table`` below (docs/design.md, "Changing the
+schema").
 """
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 FOUNDATION = [
     """
@@ -408,10 +418,144 @@ BALLOT_ANONYMITY = [
     "CREATE INDEX login_sessions_user ON login_sessions (user_id)",
 ]
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+# A step of a migration: SQL, or a function of the database (run inside the same transaction).
+Step = str | Callable[[Any], None]
+
+MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
     (3, "review sessions", REVIEW_SESSIONS),
     (4, "reference source", REFERENCE_SOURCE),
     (5, "anonymous ballots", BALLOT_ANONYMITY),
 ]
+
+
+# --- changing what SQLite cannot ALTER (docs/design.md, "Changing the schema") -----------------
+
+_QUOTED_LIST = re.compile(r"\(\s*'[^']*'(?:\s*,\s*'[^']*')*\s*\)")
+_ITEM = re.compile(r"'([^']*)'")
+
+
+def _sql_text(value: str) -> str:
+    if "'" in value:
+        raise ValueError(f"a listed value is a plain word: {value!r}")
+    return f"'{value}'"
+
+
+def add_to_lists(create_sql: str, member: str, *values: str) -> str:
+    """``create_sql`` with ``values`` added to every quoted list, ``('a', 'b')``, that holds
+    ``member``: in CHECK constraints and in generated columns alike. A new key goes where its
+    sibling is (a self-invented origin wherever ``'team'`` is listed), so CHECKs and the
+    generated flags move together. Raises ValueError when no list holds ``member``."""
+    found = False
+
+    def widen(match: re.Match) -> str:
+        nonlocal found
+        items = _ITEM.findall(match.group(0))
+        if member not in items:
+            return match.group(0)
+        found = True
+        items += [v for v in values if v not in items]
+        return "(" + ", ".join(_sql_text(item) for item in items) + ")"
+
+    changed = _QUOTED_LIST.sub(widen, create_sql)
+    if not found:
+        raise ValueError(f"no list holds {member!r}")
+    return changed
+
+
+def add_check_values(create_sql: str, column: str, *values: str) -> str:
+    """``create_sql`` with ``values`` added to ``CHECK (column IN (...))``."""
+    pattern = re.compile(
+        rf"(CHECK\s*\(\s*\"?{re.escape(column)}\"?\s+IN\s*)({_QUOTED_LIST.pattern})", re.I
+    )
+    matches = pattern.findall(create_sql)
+    if len(matches) != 1:
+        raise ValueError(f"{len(matches)} CHECK lists for {column!r}, expected one")
+
+    def widen(match: re.Match) -> str:
+        items = _ITEM.findall(match.group(2))
+        items += [v for v in values if v not in items]
+        return match.group(1) + "(" + ", ".join(_sql_text(item) for item in items) + ")"
+
+    return pattern.sub(widen, create_sql)
+
+
+# The sibling whose lists a new origin key joins, per group of audit/origins.py.
+ORIGIN_SIBLINGS = {
+    "external_mandatory": "law",
+    "external_professional": "professional_standard",
+    "external_chosen": "certification",
+    "self_invented": "team",
+    "not_traced": "unknown",
+}
+
+
+def add_origin_key(db: Any, key: str, group: str) -> None:
+    """Allow a new origin key in ``rules`` (both origin CHECKs, and the lists its group's
+    generated columns read), rebuilding the table. A migration step; see docs/design.md for
+    the code that must change with it."""
+    sibling = ORIGIN_SIBLINGS[group]
+    rebuild_table(db, "rules", lambda sql: add_to_lists(sql, sibling, key))
+
+
+def rebuild_table(db: Any, table: str, edit: Callable[[str], str]) -> None:
+    """Rebuild ``table`` from its CREATE statement changed by ``edit``, keeping its rows (by
+    column name; generated columns are computed afresh), indexes and triggers, and checking
+    every foreign key afterwards: SQLite's own procedure for changes ALTER TABLE cannot make
+    (docs/design.md, "Changing the schema").
+
+    Runs inside the caller's transaction (a migration's), so a failure at any step leaves the
+    database as it was. Foreign key enforcement must be off (``apply_migrations`` sees to it;
+    the pragma cannot change inside a transaction): with it on, dropping the old table would
+    delete, or refuse to delete, the rows that point at it.
+    """
+    if not db.conn.in_transaction:
+        raise RuntimeError("rebuild_table runs inside a transaction")
+    if db.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("rebuild_table needs PRAGMA foreign_keys = OFF")
+    old_sql = db.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()[0]
+    # Indexes made by UNIQUE and PRIMARY KEY have no SQL: the new table makes them again.
+    kept = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_schema WHERE tbl_name = ? AND type IN ('index', 'trigger')"
+            " AND sql IS NOT NULL ORDER BY type, name",
+            [table],
+        )
+    ]
+    temporary = f"{table}__rebuilt"
+    new_sql, made = re.subn(
+        rf"^\s*CREATE\s+TABLE\s+(\"?){re.escape(table)}\1(?=\s*\()",
+        f'CREATE TABLE "{temporary}"',
+        edit(old_sql),
+        count=1,
+        flags=re.I,
+    )
+    if not made:
+        raise ValueError(f"edit must return a CREATE TABLE statement for {table}")
+    db.execute(new_sql)
+
+    def stored(name: str) -> list[str]:
+        # hidden 0: an ordinary column; 2 and 3 are generated ones, which cannot be written.
+        return [r[1] for r in db.execute(f'PRAGMA table_xinfo("{name}")') if r[6] == 0]
+
+    new_columns = stored(temporary)
+    columns = ", ".join(f'"{c}"' for c in stored(table) if c in new_columns)
+    db.execute(f'INSERT INTO "{temporary}" ({columns}) SELECT {columns} FROM "{table}"')
+    db.execute(f'DROP TABLE "{table}"')
+    # The legacy rename leaves the text of other tables' triggers and views alone: they name
+    # the table, which has its old name back once the rename is done.
+    legacy = db.execute("PRAGMA legacy_alter_table").fetchone()[0]
+    db.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        db.execute(f'ALTER TABLE "{temporary}" RENAME TO "{table}"')
+    finally:
+        db.execute(f"PRAGMA legacy_alter_table = {int(legacy)}")
+    for sql in kept:
+        db.execute(sql)
+    broken = db.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise sqlite3.IntegrityError(f"rebuilding {table} broke foreign keys: {broken[:5]}")

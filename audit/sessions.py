@@ -8,7 +8,6 @@ uses ``effective_state``, and the next write records the close.
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +16,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, figures, register, rules
-from audit.clock import now, now_iso, parse_iso
+from audit import clock, events, figures, register, rules
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
 from audit.text import blank
@@ -59,13 +57,13 @@ class ReviewSession:
 
     @property
     def effective_state(self) -> str:
-        if self.state == "open" and self.closes_at is not None and now() >= self.closes_at:
+        if self.state == "open" and self.closes_at is not None and clock.now() >= self.closes_at:
             return "closed"
         return self.state
 
     @property
     def not_yet_open(self) -> bool:
-        return self.opens_at is not None and now() < self.opens_at
+        return self.opens_at is not None and clock.now() < self.opens_at
 
     @property
     def accepting_votes(self) -> bool:
@@ -96,8 +94,8 @@ def _load(db: Database, row: dict) -> ReviewSession:
         **{
             **row,
             "anonymous": bool(row["anonymous"]),
-            "opens_at": parse_iso(row["opens_at"]),
-            "closes_at": parse_iso(row["closes_at"]),
+            "opens_at": clock.parse_iso(row["opens_at"]),
+            "closes_at": clock.parse_iso(row["closes_at"]),
         },
         team_ids=[t[0] for t in teams],
         team_names=[t[1] for t in teams],
@@ -144,16 +142,19 @@ def list_sessions(
             "eligible": eligible_count(db, session),
             "voters": voter_count(db, session.id),
             "participation": participation(db, session, viewer) if viewer is not None else None,
-            "decided": _count(db, "decisions", session.id),
-            "applied": _count(db, "decisions", session.id, "applied_at IS NOT NULL"),
+            "decided": _decisions(db, session.id),
+            "applied": _decisions(db, session.id, applied=True),
         }
         for session in all_sessions(db, user)
     ]
 
 
-def _count(db: Database, table: str, session_id: int, extra: str = "1") -> int:
-    sql = f"SELECT count(*) FROM {table} WHERE session_id = ? AND {extra}"
-    return db.execute(sql, [session_id]).fetchone()[0]
+def _decisions(db: Database, session_id: int, *, applied: bool = False) -> int:
+    """How many decisions the session has (``applied``: only those applied)."""
+    return db.execute(
+        "SELECT count(*) FROM decisions WHERE session_id = ? AND (NOT ? OR applied_at IS NOT NULL)",
+        [session_id, applied],
+    ).fetchone()[0]
 
 
 def eligible_voters(db: Database, team_ids: list[int]) -> list[int]:
@@ -161,13 +162,13 @@ def eligible_voters(db: Database, team_ids: list[int]) -> list[int]:
     if not team_ids:
         return []
     marks = ",".join("?" * len(team_ids))
-    roles = ",".join(f"'{r}'" for r in VOTER_ROLES)
+    roles = ",".join("?" * len(VOTER_ROLES))
     return [
         r[0]
         for r in db.execute(
             f"SELECT DISTINCT u.id FROM users u JOIN team_members m ON m.user_id = u.id"
             f" WHERE m.team_id IN ({marks}) AND u.active AND u.role IN ({roles})",
-            team_ids,
+            [*team_ids, *VOTER_ROLES],
         )
     ]
 
@@ -334,7 +335,7 @@ def in_other_open_sessions(
           AND sr.rule_id IN ({marks})
         ORDER BY s.id
         """,
-        [now_iso(), session_id, *rule_ids],
+        [clock.now_iso(), session_id, *rule_ids],
     ):
         found.setdefault(row["rule_id"], []).append({"id": row["id"], "title": row["title"]})
     return found
@@ -449,7 +450,7 @@ def _stored(values: dict[str, Any]) -> dict[str, Any]:
         "opens_at": _iso(values["opens_at"]),
         "closes_at": _iso(values["closes_at"]),
         "quorum": values["quorum"],
-        "updated_at": now_iso(),
+        "updated_at": clock.now_iso(),
     }
 
 
@@ -472,7 +473,7 @@ def _summary(values: dict[str, Any]) -> dict[str, Any]:
 
 def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
     values = clean(db, fields)
-    stamp = now_iso()
+    stamp = clock.now_iso()
     with transaction(db):
         row = {**_stored(values), "facilitator_id": actor.id, "created_at": stamp}
         session_id = db.execute(
@@ -537,7 +538,7 @@ def _set_state(
     db.execute(
         "UPDATE review_sessions SET state = ?, closed_at = ?, updated_at = ?,"
         " version = version + 1 WHERE id = ?",
-        [state, now_iso() if state == "closed" else None, now_iso(), session.id],
+        [state, clock.now_iso() if state == "closed" else None, clock.now_iso(), session.id],
     )
     events.record(
         db, actor, "review_session", session.id, action, {"state": [session.state, state]}
@@ -565,6 +566,8 @@ def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSe
     Closing an anonymous session by hand also writes the database file afresh: the place of
     each ballot in the file no longer shows the order the votes came in (docs/security.md).
     """
+    if actor is not None:
+        close_expired(db, session_id)
     with transaction(db):
         session = get_session(db, session_id)
         if actor is not None and not may_run(session, actor):
@@ -585,7 +588,7 @@ def reopen_refusal(
         return _l("Only a closed session can be reopened.")
     if not may_run(session, actor):
         return _l("Only the facilitator of this session or an admin can reopen it.")
-    if _count(db, "decisions", session.id, "applied_at IS NOT NULL"):
+    if _decisions(db, session.id, applied=True):
         return _l("Decisions of this session have been applied; it stays closed.")
     if results_final(db, session, threshold):
         return _l(
@@ -600,6 +603,7 @@ def reopen_session(
 ) -> ReviewSession:
     """The facilitator or an admin may reopen, before any decision has been applied and, for an
     anonymous session, before its results were shown (see ``results_final``)."""
+    close_expired(db, session_id)
     with transaction(db):
         session = get_session(db, session_id)
         refusal = reopen_refusal(db, session, actor, threshold)
@@ -609,26 +613,29 @@ def reopen_session(
             _set_state(db, None, session, "closed", "close")
             session = get_session(db, session_id)
         _set_state(db, actor, session, "open", "reopen")
-        if session.closes_at is not None and session.closes_at <= now():
+        if session.closes_at is not None and session.closes_at <= clock.now():
             # Reopening means votes count again: the old closing time no longer applies.
             db.execute("UPDATE review_sessions SET closes_at = NULL WHERE id = ?", [session_id])
     return get_session(db, session_id)
 
 
-def close_expired(db: Database) -> int:
-    """Record the close of sessions whose closing time has passed; returns how many."""
-    stamp = now_iso()
-    expired = [
-        r[0]
-        for r in db.execute(
-            "SELECT id FROM review_sessions WHERE state = 'open' AND closes_at IS NOT NULL"
-            " AND closes_at <= ?",
-            [stamp],
-        )
-    ]
-    for session_id in expired:
-        try:
-            close_session(db, None, session_id)
-        except (Conflict, sqlite3.OperationalError):
-            continue  # closed meanwhile, or busy: the next read records it
+def close_expired(db: Database, session_id: int | None = None) -> int:
+    """Store the close of the sessions (or of ``session_id``) whose closing time has passed;
+    returns how many.
+
+    Every write to a session calls this before its own transaction, so that it finds the session
+    closed and the close stays stored even when the write itself is refused. Pages never call
+    it: they show ``effective_state``, and a GET never writes.
+    """
+    sql = (
+        "SELECT id FROM review_sessions WHERE state = 'open' AND closes_at IS NOT NULL"
+        " AND closes_at <= :now AND (:id IS NULL OR id = :id)"
+    )
+    # Read first, without the write lock: nearly always there is nothing to close.
+    if db.execute(sql, {"now": clock.now_iso(), "id": session_id}).fetchone() is None:
+        return 0
+    with transaction(db):
+        expired = [r[0] for r in db.execute(sql, {"now": clock.now_iso(), "id": session_id})]
+        for expired_id in expired:
+            _set_state(db, None, get_session(db, expired_id), "closed", "close")
     return len(expired)

@@ -16,9 +16,8 @@ from flask_login import UserMixin
 from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from audit import events
-from audit.clock import now, now_iso, parse_iso, today
-from audit.db import transaction
+from audit import clock, events
+from audit.db import is_duplicate, transaction
 from audit.errors import LoginFailed, NotFound, ValidationError, check
 
 ROLES = ("admin", "quality", "member", "viewer")
@@ -107,7 +106,7 @@ def start_session(db: Database, user: User) -> User:
         db.execute(
             "INSERT INTO login_sessions (token_hash, user_id, created_at) VALUES (?, ?, ?)",
             # The day only: a login time to the second lines up with whatever happens next.
-            [_token_hash(token), user.id, today().isoformat()],
+            [_token_hash(token), user.id, clock.today().isoformat()],
         )
     user.session_token = token
     return user
@@ -254,9 +253,11 @@ def create_user(
                                    created_at)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """,
-                [username, display_name, hashed, role, language, now_iso()],
+                [username, display_name, hashed, role, language, clock.now_iso()],
             ).lastrowid
-        except sqlite3.IntegrityError:
+        except sqlite3.IntegrityError as error:
+            if not is_duplicate(error, "users", "username"):
+                raise
             raise ValidationError({"username": _l("This user name is taken.")}) from None
         _set_teams(db, user_id, team_ids)
         events.record(
@@ -445,8 +446,8 @@ def _record_attempt(
     if row is None:  # deleted meanwhile (users are never deleted, but be safe)
         return invalid
     user_id = row["id"]
-    locked = parse_iso(row["locked_until"])
-    if locked and locked > now():
+    locked = clock.parse_iso(row["locked_until"])
+    if locked and locked > clock.now():
         return invalid
     if row["password_hash"] != checked_hash:
         # The password changed while this attempt was being checked: the check was against
@@ -456,7 +457,7 @@ def _record_attempt(
         failures = row["failed_logins"] + 1
         lock = None
         if failures >= max_failures:
-            lock = (now() + timedelta(minutes=lockout_minutes)).replace(microsecond=0)
+            lock = (clock.now() + timedelta(minutes=lockout_minutes)).replace(microsecond=0)
             failures = 0
             events.record(db, None, "user", user_id, "locked", note="too many failed logins")
         db.execute(
@@ -470,7 +471,7 @@ def _record_attempt(
     # otherwise line up logins with the moment an anonymous session's counter moved.
     db.execute(
         "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE id = ?",
-        [today().isoformat(), user_id],
+        [clock.today().isoformat(), user_id],
     )
     return None
 

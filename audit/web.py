@@ -18,7 +18,7 @@ from werkzeug.routing import IntegerConverter
 
 from audit import users
 from audit.access import ADMINS, EDITORS, READERS
-from audit.db import SQLITE_INT_MAX, close_db, get_db
+from audit.db import SQLITE_INT_MAX, close_db, get_db, problem_kind
 from audit.i18n import LANGUAGES
 
 login_manager = LoginManager()
@@ -171,20 +171,15 @@ LOW_DISK_BYTES = 1024 * 1024
 
 
 def _database_problem(error: sqlite3.Error) -> str:
-    text = str(error).lower()
-    if "readonly" in text or "read-only" in text:
-        return "readonly"
-    if "full" in text:
-        return "full"
-    if "locked" in text or "busy" in text:
-        return "busy"
-    if "disk i/o" in text or "unable to open" in text:
+    """The kind of DATABASE_MESSAGES, by SQLite's result code (see ``db.problem_kind``)."""
+    kind = problem_kind(error)
+    if kind == "io":
         try:
             free = shutil.disk_usage(Path(current_app.config["DATABASE"]).parent).free
         except OSError:
             return "other"
         return "full" if free < LOW_DISK_BYTES else "other"
-    return "other"
+    return kind
 
 
 def _database_error(error: sqlite3.Error):

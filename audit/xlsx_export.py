@@ -26,6 +26,7 @@ from sqlite_utils import Database
 
 from audit import (
     ballots,
+    clock,
     decisions,
     events,
     figures,
@@ -35,7 +36,6 @@ from audit import (
     rules,
     sessions,
 )
-from audit.clock import now
 from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.register import RuleFilter
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
@@ -249,7 +249,7 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
     settings = organisation.get_settings(db)
     ws.append([_cell(ws, _("Audit report"), font=TITLE_FONT)])
     ws.append(_row(ws, [_("Organisation"), settings["name"]]))
-    ws.append([_cell(ws, _("Date")), _cell(ws, now().date(), number_format="yyyy-mm-dd")])
+    ws.append([_cell(ws, _("Date")), _cell(ws, clock.now().date(), number_format="yyyy-mm-dd")])
     ws.append(_row(ws, [_("Filter"), register.filter_in_words(db, rule_filter)]))
     ws.append([])
     _header(ws, [_("Figure"), _("Value")])

@@ -28,12 +28,19 @@ START = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 class Clock:
     """audit.clock moved by the test: every timestamp the app writes comes from it."""
 
-    def __init__(self, monkeypatch, start: datetime = START) -> None:
-        self.at = start
-        monkeypatch.setattr(clock, "now", lambda: self.at)
+    def __init__(self, start: datetime = START) -> None:
+        clock.set(start)  # tests/conftest.py puts the real time back after the test
+
+    @property
+    def at(self) -> datetime:
+        return clock.now()
+
+    @at.setter
+    def at(self, moment: datetime) -> None:
+        clock.set(moment)
 
     def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
+        clock.advance(timedelta(seconds=seconds))
 
 
 # --- what the database holds ------------------------------------------------------------------

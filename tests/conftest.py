@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from audit import create_app, organisation, rules, users
+from audit import clock, create_app, organisation, rules, users
 from audit.db import connect
 
 PASSWORD = "correct horse"
@@ -18,6 +18,14 @@ def _fast_password_hashing(monkeypatch):
     # scrypt costs ~75 ms per hash; the tests hash hundreds of times.
     monkeypatch.setattr(users, "HASH_METHOD", "pbkdf2:sha256:1000")
     users._dummy_hash.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock():
+    # A test moves time with clock.set(...) in one place; the next test starts at the real time.
+    clock.reset()
+    yield
+    clock.reset()
 
 
 @pytest.fixture

@@ -71,8 +71,8 @@ def _client(app, username):
 # --- the database file: the timing join and the link across rules ------------------------------
 
 
-def test_timing_join_names_no_one(app, db, world, monkeypatch):
-    time = attack.Clock(monkeypatch)
+def test_timing_join_names_no_one(app, db, world):
+    time = attack.Clock()
     session = _open(db, world)
     voting = attack.log_in_and_vote(app, db, time, session, world["members"], _choose)
     # Five members logged in and voted 2.5 s apart: the join of every time in the database
@@ -114,12 +114,12 @@ def test_ballots_of_one_member_share_nothing_across_rules(app, db, world):
     assert sessions.voter_count(db, session.id) == MEMBERS
 
 
-def _voted_in_order(tmp_path, monkeypatch, name: str, order: list[int], gap: float):
+def _voted_in_order(tmp_path, name: str, order: list[int], gap: float):
     """A fresh database where the same members cast the same votes, in ``order``."""
     app = create_app(
         {"TESTING": True, "SECRET_KEY": "same", "DATABASE": str(tmp_path / f"{name}.sqlite3")}
     )
-    time = attack.Clock(monkeypatch)
+    time = attack.Clock()
     db = connect(app.config["DATABASE"])
     w = _world(db)
     session = _open(db, w)
@@ -128,9 +128,9 @@ def _voted_in_order(tmp_path, monkeypatch, name: str, order: list[int], gap: flo
     return app, db, session
 
 
-def test_row_positions_do_not_follow_casting_order(tmp_path, monkeypatch):
-    forward = _voted_in_order(tmp_path, monkeypatch, "forward", [0, 1, 2, 3, 4], 2.5)
-    backward = _voted_in_order(tmp_path, monkeypatch, "backward", [4, 3, 2, 1, 0], 7.0)
+def test_row_positions_do_not_follow_casting_order(tmp_path):
+    forward = _voted_in_order(tmp_path, "forward", [0, 1, 2, 3, 4], 2.5)
+    backward = _voted_in_order(tmp_path, "backward", [4, 3, 2, 1, 0], 7.0)
     # Same votes, cast in the opposite order at other times: the ballots read the same, row by
     # row, so their order tells nothing about who voted when.
     (_, db_f, s_f), (_, db_b, s_b) = forward, backward

@@ -77,7 +77,7 @@ def test_password_is_never_stored_in_clear(db):
     assert PASSWORD not in dump
 
 
-def test_lockout_after_repeated_failures(app, client, auth, db, monkeypatch):
+def test_lockout_after_repeated_failures(app, client, auth, db):
     make_user(db, "anna")
     limit = app.config["LOGIN_MAX_FAILURES"]
     for _ in range(limit):
@@ -89,8 +89,7 @@ def test_lockout_after_repeated_failures(app, client, auth, db, monkeypatch):
     # Changing the case of the user name is the same account, so the same lock.
     assert "geblokkeerd" in auth.login("ANNA").get_data(as_text=True)
     later = clock.now() + timedelta(minutes=app.config["LOGIN_LOCKOUT_MINUTES"] + 1)
-    monkeypatch.setattr(clock, "now", lambda: later)
-    monkeypatch.setattr(users, "now", lambda: later)
+    clock.set(later)
     assert auth.login().status_code == 302
 
 

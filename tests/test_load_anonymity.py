@@ -40,8 +40,8 @@ def _choose(index: int, rule_id: int) -> str:
     return ("keep", "adapt", "drop", "abstain")[(index * 7 + rule_id) % 4]
 
 
-def test_timing_join_and_links_at_full_size(app, db, monkeypatch):
-    time = attack.Clock(monkeypatch)
+def test_timing_join_and_links_at_full_size(app, db):
+    time = attack.Clock()
     w = _world(db)
     session = w["session"]
     voting = attack.log_in_and_vote(app, db, time, session, w["members"], _choose)
@@ -53,14 +53,14 @@ def test_timing_join_and_links_at_full_size(app, db, monkeypatch):
     assert sessions.voter_count(db, session.id) == MEMBERS
 
 
-def test_row_order_at_full_size(tmp_path, monkeypatch):
+def test_row_order_at_full_size(tmp_path):
     orders = {"forward": list(range(MEMBERS)), "shuffled": [(i * 11) % MEMBERS for i in range(30)]}
     seen, pages = [], []
     for name, order in orders.items():
         app = create_app(
             {"TESTING": True, "SECRET_KEY": "same", "DATABASE": str(tmp_path / f"{name}.sqlite3")}
         )
-        time = attack.Clock(monkeypatch)
+        time = attack.Clock()
         db = connect(app.config["DATABASE"])
         w = _world(db)
         attack.log_in_and_vote(app, db, time, w["session"], w["members"], _choose, order=order)

@@ -159,14 +159,14 @@ def test_filters_combine(db, world):
 
 
 @pytest.fixture
-def sortable(db, monkeypatch):
+def sortable(db):
     """Four rules whose values differ in every sortable column, in an order that is neither
     their id order nor their code order, so a sort that ignores its column cannot pass.
     Ids 1-4 are the codes C, a, D, b."""
     start = datetime(2025, 3, 1, 8, tzinfo=UTC)
 
     def at(hours):
-        monkeypatch.setattr(clock, "now", lambda: start + timedelta(hours=hours))
+        clock.set(start + timedelta(hours=hours))
 
     def category(name):
         return categories.save_category(db, None, name_nl=name)["id"]

@@ -152,17 +152,18 @@ def test_stale_edit_is_refused(db):
     assert rules.get_rule(db, rule.id).title == "Eerste"
 
 
-def test_verification_is_stamped_and_cleared(db, quality, monkeypatch):
+def test_verification_is_stamped_and_cleared(db, quality):
     other = make_user(db, "anouk", "quality")
     rule = make_rule(db, perceived_origin="law")
     assert rule.verified_by is None and rule.verified_on is None
     traced = rules.trace(db, quality, rule.id, verified_origin="team", source_reference="Overleg")
     assert traced.verified_by == quality.id and traced.self_invented and traced.myth
     # An unrelated edit by someone else leaves who verified it alone.
-    later = clock.today() + timedelta(days=3)
-    monkeypatch.setattr(rules, "today", lambda: later)
+    first_day = traced.verified_on
+    clock.set(clock.now() + timedelta(days=3))
+    later = clock.today()
     edited = rules.update_rule(db, other, rule.id, title="Nieuwe titel")
-    assert edited.verified_by == quality.id and edited.verified_on == clock.today()
+    assert edited.verified_by == quality.id and edited.verified_on == first_day
     changed = rules.trace(db, other, rule.id, verified_origin="law", source_reference="Wet")
     assert changed.verified_by == other.id and changed.verified_on == later
     assert not changed.myth

@@ -323,7 +323,11 @@ def full_disk(monkeypatch):
         from audit import web
 
         def connect_on_a_full_disk(*args, **kwargs):
-            raise sqlite3.OperationalError("disk I/O error")
+            # As SQLite raises it: the page is chosen by the code, not by the words.
+            error = sqlite3.OperationalError("disk I/O error")
+            error.sqlite_errorcode = sqlite3.SQLITE_IOERR_SHMSIZE
+            error.sqlite_errorname = "SQLITE_IOERR_SHMSIZE"
+            raise error
 
         monkeypatch.setattr(db_module, "connect", connect_on_a_full_disk)
 

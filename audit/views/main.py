@@ -17,7 +17,6 @@ bp = Blueprint("main", __name__)
 @allow(*READERS)
 def index():
     db = get_db()
-    sessions.close_expired(db)
     mine = []
     for session in sessions.sessions_for_voter(db, current_user):
         voted = ballots.my_ballots(db, current_app.config["SECRET_KEY"], session, current_user.id)

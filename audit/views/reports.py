@@ -7,9 +7,8 @@ import tempfile
 from flask import Blueprint, request, send_file
 from flask_babel import get_locale
 
-from audit import organisation, xlsx_export
+from audit import clock, organisation, xlsx_export
 from audit.access import allow
-from audit.clock import today
 from audit.db import get_db
 from audit.register import RuleFilter
 from audit.views.dashboard import DASHBOARD_ROLES, scope_from_args
@@ -32,7 +31,7 @@ def _send(rule_filter: RuleFilter):
         buffer,
         mimetype=XLSX,
         as_attachment=True,
-        download_name=f"{name}-{today().isoformat()}.xlsx",
+        download_name=f"{name}-{clock.today().isoformat()}.xlsx",
         max_age=0,
     )
 

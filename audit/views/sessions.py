@@ -197,7 +197,6 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
 @allow(*READERS)
 def index():
     db = get_db()
-    sessions.close_expired(db)
     member = current_user if current_user.role == "member" else None
     return render_template(
         "sessions/index.html", items=sessions.list_sessions(db, member, viewer=current_user)
@@ -343,7 +342,6 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
 @bp.route("/<int:session_id>")
 @allow(*READERS)
 def detail(session_id: int):
-    sessions.close_expired(get_db())
     return _detail(_visible_session(session_id))
 
 
