@@ -469,7 +469,8 @@ def _typed_ballot(form) -> dict[int, dict]:
     for name, value in form.items():
         kind, _dash, raw_id = name.partition("-")
         if kind in ("choice", "reason") and _dash:
-            rule_id = int(raw_id) if raw_id.isdigit() else -1
+            # isdigit() alone is true for "²" or "①", which int() cannot read.
+            rule_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() else -1
             typed.setdefault(rule_id, {"choice": "", "reason": ""})[kind] = value
     return typed
 
