@@ -3,12 +3,14 @@ session builder and the rule pages, each pinned by the test that failed before i
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 
 from audit import clock
-from tests.conftest import post
+from tests.conftest import make_rule, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
 
@@ -52,3 +54,28 @@ def test_a_reason_field_named_with_a_digit_like_character_does_not_break_the_bal
     # A reason without a choice for no rule of the session is ignored, as for any other id.
     assert response.status_code == 302
     assert _mine(db, session, w["anna"]) == {w["a"].id: ("keep", "")}
+
+
+# --- the tracing work-list ------------------------------------------------------------------
+
+
+@pytest.fixture
+def quality(login_as):
+    return login_as("quality", "ilse")
+
+
+def test_a_rule_on_both_work_lists_has_unique_field_ids(quality, db):
+    """A rule not yet traced and past its review date is on both lists. Its two quick forms
+    carried the same element ids, so the second form's labels (and error links) pointed at the
+    first form's fields: a click on "Verified origin" in the overdue list jumped to the other."""
+    rule = make_rule(db, code="BOTH", title="Nog niet nagegaan en verlopen", review_due=days(-5))
+    text = quality.get("/tracing").get_data(as_text=True)
+    assert text.count(f'action="/rules/{rule.id}/trace"') == 2
+    ids = Counter(re.findall(r'\bid="([^"]+)"', text))
+    assert [i for i, n in ids.items() if n > 1] == []
+    # Every label points at a field that exists, inside the label's own form.
+    for form in re.findall(r"<form[^>]*trace-form.*?</form>", text, re.S):
+        targets = re.findall(r'<label for="([^"]+)"', form)
+        assert targets
+        for target in targets:
+            assert f'id="{target}"' in form
