@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from audit import clock
+from audit import ballots, clock, sessions
 from tests.conftest import make_rule, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
@@ -79,3 +79,33 @@ def test_a_rule_on_both_work_lists_has_unique_field_ids(quality, db):
         assert targets
         for target in targets:
             assert f'id="{target}"' in form
+
+
+# --- anonymity: posing as a member after the session ----------------------------------------
+
+
+def test_posing_as_a_member_after_the_close_does_not_tell_on_which_rules_they_voted(app, db):
+    """An admin can set a member's password and log in as them. Once the session has closed,
+    the ballot page still said on which rules the member had voted ("You have voted on 1 of 2
+    rules", a "Saved" line at that rule). Three of five members all voting keep on the first
+    rule: the results show "keep 3", and knowing that Lid 0 voted on it names her vote."""
+    from tests.test_anonymity import _client, _open, _vote, _world
+
+    w = _world(db)
+    session = _open(db, w)
+    first, second = session.rule_ids
+    anna = w["members"][0]
+    for member in w["members"][:3]:
+        _vote(app, db, session, member, first, "keep")
+    for member in w["members"][1:3]:
+        _vote(app, db, session, member, second, "drop")
+    session = sessions.close_session(db, w["fac"], session.id)
+    assert sessions.results_final(db, session)
+    shown = {r["rule"].id: r for r in ballots.results(db, session)}
+    assert shown[first]["counts"]["keep"] == 3  # unanimous: whoever voted on it voted keep
+    posing = _client(app, anna.username)  # as the admin would, after setting her password
+    for path in (f"/sessions/{session.id}/vote", "/"):
+        page = posing.get(path).get_data(as_text=True)
+        assert "U hebt op 1 van de 2 regels gestemd" not in page, path
+        assert 'class="saved"' not in page, path
+    assert ballots.my_ballots(db, app.config["SECRET_KEY"], session, anna.id) == {}
