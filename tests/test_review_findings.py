@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from audit import ballots, clock, sessions
+from audit import ballots, clock, rules, sessions
 from tests.conftest import make_rule, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
@@ -109,3 +109,30 @@ def test_posing_as_a_member_after_the_close_does_not_tell_on_which_rules_they_vo
         assert "U hebt op 1 van de 2 regels gestemd" not in page, path
         assert 'class="saved"' not in page, path
     assert ballots.my_ballots(db, app.config["SECRET_KEY"], session, anna.id) == {}
+
+
+def test_a_refused_trace_of_a_rule_no_longer_on_the_lists_still_shows_what_was_typed(quality, db):
+    """The quick form re-renders the work-lists with the failed row's input and errors, but only
+    a row still on the lists shows them. A colleague traced the rule meanwhile (it left the
+    untraced list, and is not overdue): the refused input, and the reason, vanished without a
+    word from a page that answered 200."""
+    rule = make_rule(db, code="GONE", title="Al nagegaan")
+    page = quality.get("/tracing").get_data(as_text=True)
+    assert f'action="/rules/{rule.id}/trace"' in page
+    rules.trace(db, None, rule.id, verified_origin="team")  # the colleague
+    typed = "https://example.org/" + "s" * 600  # longer than a source reference may be
+    response = post(
+        quality,
+        f"/rules/{rule.id}/trace",
+        {
+            f"r{rule.id}-verified_origin": "law",
+            f"r{rule.id}-source_reference": typed,
+            f"r{rule.id}-version": "1",
+        },
+        token_from="/tracing",
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert typed in text
+    assert "Er is niets afgeknipt" in text or "er is niets afgeknipt" in text
+    assert rules.get_rule(db, rule.id).verified_origin == "team"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -353,11 +354,16 @@ def trace(rule_id: int):
                 "warning",
             )
         return redirect(url_for("rules.tracing", **_page_args(request.form)))
-    # Re-render the work-list with this row's input and errors next to it.
+    # Re-render the work-list with this row's input and errors next to it. A rule that left
+    # both lists meanwhile (a colleague traced it) is shown on its own, so that neither the
+    # input nor the reason it was refused vanishes.
+    lists = _worklist(db, request.form)
+    listed = {row["id"] for page in lists.values() for row in page.rows}
     return render_template(
         "rules/tracing.html",
-        lists=_worklist(db, request.form),
+        lists=lists,
         failed={rule_id: form},
+        unlisted=[] if rule_id in listed else [asdict(rules.get_rule(db, rule_id))],
     )
 
 
