@@ -136,3 +136,23 @@ def test_a_refused_trace_of_a_rule_no_longer_on_the_lists_still_shows_what_was_t
     assert typed in text
     assert "Er is niets afgeknipt" in text or "er is niets afgeknipt" in text
     assert rules.get_rule(db, rule.id).verified_origin == "team"
+
+
+# --- importing the same inventory twice at once ---------------------------------------------
+
+
+def test_the_same_inventory_confirmed_twice_at_once_is_created_once(app, db, tmp_path):
+    """The duplicate check ran when the plan was read, outside the write transaction: two
+    confirms of the same upload (a double click on Import, or two colleagues) each planned
+    "create" before either wrote, and the register got every uncoded rule twice."""
+    from audit import xlsx_import
+    from tests.test_import_duplicates import workbook
+
+    path = workbook(tmp_path / "inventaris.xlsx", [["Geen taart van familie", "", 10]])
+    with app.app_context():
+        first = xlsx_import.read_plan(db, path, filename=path.name)
+        second = xlsx_import.read_plan(db, path, filename=path.name)
+        assert xlsx_import.apply_plan(db, None, first)["create"] == 1
+        counts = xlsx_import.apply_plan(db, None, second)
+    assert counts["create"] == 0 and counts["duplicate"] == 1
+    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 1
