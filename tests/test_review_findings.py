@@ -156,3 +156,26 @@ def test_the_same_inventory_confirmed_twice_at_once_is_created_once(app, db, tmp
         counts = xlsx_import.apply_plan(db, None, second)
     assert counts["create"] == 0 and counts["duplicate"] == 1
     assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 1
+
+
+# --- the bulk form after a typing error -----------------------------------------------------
+
+
+def test_a_bulk_form_sent_back_for_a_typing_error_says_when_its_rules_changed(quality, db):
+    """The bulk form, sent back for a bad date, quietly took the fingerprint of the rules
+    matching by then: a rule added meanwhile joined the selection without a word, and the
+    corrected form changed it. The page must say that the rules changed."""
+    from tests.test_rules_ui import hidden_fields
+
+    make_rule(db, code="H1", title="Hygiëne handen")
+    page = quality.get("/rules/bulk?q=hygiene").get_data(as_text=True)
+    make_rule(db, code="H2", title="Hygiëne keuken")  # added meanwhile
+    response = post(
+        quality,
+        "/rules/bulk?q=hygiene",
+        {**hidden_fields(page), "status": "", "category_id": "", "review_due": "2026-13-45"},
+    )
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Ongeldige datum" in text
+    assert "De regels die bij dit filter horen zijn veranderd" in text

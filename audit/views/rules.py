@@ -445,6 +445,10 @@ def bulk():
         if changed is not None:
             flash(_("%(n)s rules have been changed.", n=changed), "success")
             return redirect(url_for("rules.register_page", **rule_filter.to_args()))
+    elif form.is_submitted():
+        # Sent back for a typing error: the new fingerprint below must not take in, unsaid,
+        # rules that joined or left the filter since the form was opened.
+        attempt(form, lambda: register.check_selection(db, rule_filter, form.selection.data))
     # Whatever was posted, the page shows the rules matching now and carries their fingerprint.
     ids = register.rule_ids(db, rule_filter)
     form.selection.data = register.selection_token(ids)
