@@ -179,3 +179,26 @@ def test_a_bulk_form_sent_back_for_a_typing_error_says_when_its_rules_changed(qu
     assert response.status_code == 200
     assert "Ongeldige datum" in text
     assert "De regels die bij dit filter horen zijn veranderd" in text
+
+
+def test_the_quick_trace_form_does_not_change_an_archived_rule(quality, db):
+    """The rule form refuses an archived rule ("restore it before changing it"); the tracing
+    quick form, posted for one (an old page, a forged id), changed it anyway."""
+    rule = make_rule(db, code="OLD", title="Gearchiveerd", review_due=days(-5))
+    page = quality.get("/tracing").get_data(as_text=True)
+    assert f'action="/rules/{rule.id}/trace"' in page
+    rules.archive_rule(db, None, rule.id)
+    response = post(
+        quality,
+        f"/rules/{rule.id}/trace",
+        {
+            f"r{rule.id}-verified_origin": "law",
+            f"r{rule.id}-review_due": days(100),
+            f"r{rule.id}-version": str(rules.get_rule(db, rule.id).version),
+        },
+        token_from="/tracing",
+        follow_redirects=True,
+    )
+    after = rules.get_rule(db, rule.id)
+    assert after.verified_origin is None and after.review_due.isoformat() == days(-5)
+    assert "Deze regel is gearchiveerd" in response.get_data(as_text=True)

@@ -318,6 +318,9 @@ def tracing():
 def trace(rule_id: int):
     db = get_db()
     rule = get_or_404(rules.get_rule, rule_id)
+    if rule.archived:  # as the rule form: an archived rule is restored before it changes
+        flash(_("This rule is archived. Restore it before changing it."), "warning")
+        return redirect(url_for("rules.tracing", **_page_args(request.form)))
     form = TraceForm(prefix=f"r{rule_id}")
     # A form without the review date field (an older page) leaves the date as it is.
     review_due = form.review_due.data if form.review_due.raw_data else rules.UNCHANGED
