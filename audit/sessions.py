@@ -530,7 +530,12 @@ def update_session(
 
 
 def _set_state(
-    db: Database, actor: User | None, session: ReviewSession, state: str, action: str
+    db: Database,
+    actor: User | None,
+    session: ReviewSession,
+    state: str,
+    action: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     db.execute(
         "UPDATE review_sessions SET state = ?, closed_at = ?, updated_at = ?,"
@@ -538,7 +543,26 @@ def _set_state(
         [state, now_iso() if state == "closed" else None, now_iso(), session.id],
     )
     events.record(
-        db, actor, "review_session", session.id, action, {"state": [session.state, state]}
+        db,
+        actor,
+        "review_session",
+        session.id,
+        action,
+        {"state": [session.state, state], **(extra or {})},
+    )
+
+
+def results_released(db: Database, session_id: int) -> bool:
+    """Whether the session was ever closed with its anonymous results out (recorded with the
+    close, see ``close_session``). A minimum raised later withholds them from then on, but
+    cannot make the session reopenable: they have been seen."""
+    return (
+        db.execute(
+            "SELECT 1 FROM events WHERE entity = 'review_session' AND entity_id = ?"
+            " AND action = 'close' AND json_extract(changes, '$.results_shown[1]') = 1",
+            [session_id],
+        ).fetchone()
+        is not None
     )
 
 
@@ -569,7 +593,21 @@ def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSe
             raise Conflict(_l("Only the facilitator of this session or an admin can close it."))
         if session.state != "open":
             raise Conflict(_l("Only an open session can be closed."))
-        _set_state(db, actor, session, "closed", "close")
+        # Recorded, not worked out anew later: a minimum raised afterwards must not make a
+        # session whose results were out reopenable (see ``results_released``).
+        shown = (
+            session.mode == "online"
+            and session.anonymous
+            and voter_count(db, session.id) >= min_voters()
+        )
+        _set_state(
+            db,
+            actor,
+            session,
+            "closed",
+            "close",
+            {"results_shown": [None, True]} if shown else None,
+        )
     if actor is not None and session.mode == "online" and session.anonymous:
         compact(db)
     return get_session(db, session_id)
@@ -585,7 +623,7 @@ def reopen_refusal(
         return _l("Only the facilitator of this session or an admin can reopen it.")
     if _count(db, "decisions", session.id, "applied_at IS NOT NULL"):
         return _l("Decisions of this session have been applied; it stays closed.")
-    if results_final(db, session, threshold):
+    if results_final(db, session, threshold) or results_released(db, session.id):
         return _l(
             "The results of this anonymous session have been shown; it stays closed, so that no"
             " later vote can be read from the difference."

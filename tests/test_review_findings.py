@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from audit import ballots, clock, rules, sessions
+from audit.errors import Conflict
 from tests.conftest import make_rule, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
@@ -202,3 +203,48 @@ def test_the_quick_trace_form_does_not_change_an_archived_rule(quality, db):
     after = rules.get_rule(db, rule.id)
     assert after.verified_origin is None and after.review_due.isoformat() == days(-5)
     assert "Deze regel is gearchiveerd" in response.get_data(as_text=True)
+
+
+# --- anonymity: a raised minimum does not undo a close for good -----------------------------
+
+
+def test_raising_the_minimum_afterwards_does_not_allow_a_reopen(app, db):
+    """Whether an anonymous session was closed for good was worked out anew from the current
+    minimum. Results out with 4 voters at the minimum of 3; the server's minimum is raised to 5
+    (to protect more, say): the session counted as below the minimum again, so it could be
+    reopened, one more member vote, and closed again at 5: the difference is that vote."""
+    from tests import anonymity_attacks as attack
+    from tests.test_anonymity import _choose, _open, _vote, _world
+
+    w = _world(db)
+    session = _open(db, w)
+    for index, member in enumerate(w["members"][:4]):
+        for rule_id in session.rule_ids:
+            _vote(app, db, session, member, rule_id, _choose(index, rule_id))
+    session = sessions.close_session(db, w["fac"], session.id)
+    before = attack.tallies(ballots.results(db, session))
+    assert before is not None  # four voted: the results are out
+    app.config["ANONYMOUS_MIN_VOTERS"] = 5
+    with app.app_context(), pytest.raises(Conflict, match="stays closed"):
+        sessions.reopen_session(db, w["fac"], session.id)
+    page = w_client(app, "fac").get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert f"/sessions/{session.id}/reopen" not in page
+
+
+def w_client(app, username):
+    from tests.test_anonymity import _client
+
+    return _client(app, username)
+
+
+def test_the_history_writes_yes_and_no_in_the_reports_language(app, db):
+    """Flags in the log (a session's anonymous ballots, the close for good) came out as
+    "True" in the Dutch report's History sheet."""
+    from audit.history import HistoryLookup
+
+    with app.test_request_context("/"):
+        text = HistoryLookup(db).describe(
+            {"anonymous": [False, True], "results_shown": [None, True]}
+        )
+    assert "True" not in text and "False" not in text
+    assert text == "Anoniem stemmen: nee → ja; Anonieme uitslag bekend, definitief gesloten: – → ja"
