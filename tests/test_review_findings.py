@@ -248,3 +248,17 @@ def test_the_history_writes_yes_and_no_in_the_reports_language(app, db):
         )
     assert "True" not in text and "False" not in text
     assert text == "Anoniem stemmen: nee → ja; Anonieme uitslag bekend, definitief gesloten: – → ja"
+
+
+def test_a_ballot_not_open_yet_does_not_speak_of_a_close(app, db):
+    from datetime import UTC, datetime
+
+    from tests.test_anonymity import _client, _open, _world
+
+    w = _world(db)
+    later = datetime.now(UTC) + timedelta(days=2)
+    session = _open(db, w, opens_at=later)
+    page = _client(app, w["members"][0].username).get(f"/sessions/{session.id}/vote")
+    text = page.get_data(as_text=True)
+    assert "U hebt op 0 van de 2 regels gestemd." in text
+    assert "na het sluiten van de sessie" not in text
