@@ -44,3 +44,31 @@ def test_the_session_builder_with_flags_fits_a_phone(watch, demo_server, lang):
     assert page.locator(".rule-note .badge").count() > 0
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"{path} is {width} px wide on a {PHONE['width']} px phone"
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_confirm_page_with_flags_fits_a_phone(watch, demo_server, lang):
+    """The confirm page before opening names the same flags, badges in a list item."""
+    from audit import users
+
+    db = connect(demo_server.database)
+    try:
+        opened = next(s for s in sessions.all_sessions(db) if s.state == "open")
+        draft = sessions.create_session(
+            db,
+            users.find_user(db, "kwaliteit"),
+            title="Nog een ronde",
+            team_ids=opened.team_ids,
+            rule_ids=opened.rule_ids[:3],
+            mode="online",
+        )
+    finally:
+        db.close()
+    page = watch(demo_server).page(viewport=PHONE)
+    login(page, demo_server.base, "kwaliteit", demo_server.logins["kwaliteit"])
+    if lang == "en":
+        switch_language(page, "en")
+    page.goto(f"{demo_server.base}/sessions/{draft.id}/open")
+    assert page.locator("#confirm-rules ~ ul .badge, section .badge").count() > 0
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the confirm page is {width} px wide on a phone"

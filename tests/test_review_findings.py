@@ -262,3 +262,18 @@ def test_a_ballot_not_open_yet_does_not_speak_of_a_close(app, db):
     text = page.get_data(as_text=True)
     assert "U hebt op 0 van de 2 regels gestemd." in text
     assert "na het sluiten van de sessie" not in text
+
+
+# --- opening a session whose results could never be shown -----------------------------------
+
+
+def test_the_confirm_page_warns_when_too_few_members_can_vote_anonymously(db, world):
+    """The detail page says it only once the session is open; the page that asks to confirm
+    the opening, where it can still be changed, said nothing."""
+    w = world  # Vlinder has two members: fewer than the three anonymous results need
+    draft = _session(db, w, open_=False)
+    page = w["client"]("fac").get(f"/sessions/{draft.id}/open").get_data(as_text=True)
+    assert "kunnen stemmen: de uitslag kan nooit getoond worden" in page
+    named = _session(db, w, open_=False, anonymous=False, title="Op naam")
+    page = w["client"]("fac").get(f"/sessions/{named.id}/open").get_data(as_text=True)
+    assert "de uitslag kan nooit getoond worden" not in page

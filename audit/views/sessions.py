@@ -252,6 +252,7 @@ def open_(session_id: int):
         "sessions/confirm_open.html",
         session=session,
         eligible=sessions.eligible_count(db, session),
+        min_voters=sessions.min_voters(),
         rules_in_session=rules.get_rules(db, session.rule_ids),
         elsewhere=sessions.in_other_open_sessions(db, session.rule_ids, session.id),
         outside=set(sessions.outside_scope(db, session.team_ids, session.rule_ids)),
