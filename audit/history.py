@@ -55,6 +55,7 @@ FIELD_LABELS = {
     "mode": _l("Mode"),
     "anonymous": _l("Anonymous ballots"),
     "results_shown": _l("Anonymous results out, closed for good"),
+    "eligible": _l("Members who can vote"),
     "state": _l("State"),
     "opens_at": _l("Opens at"),
     "closes_at": _l("Closes at"),

@@ -225,10 +225,26 @@ def participation(
         return {"kind": "exact", "n": voters, "m": eligible}
     if viewer.role not in ("quality", "admin"):
         return None
-    step = min(max(min_voters(threshold), math.ceil(eligible / 4)), max(eligible, 1))
+    # The step is worked out from the members who could vote when the session opened: counted
+    # anew, an admin adding or deactivating members could move it and read the exact count off
+    # bands of several steps.
+    at_open = eligible_at_open(db, session.id)
+    base = at_open if at_open is not None else eligible
+    step = min(max(min_voters(threshold), math.ceil(base / 4)), max(base, 1))
     if voters < step:
         return {"kind": "fewer", "n": step, "m": eligible}
     return {"kind": "at_least", "n": voters // step * step, "m": eligible}
+
+
+def eligible_at_open(db: Database, session_id: int) -> int | None:
+    """How many members could vote when the session first opened (recorded with the open), or
+    None for a session opened before that was recorded."""
+    row = db.execute(
+        "SELECT json_extract(changes, '$.eligible[1]') FROM events WHERE entity = 'review_session'"
+        " AND entity_id = ? AND action = 'open' ORDER BY id LIMIT 1",
+        [session_id],
+    ).fetchone()
+    return row[0] if row and isinstance(row[0], int) else None
 
 
 def default_quorum(db: Database, team_ids: list[int]) -> int:
@@ -572,7 +588,9 @@ def open_session(db: Database, actor: User, session_id: int) -> ReviewSession:
         session = get_session(db, session_id)
         if session.state != "draft":
             raise Conflict(_l("Only a draft session can be opened."))
-        _set_state(db, actor, session, "open", "open")
+        _set_state(
+            db, actor, session, "open", "open", {"eligible": [None, eligible_count(db, session)]}
+        )
         for rule in rules.get_rules(db, session.rule_ids):
             if rule.status == "active":
                 rules.update_rule(

@@ -11,7 +11,7 @@ import pytest
 
 from audit import ballots, clock, rules, sessions
 from audit.errors import Conflict
-from tests.conftest import make_rule, post
+from tests.conftest import make_rule, make_user, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
 
@@ -277,3 +277,26 @@ def test_the_confirm_page_warns_when_too_few_members_can_vote_anonymously(db, wo
     named = _session(db, w, open_=False, anonymous=False, title="Op naam")
     page = w["client"]("fac").get(f"/sessions/{named.id}/open").get_data(as_text=True)
     assert "de uitslag kan nooit getoond worden" not in page
+
+
+# --- anonymity: the participation band cannot be tuned -------------------------------------
+
+
+def test_changing_the_team_does_not_tune_the_band_into_an_exact_count(app, db):
+    """The band's step grew with the number of members who can vote, counted anew on every
+    page. An admin adding (or deactivating) members could move the step (20 members: 5, 28: 7)
+    and read the band at each: "at least 5", then "at least 7" of 28, is exactly 7, and every
+    next vote is seen as it comes in. The step is now fixed when the session opens."""
+    from tests.test_anonymity import _open, _vote, _world
+
+    w = _world(db, 20)
+    session = _open(db, w)
+    for member in w["members"][:7]:
+        _vote(app, db, session, member, session.rule_ids[0], "keep")
+    band = sessions.participation(db, session, w["fac"])
+    assert (band["kind"], band["n"]) == ("at_least", 5)
+    for i in range(8):  # the admin tops the team up to 28
+        make_user(db, f"extra{i}", "member", teams=[w["team"]])
+    band = sessions.participation(db, session, w["fac"])
+    assert (band["kind"], band["n"]) == ("at_least", 5)
+    assert band["m"] == 28  # how many can vote is no secret; only the step stays
