@@ -205,7 +205,8 @@ def my_ballots(
     db: Database, secret: str | bytes, session: sessions.ReviewSession, user_id: int
 ) -> dict[int, dict]:
     """The user's own votes in the session, per rule: shown only to that user, and in an
-    anonymous session only while it accepts votes."""
+    anonymous session only while it accepts votes (after that, nothing: not even on which
+    rules they voted, see below)."""
     keys = {voter_key(secret, session, rule_id, user_id) for rule_id in session.rule_ids}
     if not keys:
         return {}
@@ -214,12 +215,12 @@ def my_ballots(
         f" AND voter_key IN ({','.join('?' * len(keys))})",
         [session.id, *keys],
     )
-    mine = {r["rule_id"]: r for r in rows}
     if session.anonymous and not sessions.get_session(db, session.id).accepting_votes:
         # Once votes are closed the member has no need to see them again, and nobody posing as
-        # the member (an admin who set their password) can: only which rules they voted on.
-        return {rule_id: {"rule_id": rule_id, "choice": None, "reason": ""} for rule_id in mine}
-    return mine
+        # the member (an admin who set their password) may learn anything from them: not even
+        # on which rules they voted, which names the vote on a rule where all voted alike.
+        return {}
+    return {r["rule_id"]: r for r in rows}
 
 
 def enter_hands(

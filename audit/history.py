@@ -54,6 +54,8 @@ FIELD_LABELS = {
     "introduction": _l("Introduction"),
     "mode": _l("Mode"),
     "anonymous": _l("Anonymous ballots"),
+    "results_shown": _l("Anonymous results out, closed for good"),
+    "eligible": _l("Members who can vote"),
     "state": _l("State"),
     "opens_at": _l("Opens at"),
     "closes_at": _l("Closes at"),
@@ -140,6 +142,8 @@ class HistoryLookup:
     def value(self, field: str, value: Any) -> str:
         if value in (None, "", []):
             return "–"
+        if isinstance(value, bool):  # "Anonymous ballots: – → yes", in the page's language
+            return str(_l("yes") if value else _l("no"))
         if field in ("team_ids", "location_ids"):
             return ", ".join(str(self.names[field].get(v, v)) for v in value)
         if field in self.names:

@@ -311,16 +311,24 @@ def change_matching(
     Checked inside the write transaction, so no rule can join or leave in between: a rule added
     or archived since the form was opened is never changed unseen. Returns how many changed."""
     with transaction(db):
-        ids = rule_ids(db, rule_filter)
-        if not hmac.compare_digest(selection_token(ids), selection or ""):
-            raise Conflict(
-                _l(
-                    "The rules matching this filter changed since you opened this form: a rule"
-                    " was added, changed or archived. Nothing has been changed. Check the rules"
-                    " listed below and save again."
-                )
-            )
+        ids = check_selection(db, rule_filter, selection)
         return rules.bulk_update(db, actor, ids, **fields)
+
+
+def check_selection(db: Database, rule_filter: RuleFilter, selection: str | None) -> list[int]:
+    """The ids of the rules matching the filter, or a Conflict when they are not the ones the
+    form showed (``selection``). Also asked of a form sent back for a typing error: the page
+    then shows the rules matching now, and must say that they changed."""
+    ids = rule_ids(db, rule_filter)
+    if not hmac.compare_digest(selection_token(ids), selection or ""):
+        raise Conflict(
+            _l(
+                "The rules matching this filter changed since you opened this form: a rule"
+                " was added, changed or archived. Nothing has been changed. Check the rules"
+                " listed below and save again."
+            )
+        )
+    return ids
 
 
 def _add_team_names(db: Database, rows: list[dict]) -> None:

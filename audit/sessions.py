@@ -228,10 +228,26 @@ def participation(
         return {"kind": "exact", "n": voters, "m": eligible}
     if viewer.role not in ("quality", "admin"):
         return None
-    step = min(max(min_voters(threshold), math.ceil(eligible / 4)), max(eligible, 1))
+    # The step is worked out from the members who could vote when the session opened: counted
+    # anew, an admin adding or deactivating members could move it and read the exact count off
+    # bands of several steps.
+    at_open = eligible_at_open(db, session.id)
+    base = at_open if at_open is not None else eligible
+    step = min(max(min_voters(threshold), math.ceil(base / 4)), max(base, 1))
     if voters < step:
         return {"kind": "fewer", "n": step, "m": eligible}
     return {"kind": "at_least", "n": voters // step * step, "m": eligible}
+
+
+def eligible_at_open(db: Database, session_id: int) -> int | None:
+    """How many members could vote when the session first opened (recorded with the open), or
+    None for a session opened before that was recorded."""
+    row = db.execute(
+        "SELECT json_extract(changes, '$.eligible[1]') FROM events WHERE entity = 'review_session'"
+        " AND entity_id = ? AND action = 'open' ORDER BY id LIMIT 1",
+        [session_id],
+    ).fetchone()
+    return row[0] if row and isinstance(row[0], int) else None
 
 
 def default_quorum(db: Database, team_ids: list[int]) -> int:
@@ -533,7 +549,12 @@ def update_session(
 
 
 def _set_state(
-    db: Database, actor: User | None, session: ReviewSession, state: str, action: str
+    db: Database,
+    actor: User | None,
+    session: ReviewSession,
+    state: str,
+    action: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     db.execute(
         "UPDATE review_sessions SET state = ?, closed_at = ?, updated_at = ?,"
@@ -541,7 +562,26 @@ def _set_state(
         [state, clock.now_iso() if state == "closed" else None, clock.now_iso(), session.id],
     )
     events.record(
-        db, actor, "review_session", session.id, action, {"state": [session.state, state]}
+        db,
+        actor,
+        "review_session",
+        session.id,
+        action,
+        {"state": [session.state, state], **(extra or {})},
+    )
+
+
+def results_released(db: Database, session_id: int) -> bool:
+    """Whether the session was ever closed with its anonymous results out (recorded with the
+    close, see ``close_session``). A minimum raised later withholds them from then on, but
+    cannot make the session reopenable: they have been seen."""
+    return (
+        db.execute(
+            "SELECT 1 FROM events WHERE entity = 'review_session' AND entity_id = ?"
+            " AND action = 'close' AND json_extract(changes, '$.results_shown[1]') = 1",
+            [session_id],
+        ).fetchone()
+        is not None
     )
 
 
@@ -551,7 +591,9 @@ def open_session(db: Database, actor: User, session_id: int) -> ReviewSession:
         session = get_session(db, session_id)
         if session.state != "draft":
             raise Conflict(_l("Only a draft session can be opened."))
-        _set_state(db, actor, session, "open", "open")
+        _set_state(
+            db, actor, session, "open", "open", {"eligible": [None, eligible_count(db, session)]}
+        )
         for rule in rules.get_rules(db, session.rule_ids):
             if rule.status == "active":
                 rules.update_rule(
@@ -574,7 +616,21 @@ def close_session(db: Database, actor: User | None, session_id: int) -> ReviewSe
             raise Conflict(_l("Only the facilitator of this session or an admin can close it."))
         if session.state != "open":
             raise Conflict(_l("Only an open session can be closed."))
-        _set_state(db, actor, session, "closed", "close")
+        # Recorded, not worked out anew later: a minimum raised afterwards must not make a
+        # session whose results were out reopenable (see ``results_released``).
+        shown = (
+            session.mode == "online"
+            and session.anonymous
+            and voter_count(db, session.id) >= min_voters()
+        )
+        _set_state(
+            db,
+            actor,
+            session,
+            "closed",
+            "close",
+            {"results_shown": [None, True]} if shown else None,
+        )
     if actor is not None and session.mode == "online" and session.anonymous:
         compact(db)
     return get_session(db, session_id)
@@ -590,7 +646,7 @@ def reopen_refusal(
         return _l("Only the facilitator of this session or an admin can reopen it.")
     if _decisions(db, session.id, applied=True):
         return _l("Decisions of this session have been applied; it stays closed.")
-    if results_final(db, session, threshold):
+    if results_final(db, session, threshold) or results_released(db, session.id):
         return _l(
             "The results of this anonymous session have been shown; it stays closed, so that no"
             " later vote can be read from the difference."

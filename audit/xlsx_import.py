@@ -702,8 +702,11 @@ def apply_plan(
     invalid = plan.invalid
     if invalid and not skip_invalid:
         raise ValidationError(_l("%(n)s rows have problems; nothing was imported.", n=len(invalid)))
-    counts = {**plan.summary(), "skipped": len(invalid)}
     with transaction(db):
+        # Check again inside the write transaction: the same file confirmed a moment earlier
+        # (a double click on Import, a colleague) has its rules in the register by now.
+        _find_duplicates(db, plan)
+        counts = {**plan.summary(), "skipped": len(invalid)}
         event_id = events.record(
             db,
             actor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -327,6 +328,9 @@ def tracing():
 def trace(rule_id: int):
     db = get_db()
     rule = get_or_404(rules.get_rule, rule_id)
+    if rule.archived:  # as the rule form: an archived rule is restored before it changes
+        flash(_("This rule is archived. Restore it before changing it."), "warning")
+        return redirect(url_for("rules.tracing", **_page_args(request.form)))
     form = TraceForm(prefix=f"r{rule_id}")
     # A form without the review date field (an older page) leaves the date as it is.
     review_due = form.review_due.data if form.review_due.raw_data else rules.UNCHANGED
@@ -363,11 +367,16 @@ def trace(rule_id: int):
                 "warning",
             )
         return redirect(url_for("rules.tracing", **_page_args(request.form)))
-    # Re-render the work-list with this row's input and errors next to it.
+    # Re-render the work-list with this row's input and errors next to it. A rule that left
+    # both lists meanwhile (a colleague traced it) is shown on its own, so that neither the
+    # input nor the reason it was refused vanishes.
+    lists = _worklist(db, request.form)
+    listed = {row["id"] for page in lists.values() for row in page.rows}
     return render_template(
         "rules/tracing.html",
-        lists=_worklist(db, request.form),
+        lists=lists,
         failed={rule_id: form},
+        unlisted=[] if rule_id in listed else [asdict(rules.get_rule(db, rule_id))],
     )
 
 
@@ -449,6 +458,10 @@ def bulk():
         if changed is not None:
             flash(_("%(n)s rules have been changed.", n=changed), "success")
             return redirect(url_for("rules.register_page", **rule_filter.to_args()))
+    elif form.is_submitted():
+        # Sent back for a typing error: the new fingerprint below must not take in, unsaid,
+        # rules that joined or left the filter since the form was opened.
+        attempt(form, lambda: register.check_selection(db, rule_filter, form.selection.data))
     # Whatever was posted, the page shows the rules matching now and carries their fingerprint.
     ids = register.rule_ids(db, rule_filter)
     form.selection.data = register.selection_token(ids)

@@ -262,6 +262,7 @@ def open_(session_id: int):
         "sessions/confirm_open.html",
         session=session,
         eligible=sessions.eligible_count(db, session),
+        min_voters=sessions.min_voters(),
         rules_in_session=rules.get_rules(db, session.rule_ids),
         elsewhere=sessions.in_other_open_sessions(db, session.rule_ids, session.id),
         outside=set(sessions.outside_scope(db, session.team_ids, session.rule_ids)),
@@ -478,7 +479,8 @@ def _typed_ballot(form) -> dict[int, dict]:
     for name, value in form.items():
         kind, _dash, raw_id = name.partition("-")
         if kind in ("choice", "reason") and _dash:
-            rule_id = int(raw_id) if raw_id.isdigit() else -1
+            # isdigit() alone is true for "²" or "①", which int() cannot read.
+            rule_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() else -1
             typed.setdefault(rule_id, {"choice": "", "reason": ""})[kind] = value
     return typed
 
