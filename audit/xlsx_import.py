@@ -254,8 +254,12 @@ def _find_header(ws) -> tuple[int, dict[int, str], list[str]] | None:
 
 
 def _rows(ws, header_row: int, max_rows: int) -> Iterator[tuple[int, tuple]]:
+    """The rows below the header. The limit counts rows that hold a value, as they are read:
+    a blank stretch costs nothing, and what the sheet says about its size is not asked."""
+    counted = 0
     for number, row in enumerate(ws.iter_rows(min_row=header_row + 1), header_row + 1):
-        if number - header_row > max_rows:
+        counted += bool(row)
+        if counted > max_rows:
             raise ImportFileError(_l("The sheet has more than %(n)s rows.", n=max_rows))
         yield number, row
 

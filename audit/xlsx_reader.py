@@ -107,17 +107,17 @@ def _message(code: str, params: dict, limits: Limits) -> Any:
     if code == "cells":
         return _l(
             "The sheet has more than %(n)s cells with a value.",
-            n=f"{params.get('n', limits.max_cells):,}",
+            n=params.get("n", limits.max_cells),
         )
     if code == "strings":
         return _l(
             "The workbook holds more than %(n)s different texts.",
-            n=f"{params.get('n', limits.max_cells):,}",
+            n=params.get("n", limits.max_cells),
         )
     if code == "cell_text":
         return _l(
             "A cell holds more than %(n)s characters, more than Excel itself allows.",
-            n=f"{params.get('n', 32767):,}",
+            n=params.get("n", 32767),
         )
     if code == "memory":
         return _l(
@@ -127,7 +127,7 @@ def _message(code: str, params: dict, limits: Limits) -> Any:
     if code == "time":
         return _l(
             "Reading the workbook took longer than %(n)s seconds, so it was stopped.",
-            n=f"{limits.seconds:g}",
+            n=format(limits.seconds, "g"),
         )
     return _l("The workbook cannot be read. Open it in Excel and save it again.")
 

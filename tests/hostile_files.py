@@ -15,7 +15,8 @@ MB = 1024 * 1024
 CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels"'
+    ' ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" ContentType="{main}"/>'
     '<Override PartName="/xl/worksheets/sheet1.xml"'
@@ -118,8 +119,9 @@ def shared_strings_bomb(path: Path, unpacked_mb: int = 199) -> Path:
 
 
 def wide_dimension(path: Path) -> Path:
-    """Two rows of data under a ``<dimension>`` of A1:XFD50030 (openpyxl pads the gap)."""
-    return raw_workbook(path, sheet([header_row(), rule_row(2)], dimension="A1:XFD50030"))
+    """Data in two rows, 1 and 50030, under a ``<dimension>`` of A1:XFD50030: openpyxl pads
+    the 50,028 rows between to 16,384 cells each."""
+    return raw_workbook(path, sheet([header_row(), rule_row(50_030)], dimension="A1:XFD50030"))
 
 
 def short_dimension(path: Path, rows: int = 200) -> Path:

@@ -1,0 +1,540 @@
+"""Hostile and odd workbooks: each is refused or read within its limits, with a one-line
+message in the user's language, and neither the server nor other users notice. Small versions
+of the attack's files; `tests/test_load_hostile.py` has the full-size ones against a real
+server."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import stat
+import subprocess
+import threading
+import time
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+from flask_babel import force_locale
+from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
+from openpyxl.workbook.defined_name import DefinedName
+
+from audit import uploads, users, xlsx_import
+from audit.xlsx_import import ImportFileError
+from audit.xlsx_reader import Limits, open_workbook
+from tests import hostile_files as hostile
+from tests.conftest import csrf_token
+
+FAST = 5  # seconds: every hostile file here is answered well within this
+
+
+@pytest.fixture
+def read(app, db):
+    """read(path, **options) -> the plan, read in a request context as the web does; a
+    refusal comes with its message in Dutch, as a Dutch user sees it."""
+
+    def run(path, **kwargs):
+        with app.test_request_context(), force_locale("nl"):
+            try:
+                return xlsx_import.read_plan(db, path, filename=path.name, **kwargs)
+            except ImportFileError as error:
+                raise ImportFileError(str(error)) from None
+
+    return run
+
+
+def _refusal(read, path, **kwargs) -> str:
+    started = time.monotonic()
+    with pytest.raises(ImportFileError) as info:
+        read(path, **kwargs)
+    assert time.monotonic() - started < FAST
+    message = str(info.value)
+    assert message and "\n" not in message
+    return message
+
+
+def _workers() -> list[int]:
+    """Reading workers that are children of this process and still exist."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"xlsx_worker" in command:
+            found.append(int(entry.name))
+    return found
+
+
+class PeakMemory:
+    """The highest VmHWM of the reading workers started while it runs (read from /proc)."""
+
+    def __init__(self) -> None:
+        self.peak_kb = 0
+        self.seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for pid in _workers():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                found = re.search(r"VmHWM:\s+(\d+) kB", status)
+                if found:
+                    self.seen += 1
+                    self.peak_kb = max(self.peak_kb, int(found.group(1)))
+            time.sleep(0.002)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- the attack's files, small ---------------------------------------------------------------
+
+
+def test_a_shared_strings_bomb_is_refused_quickly_and_small(read, tmp_path):
+    path = hostile.shared_strings_bomb(tmp_path / "bomb.xlsx", unpacked_mb=40)
+    assert path.stat().st_size < 200 * 1024
+    with PeakMemory() as memory:
+        message = _refusal(read, path)
+    assert "gecomprimeerd" in message
+    assert memory.peak_kb < 100 * 1024, memory.peak_kb
+
+
+def test_a_sheet_that_claims_to_be_enormous_is_read_quickly(read, tmp_path):
+    path = hostile.wide_dimension(tmp_path / "wide.xlsx")
+    assert path.stat().st_size < 4096
+    started = time.monotonic()
+    plan = read(path)
+    assert time.monotonic() - started < FAST
+    assert [(row.row, row.title) for row in plan.rows] == [(50_030, "Regel 50030")]
+
+
+def test_a_sheet_that_claims_to_be_small_is_read_whole(read, tmp_path):
+    plan = read(hostile.short_dimension(tmp_path / "short.xlsx", rows=200))
+    assert len(plan.rows) == 200
+    assert plan.rows[-1].title == "Regel 201"
+
+
+def test_a_long_sheet_that_claims_to_be_small_hits_the_row_limit(read, tmp_path):
+    path = hostile.long_sheet_small_dimension(tmp_path / "long.xlsx", rows=501)
+    assert "500" in _refusal(read, path, max_rows=500)
+    assert len(read(path, max_rows=501).rows) == 501
+
+
+def test_a_zip_that_understates_a_sheet_is_refused(read, tmp_path):
+    path = hostile.understated_directory(tmp_path / "under.xlsx", padding_mb=2, claimed=1000)
+    assert zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").file_size == 1000
+    assert "beschadigd" in _refusal(read, path)
+
+
+@pytest.mark.parametrize(
+    "limits,rows,message",
+    [
+        (Limits(max_columns=3), [["Title", "Code", None, "x"]], "kolom C"),
+        (Limits(max_cells=10), [["Title", "Code"]] * 6, "10 cellen"),
+    ],
+)
+def test_columns_and_cells_are_counted_as_read(read, tmp_path, limits, rows, message):
+    path = tmp_path / "limits.xlsx"
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    assert message in _refusal(read, path, limits=limits)
+
+
+def test_formatted_empty_cells_far_away_cost_nothing(read, tmp_path):
+    """Empty cells are not values: a formatted cell at XFD is neither read nor counted."""
+    rows = [
+        hostile.header_row(),
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>Regel</t></is></c>'
+        + "".join(f'<c r="{c}2" s="0"/>' for c in ("Z", "AZ", "XFD"))
+        + "</row>",
+    ]
+    path = hostile.raw_workbook(tmp_path / "far.xlsx", hostile.sheet(rows, "A1:XFD2"))
+    assert [row.title for row in read(path, limits=Limits(max_columns=3)).rows] == ["Regel"]
+
+
+def test_a_cell_longer_than_excel_allows_is_refused(read, tmp_path):
+    rows = [hostile.header_row(), hostile.rule_row(2, title="x" * 40_000)]
+    path = hostile.raw_workbook(tmp_path / "long-text.xlsx", hostile.sheet(rows))
+    assert "32767" in _refusal(read, path)
+
+
+def test_the_shared_strings_table_is_limited(read, tmp_path):
+    strings = (f"<si><t>tekst {n}</t></si>".encode() for n in range(50))
+    rows = [hostile.header_row(), '<row r="2"><c r="A2" t="s"><v>49</v></c></row>']
+    path = hostile.raw_workbook(tmp_path / "strings.xlsx", hostile.sheet(rows), strings=strings)
+    assert "40" in _refusal(read, path, limits=Limits(max_cells=40))
+    assert read(path).rows[0].title == "tekst 49"
+
+
+def test_a_document_type_declaration_is_refused(read, tmp_path):
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+    )
+    rows = [hostile.header_row(), hostile.rule_row(2, title="&lol2;")]
+    without_declaration = b"".join(hostile.sheet(rows)).split(b"?>", 1)[1]
+    path = hostile.raw_workbook(tmp_path / "laughs.xlsx", [laughs.encode() + without_declaration])
+    assert "niet te lezen" in _refusal(read, path)
+
+
+# --- the worker's own limits ------------------------------------------------------------------
+
+
+def test_the_worker_runs_with_hard_limits(tmp_path):
+    path = hostile.short_dimension(tmp_path / "short.xlsx", rows=3)
+    with open_workbook(path, Limits(seconds=7, memory_mb=99)) as wb:
+        pid = wb._process.pid
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        assert wb.sheetnames == ["Rules"]
+    assert re.search(r"Max address space\s+103809024\s+103809024", limits)
+    assert re.search(r"Max cpu time\s+7\s+8", limits)
+    assert re.search(r"Max file size\s+0\s+0", limits)
+    assert nice > 0
+    assert pid not in _workers()
+
+
+def test_a_workbook_that_takes_too_long_is_stopped(read, tmp_path):
+    path = hostile.long_sheet_small_dimension(tmp_path / "long.xlsx", rows=50_001)
+    started = time.monotonic()
+    with pytest.raises(ImportFileError, match="seconden"):
+        read(path, max_rows=100_000, limits=Limits(seconds=0.5))
+    assert time.monotonic() - started < 3
+    assert _workers() == []
+
+
+def test_a_workbook_that_needs_too_much_memory_is_stopped(read, tmp_path):
+    strings = (f"<si><t>{n:08d}{'y' * 1000}</t></si>".encode() for n in range(30_000))
+    rows = [hostile.header_row(), '<row r="2"><c r="A2" t="s"><v>1</v></c></row>']
+    path = hostile.raw_workbook(tmp_path / "big.xlsx", hostile.sheet(rows), strings=strings)
+    tight = Limits(memory_mb=40, max_ratio=10_000)
+    assert "40 MB" in _refusal(read, path, limits=tight)
+    assert _workers() == []
+    assert read(path, limits=Limits(max_ratio=10_000)).rows[0].title.startswith("00000001")
+
+
+# --- odd but real workbooks -------------------------------------------------------------------
+
+
+def _features(path: Path) -> Path:
+    """A workbook with what real ones have: a chart sheet first, a comment, a defined name,
+    the 1904 date system."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Rules"
+    wb.epoch = CALENDAR_MAC_1904
+    ws.append(["Title", "Code", "Minutes per week", "Introduced on"])
+    ws.append(["Geen taart", "A-1", 30, date(2019, 3, 12)])
+    ws["A2"].comment = Comment("Uit het teamoverleg", "Ilse")
+    chart_sheet = wb.create_chartsheet("Grafiek", 0)
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=2), titles_from_data=True)
+    chart_sheet.add_chart(chart)
+    wb.defined_names["Regels"] = DefinedName("Regels", attr_text="Rules!$A$1:$D$2")
+    wb.save(path)
+    return path
+
+
+def _check_features(plan) -> None:
+    assert plan.sheet == "Rules"
+    (row,) = plan.rows
+    assert row.action == "create", row.errors
+    assert row.fields["introduced_on"] == date(2019, 3, 12)
+    assert row.fields["minutes_per_week"] == 30
+
+
+def test_a_chart_sheet_comments_names_and_1904_dates(read, tmp_path):
+    path = _features(tmp_path / "features.xlsx")
+    plan = read(path)
+    _check_features(plan)
+    assert plan.sheets == ["Rules"]
+    assert "geen tabel" in _refusal(read, path, sheet="Grafiek")
+
+
+def test_a_chart_sheet_made_by_xlsxwriter(read, tmp_path):
+    path = tmp_path / "xw.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    data = workbook.add_worksheet("Rules")
+    data.write_row(0, 0, ["Title", "Code", "Minutes per week"])
+    data.write_row(1, 0, ["Geen taart", "A-1", 30])
+    data.write_comment("A2", "Uit het teamoverleg")
+    chart = workbook.add_chart({"type": "bar"})
+    chart.add_series({"values": "=Rules!$C$2:$C$2"})
+    workbook.add_chartsheet("Grafiek").set_chart(chart)
+    workbook.define_name("Regels", "=Rules!$A$1:$C$2")
+    workbook.close()
+    plan = read(path)
+    assert [row.title for row in plan.rows] == ["Geen taart"]
+
+
+def test_a_workbook_saved_by_libreoffice(read, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice is missing: .ci/run installs libreoffice-calc-nogui")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    source = _features(tmp_path / "features.xlsx")
+    subprocess.run(
+        [
+            soffice,
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            "--convert-to",
+            "xlsx:Calc MS Excel 2007 XML",
+            "--outdir",
+            str(tmp_path / "lo"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    converted = tmp_path / "lo" / "features.xlsx"
+    assert b'date1904="true"' in zipfile.ZipFile(converted).read("xl/workbook.xml")
+    _check_features(read(converted))
+
+
+def _number_cells(path: Path) -> Path:
+    """Cells that say they hold a number and hold none."""
+    rows = [
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Title</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>Minutes per week</t></is></c>'
+        '<c r="C1" t="inlineStr"><is><t>Introduced on</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>Een</t></is></c><c r="B2"><v>NaN</v></c></row>',
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>Twee</t></is></c><c r="B3" t="n"><v>abc</v></c>'
+        "</row>",
+        '<row r="4"><c r="A4"><v>1e999</v></c><c r="C4" t="d"><v>gisteren</v></c></row>',
+        '<row r="5"><c r="A5" t="b"><v>misschien</v></c><c r="B5"><v>30</v></c></row>',
+    ]
+    return hostile.raw_workbook(path, hostile.sheet(rows))
+
+
+def test_number_cells_that_hold_no_number(read, tmp_path):
+    plan = read(_number_cells(tmp_path / "nan.xlsx"))
+    assert [row.action for row in plan.rows] == ["invalid"] * 4
+    messages = [" ".join(str(m) for _, m in row.errors) for row in plan.rows]
+    assert "NaN" in messages[0] and "abc" in messages[1]
+    assert "1e999" in messages[2] and "gisteren" in messages[2]
+    assert "misschien" in messages[3]
+
+
+def _renamed_xlsm(path: Path) -> Path:
+    source = io.BytesIO()
+    openpyxl.Workbook().save(source)
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as archive:
+        for info in original.infolist():
+            data = original.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(
+                    b"spreadsheetml.sheet.main+xml", b"ms-excel.sheet.macroEnabled.main+xml"
+                )
+            archive.writestr(info, data)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    _features(path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
+def _empty_zip(path: Path) -> Path:
+    zipfile.ZipFile(path, "w").close()
+    return path
+
+
+def _encrypted(path: Path) -> Path:
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4000)
+    return path
+
+
+def _bad_crc(path: Path) -> Path:
+    _features(path)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    data[start + 10] ^= 0xFF  # one flipped byte in the compressed sheet
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (_renamed_xlsm, "macro"),
+        (_truncated, "Excel"),
+        (_empty_zip, "geen Excel-werkmap"),
+        (_encrypted, "wachtwoord"),
+        (_bad_crc, "Excel"),
+        (hostile.wide_dimension, None),
+        (_number_cells, None),
+    ],
+)
+def test_every_odd_file_gets_a_one_line_answer(read, tmp_path, make, message):
+    path = make(tmp_path / "odd.xlsx")
+    if message is None:
+        assert read(path).rows
+    else:
+        assert message in _refusal(read, path)
+
+
+# --- over the web: one line, nothing left behind, one import per user -------------------------
+
+
+def _upload(client, path: Path):
+    data = {
+        "csrf_token": csrf_token(client, "/import/"),
+        "file": (io.BytesIO(path.read_bytes()), path.name),
+    }
+    return client.post("/import/", data=data, content_type="multipart/form-data")
+
+
+def _stored(app) -> list[Path]:
+    return sorted((Path(app.instance_path) / "imports").glob("*"))
+
+
+def _file_error(response) -> str:
+    found = re.search(r'id="file-error"[^>]*>(.*?)</', response.get_data(as_text=True), re.S)
+    assert found, response.get_data(as_text=True)[:2000]
+    return found.group(1).strip()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: hostile.shared_strings_bomb(p, unpacked_mb=20),
+        lambda p: hostile.understated_directory(p, padding_mb=1),
+        lambda p: hostile.long_sheet_small_dimension(p, rows=501),
+        _renamed_xlsm,
+        _truncated,
+        _encrypted,
+    ],
+    ids=["bomb", "understated", "long", "xlsm", "truncated", "encrypted"],
+)
+def test_a_hostile_upload_gets_one_line_and_leaves_nothing(app, login_as, tmp_path, make):
+    app.config["IMPORT_MAX_ROWS"] = 500
+    client = login_as("quality", "ilse")
+    path = make(tmp_path / "hostile.xlsx")
+    started = time.monotonic()
+    response = _upload(client, path)
+    assert response.status_code == 200
+    assert time.monotonic() - started < FAST
+    message = _file_error(response)
+    assert message and "\n" not in message
+    assert _stored(app) == []
+    assert client.get("/rules").status_code == 200  # the session and the server carry on
+
+
+def test_hostile_numbers_and_charts_over_the_web(app, login_as, tmp_path):
+    client = login_as("quality", "ilse")
+    for path in (_number_cells(tmp_path / "nan.xlsx"), _features(tmp_path / "chart.xlsx")):
+        response = _upload(client, path)
+        assert response.status_code == 200
+        assert "token" in response.get_data(as_text=True)  # the preview
+
+
+def test_kept_uploads_are_private_and_count_against_a_quota(app, login_as, tmp_path):
+    path = _features(tmp_path / "features.xlsx")
+    app.config["IMPORT_USER_QUOTA_BYTES"] = path.stat().st_size * 2 + 10
+    ilse, other = login_as("quality", "ilse"), login_as("quality", "karel")
+    for _ in range(2):
+        assert "token" in _upload(ilse, path).get_data(as_text=True)
+    folder = Path(app.instance_path) / "imports"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    kept = sorted(folder.glob("*.xlsx"))
+    assert len(kept) == 2
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in _stored(app))
+    refused = _upload(ilse, path)
+    assert "MB" in _file_error(refused) and "wachten" in _file_error(refused)
+    assert sorted(folder.glob("*.xlsx")) == kept  # the refused one is not kept
+    assert "token" in _upload(other, path).get_data(as_text=True)  # someone else's quota
+    # Only the uploader can confirm an upload.
+    token = kept[0].stem
+    form = {"csrf_token": csrf_token(other, "/import/"), "token": token, "action": "import"}
+    assert other.post("/import/confirm", data=form).status_code == 410
+    assert kept[0].exists()
+
+
+def test_one_import_at_a_time_per_user(app, db, login_as, tmp_path):
+    path = _features(tmp_path / "features.xlsx")
+    client = login_as("quality", "ilse")
+    readers = app.extensions.setdefault("import_readers", uploads.Readers())
+    user_id = users.find_user(db, "ilse").id
+    with readers.reading(user_id, 4):  # as if another tab of Ilse's were being read
+        assert "al een bestand" in _file_error(_upload(client, path))
+    assert _stored(app) == []
+    app.config["IMPORT_MAX_WORKERS"] = 1
+    with readers.reading(user_id + 1000, 1):  # someone else's
+        assert "probeer het" in _file_error(_upload(client, path)).lower()
+    assert "token" in _upload(client, path).get_data(as_text=True)
+
+
+def test_an_upload_is_removed_when_reading_it_fails_in_any_way(
+    app, login_as, tmp_path, monkeypatch
+):
+    client = login_as("quality", "ilse")
+    path = _features(tmp_path / "features.xlsx")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a defect, not the user's fault")
+
+    monkeypatch.setattr(xlsx_import, "read_plan", broken)
+    with pytest.raises(RuntimeError):
+        _upload(client, path)
+    assert _stored(app) == []
+
+
+def test_an_upload_that_cannot_be_read_at_confirm_is_removed(app, login_as, tmp_path):
+    client = login_as("quality", "ilse")
+    preview = _upload(client, _features(tmp_path / "features.xlsx")).get_data(as_text=True)
+    token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', preview).group(1)
+    app.config["IMPORT_MAX_ROWS"] = 0  # the limits changed since the preview
+    form = {"csrf_token": csrf_token(client, "/import/"), "token": token, "sheet": "Rules"}
+    response = client.post("/import/confirm", data=form)
+    assert response.status_code == 302
+    assert _stored(app) == []
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make,args",
+    [
+        (lambda p: hostile.shared_strings_bomb(p, unpacked_mb=20), []),
+        (_features, ["--sheet", "Grafiek"]),
+        (lambda p: hostile.long_sheet_small_dimension(p, rows=501), []),
+    ],
+    ids=["bomb", "chart", "long"],
+)
+def test_the_command_reads_with_the_same_limits(app, runner, db, tmp_path, make, args):
+    app.config["IMPORT_MAX_ROWS"] = 500
+    path = make(tmp_path / "hostile.xlsx")
+    result = runner.invoke(args=["import-rules", str(path), *args])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 0
