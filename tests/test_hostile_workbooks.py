@@ -418,8 +418,9 @@ def _stored(app) -> list[Path]:
 
 
 def _file_error(response) -> str:
-    found = re.search(r'id="file-error"[^>]*>(.*?)</', response.get_data(as_text=True), re.S)
-    assert found, response.get_data(as_text=True)[:2000]
+    text = response.get_data(as_text=True)
+    found = re.search(r'id="file-error"[^>]*><li>(.*?)</li></ul>', text, re.S)
+    assert found, text[:2000]
     return found.group(1).strip()
 
 
