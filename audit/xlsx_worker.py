@@ -354,7 +354,7 @@ class Book:
                     if ident in custom:
                         is_date, is_duration = _date_format(custom[ident])
                     else:
-                        number = int(ident) if ident.isdigit() else 0
+                        number = int(ident) if ident.isascii() and ident.isdigit() else 0
                         is_date = number in BUILTIN_DATES
                         is_duration = number in BUILTIN_DURATIONS
                     if is_date:
