@@ -1,4 +1,4 @@
-"""Hostile workbooks, written byte by byte, for the default suite (small) and the load suite
+"""Hostile and odd workbooks, written byte by byte where need be, for the default suite (small)
 (the sizes an attacker used). Each function writes ``path`` and returns it."""
 
 from __future__ import annotations
@@ -6,7 +6,14 @@ from __future__ import annotations
 import struct
 import zipfile
 from collections.abc import Iterable, Iterator
+from datetime import date
 from pathlib import Path
+
+import openpyxl
+from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
+from openpyxl.workbook.defined_name import DefinedName
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -96,6 +103,43 @@ def raw_workbook(
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return path
+
+
+# --- odd but real workbooks ----------------------------------------------------------------
+
+
+def features(path: Path) -> Path:
+    """A workbook with what real ones have: a chart sheet first, a comment, a defined name,
+    the 1904 date system."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Rules"
+    wb.epoch = CALENDAR_MAC_1904
+    ws.append(["Title", "Code", "Minutes per week", "Introduced on"])
+    ws.append(["Geen taart", "A-1", 30, date(2019, 3, 12)])
+    ws["A2"].comment = Comment("Uit het teamoverleg", "Ilse")
+    chart_sheet = wb.create_chartsheet("Grafiek", 0)
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=2), titles_from_data=True)
+    chart_sheet.add_chart(chart)
+    wb.defined_names["Regels"] = DefinedName("Regels", attr_text="Rules!$A$1:$D$2")
+    wb.save(path)
+    return path
+
+
+def number_cells(path: Path) -> Path:
+    """Cells that say they hold a number and hold none."""
+    rows = [
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>Title</t></is></c>'
+        '<c r="B1" t="inlineStr"><is><t>Minutes per week</t></is></c>'
+        '<c r="C1" t="inlineStr"><is><t>Introduced on</t></is></c></row>',
+        '<row r="2"><c r="A2" t="inlineStr"><is><t>Een</t></is></c><c r="B2"><v>NaN</v></c></row>',
+        '<row r="3"><c r="A3" t="inlineStr"><is><t>Twee</t></is></c><c r="B3" t="n"><v>abc</v></c>'
+        "</row>",
+        '<row r="4"><c r="A4"><v>1e999</v></c><c r="C4" t="d"><v>gisteren</v></c></row>',
+        '<row r="5"><c r="A5" t="b"><v>misschien</v></c><c r="B5"><v>30</v></c></row>',
+    ]
+    return raw_workbook(path, sheet(rows))
 
 
 # --- the files of the attack ----------------------------------------------------------------

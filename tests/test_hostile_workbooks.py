@@ -21,10 +21,6 @@ import openpyxl
 import pytest
 import xlsxwriter
 from flask_babel import force_locale
-from openpyxl.chart import BarChart, Reference
-from openpyxl.comments import Comment
-from openpyxl.utils.datetime import CALENDAR_MAC_1904
-from openpyxl.workbook.defined_name import DefinedName
 
 from audit import uploads, users, xlsx_import
 from audit.xlsx_import import ImportFileError
@@ -238,25 +234,6 @@ def test_a_workbook_that_needs_too_much_memory_is_stopped(read, tmp_path):
 # --- odd but real workbooks -------------------------------------------------------------------
 
 
-def _features(path: Path) -> Path:
-    """A workbook with what real ones have: a chart sheet first, a comment, a defined name,
-    the 1904 date system."""
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Rules"
-    wb.epoch = CALENDAR_MAC_1904
-    ws.append(["Title", "Code", "Minutes per week", "Introduced on"])
-    ws.append(["Geen taart", "A-1", 30, date(2019, 3, 12)])
-    ws["A2"].comment = Comment("Uit het teamoverleg", "Ilse")
-    chart_sheet = wb.create_chartsheet("Grafiek", 0)
-    chart = BarChart()
-    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=2), titles_from_data=True)
-    chart_sheet.add_chart(chart)
-    wb.defined_names["Regels"] = DefinedName("Regels", attr_text="Rules!$A$1:$D$2")
-    wb.save(path)
-    return path
-
-
 def _check_features(plan) -> None:
     assert plan.sheet == "Rules"
     (row,) = plan.rows
@@ -266,7 +243,7 @@ def _check_features(plan) -> None:
 
 
 def test_a_chart_sheet_comments_names_and_1904_dates(read, tmp_path):
-    path = _features(tmp_path / "features.xlsx")
+    path = hostile.features(tmp_path / "features.xlsx")
     plan = read(path)
     _check_features(plan)
     assert plan.sheets == ["Rules"]
@@ -295,7 +272,7 @@ def test_a_workbook_saved_by_libreoffice(read, tmp_path):
         if os.environ.get("CI"):
             pytest.fail("LibreOffice is missing: .ci/run installs libreoffice-calc-nogui")
         pytest.skip("LibreOffice (soffice) is not installed")
-    source = _features(tmp_path / "features.xlsx")
+    source = hostile.features(tmp_path / "features.xlsx")
     subprocess.run(
         [
             soffice,
@@ -317,23 +294,8 @@ def test_a_workbook_saved_by_libreoffice(read, tmp_path):
     _check_features(read(converted))
 
 
-def _number_cells(path: Path) -> Path:
-    """Cells that say they hold a number and hold none."""
-    rows = [
-        '<row r="1"><c r="A1" t="inlineStr"><is><t>Title</t></is></c>'
-        '<c r="B1" t="inlineStr"><is><t>Minutes per week</t></is></c>'
-        '<c r="C1" t="inlineStr"><is><t>Introduced on</t></is></c></row>',
-        '<row r="2"><c r="A2" t="inlineStr"><is><t>Een</t></is></c><c r="B2"><v>NaN</v></c></row>',
-        '<row r="3"><c r="A3" t="inlineStr"><is><t>Twee</t></is></c><c r="B3" t="n"><v>abc</v></c>'
-        "</row>",
-        '<row r="4"><c r="A4"><v>1e999</v></c><c r="C4" t="d"><v>gisteren</v></c></row>',
-        '<row r="5"><c r="A5" t="b"><v>misschien</v></c><c r="B5"><v>30</v></c></row>',
-    ]
-    return hostile.raw_workbook(path, hostile.sheet(rows))
-
-
 def test_number_cells_that_hold_no_number(read, tmp_path):
-    plan = read(_number_cells(tmp_path / "nan.xlsx"))
+    plan = read(hostile.number_cells(tmp_path / "nan.xlsx"))
     assert [row.action for row in plan.rows] == ["invalid"] * 4
     messages = [" ".join(str(m) for _, m in row.errors) for row in plan.rows]
     assert "NaN" in messages[0] and "abc" in messages[1]
@@ -356,7 +318,7 @@ def _renamed_xlsm(path: Path) -> Path:
 
 
 def _truncated(path: Path) -> Path:
-    _features(path)
+    hostile.features(path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     return path
 
@@ -372,7 +334,7 @@ def _encrypted(path: Path) -> Path:
 
 
 def _bad_crc(path: Path) -> Path:
-    _features(path)
+    hostile.features(path)
     data = bytearray(path.read_bytes())
     with zipfile.ZipFile(path) as archive:
         info = archive.getinfo("xl/worksheets/sheet1.xml")
@@ -391,7 +353,7 @@ def _bad_crc(path: Path) -> Path:
         (_encrypted, "wachtwoord"),
         (_bad_crc, "Excel"),
         (hostile.wide_dimension, None),
-        (_number_cells, None),
+        (hostile.number_cells, None),
     ],
 )
 def test_every_odd_file_gets_a_one_line_answer(read, tmp_path, make, message):
@@ -452,14 +414,15 @@ def test_a_hostile_upload_gets_one_line_and_leaves_nothing(app, login_as, tmp_pa
 
 def test_hostile_numbers_and_charts_over_the_web(app, login_as, tmp_path):
     client = login_as("quality", "ilse")
-    for path in (_number_cells(tmp_path / "nan.xlsx"), _features(tmp_path / "chart.xlsx")):
+    made = (hostile.number_cells(tmp_path / "nan.xlsx"), hostile.features(tmp_path / "chart.xlsx"))
+    for path in made:
         response = _upload(client, path)
         assert response.status_code == 200
         assert "token" in response.get_data(as_text=True)  # the preview
 
 
 def test_kept_uploads_are_private_and_count_against_a_quota(app, login_as, tmp_path):
-    path = _features(tmp_path / "features.xlsx")
+    path = hostile.features(tmp_path / "features.xlsx")
     app.config["IMPORT_USER_QUOTA_BYTES"] = path.stat().st_size * 2 + 10
     ilse, other = login_as("quality", "ilse"), login_as("quality", "karel")
     for _ in range(2):
@@ -481,7 +444,7 @@ def test_kept_uploads_are_private_and_count_against_a_quota(app, login_as, tmp_p
 
 
 def test_one_import_at_a_time_per_user(app, db, login_as, tmp_path):
-    path = _features(tmp_path / "features.xlsx")
+    path = hostile.features(tmp_path / "features.xlsx")
     client = login_as("quality", "ilse")
     readers = app.extensions.setdefault("import_readers", uploads.Readers())
     user_id = users.find_user(db, "ilse").id
@@ -498,7 +461,7 @@ def test_an_upload_is_removed_when_reading_it_fails_in_any_way(
     app, login_as, tmp_path, monkeypatch
 ):
     client = login_as("quality", "ilse")
-    path = _features(tmp_path / "features.xlsx")
+    path = hostile.features(tmp_path / "features.xlsx")
 
     def broken(*args, **kwargs):
         raise RuntimeError("a defect, not the user's fault")
@@ -511,7 +474,7 @@ def test_an_upload_is_removed_when_reading_it_fails_in_any_way(
 
 def test_an_upload_that_cannot_be_read_at_confirm_is_removed(app, login_as, tmp_path):
     client = login_as("quality", "ilse")
-    preview = _upload(client, _features(tmp_path / "features.xlsx")).get_data(as_text=True)
+    preview = _upload(client, hostile.features(tmp_path / "features.xlsx")).get_data(as_text=True)
     token = re.search(r'name="token" type="hidden" value="([0-9a-f]{32})"', preview).group(1)
     app.config["IMPORT_MAX_ROWS"] = 0  # the limits changed since the preview
     form = {"csrf_token": csrf_token(client, "/import/"), "token": token, "sheet": "Rules"}
@@ -527,7 +490,7 @@ def test_an_upload_that_cannot_be_read_at_confirm_is_removed(app, login_as, tmp_
     "make,args",
     [
         (lambda p: hostile.shared_strings_bomb(p, unpacked_mb=20), []),
-        (_features, ["--sheet", "Grafiek"]),
+        (hostile.features, ["--sheet", "Grafiek"]),
         (lambda p: hostile.long_sheet_small_dimension(p, rows=501), []),
     ],
     ids=["bomb", "chart", "long"],

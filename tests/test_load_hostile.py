@@ -24,7 +24,6 @@ from audit.db import connect
 from tests import hostile_files as hostile
 from tests.conftest import PASSWORD, make_user
 from tests.servers import start_server
-from tests.test_hostile_workbooks import _features, _number_cells
 
 pytestmark = pytest.mark.load
 
@@ -43,8 +42,8 @@ FILES = {
     "A1:C10 holding 200 rows": (hostile.short_dimension, "preview"),
     "50,001 rows declaring A1:C3": (hostile.long_sheet_small_dimension, "50000 rijen"),
     "zip directory understating 300 MB": (hostile.understated_directory, "beschadigd"),
-    "chart sheet, comment, defined name, 1904": (_features, "preview"),
-    "numbers that are NaN or abc": (_number_cells, "preview"),
+    "chart sheet, comment, defined name, 1904": (hostile.features, "preview"),
+    "numbers that are NaN or abc": (hostile.number_cells, "preview"),
 }
 
 
