@@ -32,7 +32,7 @@ from flask_babel import lazy_gettext as _l
 from audit.errors import AuditError
 
 WORKER = Path(__file__).with_name("xlsx_worker.py")
-MAX_LINE = 64 * 1024 * 1024  # far above the worker's batches (about 1 MB of text at most)
+MAX_LINE = 16 * 1024 * 1024  # far above the worker's answers (a batch holds about 1 MB of text)
 log = logging.getLogger(__name__)
 
 

@@ -62,6 +62,8 @@ MAX_TEXT = 32_767  # Excel's own limit for the text of one cell
 MAX_DEPTH = 100  # no spreadsheet part nests anywhere near this deep
 MAX_MEMBERS = 10_000
 MAX_ELEMENTS = 100_000  # sheets, relationships, styles: far more than any real workbook has
+MAX_SHEETS = 1_000
+MAX_SHEET_NAME = 255
 RATIO_FLOOR = 8 * 1024 * 1024  # the inflate ratio is judged once a member gave this much
 BATCH_ROWS = 500
 BATCH_CHARS = 1_000_000
@@ -309,6 +311,8 @@ class Book:
             if local == "workbookPr":
                 self.date1904 = attrs.get("date1904", "").lower() in ("1", "true")
                 continue
+            if len(attrs.get("name", "")) > MAX_SHEET_NAME or len(self.sheets) >= MAX_SHEETS:
+                raise Problem("damaged")  # Excel allows 31 characters, and no such number
             ident = next(
                 (v for k, v in attrs.items() if k.rpartition(" ")[0] in DOCUMENT_RELS), None
             )
