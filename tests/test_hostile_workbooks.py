@@ -14,13 +14,17 @@ import subprocess
 import threading
 import time
 import zipfile
-from datetime import date
+from datetime import date, datetime
+from datetime import time as time_of_day
 from pathlib import Path
 
 import openpyxl
 import pytest
 import xlsxwriter
 from flask_babel import force_locale
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from audit import uploads, users, xlsx_import
 from audit.xlsx_import import ImportFileError
@@ -502,3 +506,37 @@ def test_the_command_reads_with_the_same_limits(app, runner, db, tmp_path, make,
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert db.execute("SELECT count(*) FROM rules").fetchone()[0] == 0
+
+
+# --- the reader reads what openpyxl reads ------------------------------------------------------
+
+
+@pytest.mark.parametrize("epoch", ["1900", "1904"])
+def test_values_read_as_openpyxl_reads_them(tmp_path, epoch):
+    """The worker's own parsing, checked against openpyxl's on the kinds of value a register
+    holds, number formats included (a duration stays a number)."""
+    path = tmp_path / "values.xlsx"
+    wb = openpyxl.Workbook()
+    if epoch == "1904":
+        wb.epoch = CALENDAR_MAC_1904
+    ws = wb.active
+    ws.append(["tekst", "  spaties  ", "regel 1\nregel 2", "€ ü ✓ 😀", "_x0041_", ""])
+    ws.append([0, -7, 3.25, 1e-9, 12345678901234, True, False])
+    ws.append([date(2019, 3, 12), datetime(2024, 2, 29, 13, 45, 30), time_of_day(8, 30)])
+    ws.append([date(1900, 1, 1), date(1900, 3, 1), date(9999, 12, 31), date(1904, 1, 2)])
+    formats = ["d-mmm-yy", 'yyyy"-"mm', "[$-413]d mmmm yyyy", '"Week "0', "0.00%", "[Red]0", "@"]
+    for column, number_format in enumerate(formats, 1):
+        cell = ws.cell(row=5, column=column, value=45000.5)
+        cell.number_format = number_format
+    ws.cell(row=6, column=2, value=CellRichText([TextBlock(InlineFont(b=True), "vet"), " en niet"]))
+    ws.cell(row=8, column=30, value="ver weg")
+    wb.save(path)
+
+    expected = [
+        tuple(row) for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True)
+    ]
+    with open_workbook(path) as book:
+        got = list(book["Sheet"].iter_rows(values_only=True))
+    width = max(len(row) for row in expected)
+    got = [tuple(row) + (None,) * (width - len(row)) for row in got]
+    assert got == expected
