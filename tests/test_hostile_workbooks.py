@@ -270,32 +270,40 @@ def test_a_chart_sheet_made_by_xlsxwriter(read, tmp_path):
     assert [row.title for row in plan.rows] == ["Geen taart"]
 
 
-def test_a_workbook_saved_by_libreoffice(read, tmp_path):
+def _libreoffice(source: Path, target: str, folder: Path) -> Path:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
         if os.environ.get("CI"):
             pytest.fail("LibreOffice is missing: .ci/run installs libreoffice-calc-nogui")
         pytest.skip("LibreOffice (soffice) is not installed")
-    source = hostile.features(tmp_path / "features.xlsx")
     subprocess.run(
         [
             soffice,
             "--headless",
             "--norestore",
-            f"-env:UserInstallation=file://{tmp_path}/lo-profile",
+            f"-env:UserInstallation=file://{folder}/lo-profile",
             "--convert-to",
-            "xlsx:Calc MS Excel 2007 XML",
+            target,
             "--outdir",
-            str(tmp_path / "lo"),
+            str(folder / "lo"),
             str(source),
         ],
         check=True,
         capture_output=True,
         timeout=120,
     )
-    converted = tmp_path / "lo" / "features.xlsx"
+    return folder / "lo" / f"{source.stem}.{target.split(':')[0]}"
+
+
+def test_workbooks_saved_by_libreoffice(read, tmp_path):
+    source = hostile.features(tmp_path / "features.xlsx")
+    converted = _libreoffice(source, "xlsx:Calc MS Excel 2007 XML", tmp_path)
     assert b'date1904="true"' in zipfile.ZipFile(converted).read("xl/workbook.xml")
     _check_features(read(converted))
+    # LibreOffice's macro-enabled format, renamed to .xlsx.
+    with_macros = _libreoffice(source, "xlsm:Calc MS Excel 2007 VBA XML", tmp_path)
+    renamed = with_macros.rename(tmp_path / "renamed.xlsx")
+    assert "macro" in _refusal(read, renamed)
 
 
 def test_number_cells_that_hold_no_number(read, tmp_path):
