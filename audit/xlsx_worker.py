@@ -717,13 +717,22 @@ class _Sheet:
 
 def limit_self(limits: dict) -> None:
     """Hard limits on this process, set before the file is opened."""
-    memory = limits["memory_mb"] * 1024 * 1024
     seconds = max(1, math.ceil(limits["seconds"]))
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _lower(resource.RLIMIT_AS, limits["memory_mb"] * 1024 * 1024)
+    _lower(resource.RLIMIT_CPU, seconds, seconds + 1)  # SIGXCPU first, then SIGKILL
+    _lower(resource.RLIMIT_FSIZE, 0)
+    _lower(resource.RLIMIT_CORE, 0)
     os.nice(limits.get("nice", 10))
+
+
+def _lower(which: int, soft: int, hard: int | None = None) -> None:
+    """Set a limit, never above the one the process already has (a container's, say):
+    asking for more would fail, and the stricter limit is the one that holds anyway."""
+    hard = soft if hard is None else hard
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(which, (soft, hard))
 
 
 def send(message: dict) -> None:

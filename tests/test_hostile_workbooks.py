@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -214,6 +215,24 @@ def test_the_worker_runs_with_hard_limits(tmp_path):
     assert re.search(r"Max file size\s+0\s+0", limits)
     assert nice > 0
     assert pid not in _workers()
+
+
+def test_the_worker_keeps_a_stricter_limit_it_was_given():
+    """Under a lower hard limit (a container's, say) the worker keeps that one instead of
+    failing on every workbook."""
+    script = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(Path(xlsx_import.__file__).parent)!r})\n"
+        "import xlsx_worker\n"
+        "resource.setrlimit(resource.RLIMIT_CPU, (20, 20))\n"
+        "xlsx_worker.limit_self({'seconds': 60, 'memory_mb': 256})\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU), resource.getrlimit(resource.RLIMIT_AS))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["(20,", "20)", "(268435456,", "268435456)"]
 
 
 def test_a_workbook_that_takes_too_long_is_stopped(read, tmp_path):
