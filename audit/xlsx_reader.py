@@ -184,7 +184,7 @@ class Workbook:
         fd = os.open(path, os.O_RDONLY)
         try:
             self._process = subprocess.Popen(  # noqa: S603 - our own worker, no shell
-                [sys.executable, "-I", "-S", str(WORKER), json.dumps(asdict(self.limits)), str(fd)],
+                [sys.executable, "-I", str(WORKER), json.dumps(asdict(self.limits)), str(fd)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
