@@ -142,6 +142,22 @@ def number_cells(path: Path) -> Path:
     return raw_workbook(path, sheet(rows))
 
 
+def full_register(path: Path, rows: int = 10_000) -> Path:
+    """Not hostile: a register of the benchmark's size, ``rows`` rules of twelve columns of
+    text, each cell a text of its own (120,000 shared strings), as a yardstick."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("Rules")
+    sheet.write_row(0, 0, ["Title", "Code", "Description", *(f"Note {n}" for n in range(1, 10))])
+    for row in range(1, rows + 1):
+        notes = [f"note {row}-{n} about the rule" for n in range(1, 10)]
+        title = f"Rule {row} about care and what goes with it"
+        sheet.write_row(row, 0, [title, f"B-{row}", f"Description {row} " * 4, *notes])
+    workbook.close()
+    return path
+
+
 # --- the files of the attack ----------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ FILES = {
     "zip directory understating 300 MB": (hostile.understated_directory, "beschadigd"),
     "chart sheet, comment, defined name, 1904": (hostile.features, "preview"),
     "numbers that are NaN or abc": (hostile.number_cells, "preview"),
+    "not hostile: a register of 10,000 rows x 12 texts": (hostile.full_register, "preview"),
 }
 
 
