@@ -220,6 +220,9 @@ def _install_cell_parser() -> None:
       holding its text instead, so the importer reports it on its row and reads on;
     - a cell without a value (only formatted) is left out: openpyxl makes every row as wide
       as its last cell, so one formatted cell at XFD would cost 16,384 cells a row.
+
+    The sheet parser is openpyxl's own (3.1); should it change, the hostile-workbook tests
+    (NaN cells, far formatted cells) say so.
     """
     from openpyxl.utils.cell import coordinate_to_tuple
     from openpyxl.worksheet import _read_only
