@@ -26,6 +26,7 @@ from audit import (
     users,
     xlsx_export,
     xlsx_import,
+    xlsx_reader,
     xlsx_template,
 )
 from audit.db import open_app_db
@@ -351,6 +352,7 @@ def import_rules_command(
                 command_line=True,
                 max_bytes=current_app.config["IMPORT_MAX_BYTES"],
                 max_rows=current_app.config["IMPORT_MAX_ROWS"],
+                limits=xlsx_reader.Limits.from_config(current_app.config),
             )
         except xlsx_import.ImportFileError as error:
             fail(f"Cannot import {file}: {error}", 2)

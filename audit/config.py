@@ -27,6 +27,14 @@ DEFAULTS = {
     "SESSION_COOKIE_NAME": "rule_audit_session",
     "IMPORT_MAX_BYTES": 10 * 1024 * 1024,  # the largest workbook an import accepts
     "IMPORT_MAX_ROWS": 50_000,
+    # What reading one workbook may cost; it is read in a worker process (audit/xlsx_reader.py).
+    "IMPORT_MAX_COLUMNS": 200,
+    "IMPORT_MAX_CELLS": 2_000_000,
+    "IMPORT_MAX_UNPACKED": 200 * 1024 * 1024,  # bytes actually inflated, not those declared
+    "IMPORT_SECONDS": 60,  # wall clock and CPU seconds for the worker
+    "IMPORT_WORKER_MEMORY_MB": 256,  # the worker's address space
+    "IMPORT_MAX_WORKERS": 4,  # workbooks read at once by one server; one per user
+    "IMPORT_USER_QUOTA_BYTES": 30 * 1024 * 1024,  # uploads a user has waiting for confirmation
     # The largest request: an import upload plus the form around it.
     "MAX_CONTENT_LENGTH": 11 * 1024 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

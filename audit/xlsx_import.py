@@ -1,15 +1,15 @@
 """Importing an existing rule inventory from Excel.
 
 Three steps, each usable alone: ``inspect_file`` refuses what is not a plain, reasonably sized
-.xlsx before any XML is parsed; ``read_plan`` reads the whole sheet and says per row what would
+.xlsx before any sheet is parsed; ``read_plan`` reads the whole sheet and says per row what would
 be created, updated or left unchanged and what is wrong with it (nothing is written);
-``apply_plan`` writes the plan in one transaction and records the import in the event log.
+``apply_plan`` writes the plan in one transaction and records the import in the event log. The
+workbook itself is only ever read by ``audit.xlsx_reader``, in a worker process with hard limits.
 """
 
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -18,17 +18,17 @@ from typing import Any
 
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
-from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from sqlite_utils import Database
 
 from audit import categories, events, organisation, origins, protocols, rules
 from audit.db import transaction
-from audit.errors import AuditError, ValidationError
+from audit.errors import ValidationError
 from audit.users import User
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 from audit.xlsx_columns import BY_KEY, HEADER_KEYS, normalise_header
+from audit.xlsx_reader import ImportFileError, Limits, Workbook, open_workbook
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -67,10 +67,6 @@ SYNONYMS = {
     "status": {"in review": "under_review", "herziening": "under_review", "vervallen": "dropped"},
     "value": {"autonomy": "autonomy", "zelfbeschikking": "autonomy", "waardigheid": "dignity"},
 }
-
-
-class ImportFileError(AuditError):
-    """The file cannot be imported at all (the CLI exits with 2)."""
 
 
 @dataclass
@@ -131,9 +127,16 @@ def inspect_file(
     *,
     max_bytes: int = MAX_BYTES,
     max_uncompressed: int = MAX_UNCOMPRESSED,
+    limits: Limits | None = None,
 ) -> None:
-    """Refuse anything but a plain .xlsx of reasonable size, before parsing any of it."""
-    path = Path(path)
+    """Refuse anything but a plain .xlsx of reasonable size, before parsing any sheet of it:
+    the name and size here, the archive in the reading worker."""
+    _check_name_and_size(Path(path), filename, max_bytes)
+    with _open(Path(path), (limits or Limits()).but(max_unpacked=max_uncompressed)):
+        pass
+
+
+def _check_name_and_size(path: Path, filename: str, max_bytes: int) -> None:
     suffix = Path(filename).suffix.lower()
     if suffix == ".xlsm":
         raise ImportFileError(
@@ -150,58 +153,12 @@ def inspect_file(
         raise ImportFileError(
             _l("The file is larger than %(n)s MB.", n=max(1, max_bytes // (1024 * 1024)))
         )
-    if not zipfile.is_zipfile(path):
-        raise ImportFileError(
-            _l("This is not an Excel workbook (.xlsx): the file cannot be read as one.")
-        )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            total = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError):
-        raise ImportFileError(
-            _l("This is not an Excel workbook (.xlsx): the file is damaged.")
-        ) from None
-    if "word/document.xml" in names:
-        raise ImportFileError(_l("This is a Word document, not an Excel workbook."))
-    if "xl/workbook.xml" not in names:
-        raise ImportFileError(_l("This is not an Excel workbook (.xlsx)."))
-    if "xl/vbaProject.bin" in names:
-        raise ImportFileError(
-            _l("Workbooks with macros are not accepted. Save it as .xlsx without macros.")
-        )
-    if total > max_uncompressed:
-        # A small zip that unpacks to gigabytes is an attack, not an inventory.
-        raise ImportFileError(
-            _l("The workbook unpacks to more than %(n)s MB.", n=max_uncompressed // (1024 * 1024))
-        )
 
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
-
-
-def declared_rows(path: Path) -> int:
-    """The largest row count a sheet declares in its first bytes, read without parsing the XML
-    (asking openpyxl would parse the whole sheet). A sheet that declares nothing is counted
-    while it is read instead."""
-    most = 0
-    with zipfile.ZipFile(path) as archive:
-        for name in archive.namelist():
-            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                with archive.open(name) as handle:
-                    found = _DIMENSION.search(handle.read(4096))
-                if found:
-                    most = max(most, int(found.group(1)))
-    return most
-
-
-def _open(path: Path):
-    try:
-        return load_workbook(path, read_only=True, data_only=False, keep_links=False)
-    except Exception:  # openpyxl raises many kinds for broken files  # noqa: BLE001
-        raise ImportFileError(
-            _l("The workbook cannot be read. Open it in Excel and save it again.")
-        ) from None
+def _open(path: Path, limits: Limits | None) -> Workbook:
+    """The workbook, opened in a reading worker that checks the archive first (a zip, not a
+    Word file, no macros, not a bomb); its refusals are ImportFileErrors already."""
+    return open_workbook(path, limits)
 
 
 # --- recognising values ---------------------------------------------------------------------
@@ -313,8 +270,12 @@ def _find_header(ws) -> tuple[int, dict[int, str], list[str], dict[int, str]] | 
 
 
 def _rows(ws, header_row: int, max_rows: int) -> Iterator[tuple[int, tuple]]:
+    """The rows below the header. The limit counts rows that hold a value, as they are read:
+    a blank stretch costs nothing, and what the sheet says about its size is not asked."""
+    counted = 0
     for number, row in enumerate(ws.iter_rows(min_row=header_row + 1), header_row + 1):
-        if number - header_row > max_rows:
+        counted += bool(row)
+        if counted > max_rows:
             raise ImportFileError(_l("The sheet has more than %(n)s rows.", n=max_rows))
         yield number, row
 
@@ -341,18 +302,22 @@ def read_plan(
     command_line: bool = False,
     max_bytes: int = MAX_BYTES,
     max_rows: int = MAX_ROWS,
+    limits: Limits | None = None,
 ) -> ImportPlan:
-    """Read and check the whole file; write nothing.
+    """Read and check the whole file; write nothing. The sheet's rows are counted as they
+    are read: its declared size (``<dimension>``) is never believed.
 
     Rows without a code that repeat a rule (``rules.find_same_title``, same scope) or an earlier
     row are ``duplicate`` and create nothing, unless ``create_duplicates``."""
     path = Path(path)
-    inspect_file(path, filename, max_bytes=max_bytes)
-    if declared_rows(path) > max_rows + HEADER_SEARCH_ROWS:
-        raise ImportFileError(_l("The sheet has more than %(n)s rows.", n=max_rows))
-    wb = _open(path)
+    _check_name_and_size(path, filename, max_bytes)
+    wb = _open(path, limits)
     try:
         names = list(wb.sheetnames)
+        if sheet is not None and sheet in wb.chartsheets:
+            raise ImportFileError(
+                _l("Sheet %(name)s is a chart, not a table of rules.", name=sheet)
+            )
         if not names:
             raise ImportFileError(_l("The workbook has no sheets."))
         if sheet is not None and sheet not in names:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 import tempfile
-import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from flask import (
@@ -27,17 +25,15 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField
 
-from audit import xlsx_import, xlsx_template
+from audit import uploads, xlsx_import, xlsx_template
 from audit.access import EDITORS, allow
 from audit.db import get_db
 from audit.errors import ValidationError
 from audit.views.helpers import choices
 from audit.views.reports import IN_MEMORY, XLSX
+from audit.xlsx_reader import Limits
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
-
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
-KEEP_UPLOADS_SECONDS = 24 * 3600
 
 
 class UploadForm(FlaskForm):
@@ -55,27 +51,24 @@ class ConfirmForm(FlaskForm):
 
 
 def _upload_dir() -> Path:
-    folder = Path(current_app.instance_path) / "imports"
-    folder.mkdir(exist_ok=True)
-    return folder
+    return uploads.folder(current_app.instance_path)
 
 
 def _stored(token: str) -> Path:
-    """The server-side copy of an upload. Only our own random name reaches the file system:
-    the user's file name is shown, never used as a path."""
-    if not TOKEN.match(token or ""):
+    """The server-side copy of this user's upload. Only our own random name reaches the file
+    system: the user's file name is shown, never used as a path."""
+    if not uploads.TOKEN.match(token or ""):
         abort(400)
-    path = _upload_dir() / f"{token}.xlsx"
-    if not path.is_file():
+    path = uploads.find(_upload_dir(), token, current_user.id)
+    if path is None:
         abort(410)
     return path
 
 
-def _forget_old_uploads() -> None:
-    cutoff = time.time() - KEEP_UPLOADS_SECONDS
-    for path in _upload_dir().glob("*.xlsx"):
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+def _reading() -> AbstractContextManager[None]:
+    """One workbook read at a time per user, and a few per server (see audit/uploads.py)."""
+    readers = current_app.extensions.setdefault("import_readers", uploads.Readers())
+    return readers.reading(current_user.id, current_app.config["IMPORT_MAX_WORKERS"])
 
 
 def _plan(
@@ -94,6 +87,7 @@ def _plan(
         create_duplicates=create_duplicates,
         max_bytes=current_app.config["IMPORT_MAX_BYTES"],
         max_rows=current_app.config["IMPORT_MAX_ROWS"],
+        limits=Limits.from_config(current_app.config),
     )
 
 
@@ -107,20 +101,22 @@ def _preview(plan, form: ConfirmForm, status: int = 200):
 def upload():
     form = UploadForm()
     if form.validate_on_submit():
-        _forget_old_uploads()
-        token = secrets.token_hex(16)
-        path = _upload_dir() / f"{token}.xlsx"
-        form.file.data.save(path)
+        folder = _upload_dir()
+        uploads.forget_old(folder)
         filename = Path(form.file.data.filename or "upload.xlsx").name
+        quota = current_app.config["IMPORT_USER_QUOTA_BYTES"]
         try:
-            plan = _plan(path, filename, None, form.create_teams.data)
+            with (
+                _reading(),
+                uploads.receive(folder, form.file.data.stream, current_user.id, quota) as kept,
+            ):
+                plan = _plan(kept.path, filename, None, form.create_teams.data)
         except xlsx_import.ImportFileError as error:
-            path.unlink(missing_ok=True)
             form.file.errors = [str(error)]
         else:
             confirm = ConfirmForm(
                 data={
-                    "token": token,
+                    "token": kept.token,
                     "filename": filename,
                     "sheet": plan.sheet,
                     "create_teams": form.create_teams.data,
@@ -141,14 +137,19 @@ def confirm():
     filename = Path(form.filename.data or "upload.xlsx").name
     try:
         # Read again: the register may have changed since the preview was shown.
-        plan = _plan(
-            path,
-            filename,
-            form.sheet.data or None,
-            form.create_teams.data,
-            form.create_duplicates.data,
-        )
+        with _reading():
+            plan = _plan(
+                path,
+                filename,
+                form.sheet.data or None,
+                form.create_teams.data,
+                form.create_duplicates.data,
+            )
+    except uploads.ImportBusy as error:
+        flash(str(error), "error")  # the upload stays: confirming again later works
+        return redirect(url_for("imports.upload"))
     except xlsx_import.ImportFileError as error:
+        uploads.discard(_upload_dir(), form.token.data)  # an upload that failed is not kept
         flash(str(error), "error")
         return redirect(url_for("imports.upload"))
     if request.form.get("action") != "import":
@@ -160,7 +161,7 @@ def confirm():
     except ValidationError as error:
         form.form_errors.append(str(error))
         return _preview(plan, form, 400)
-    path.unlink(missing_ok=True)
+    uploads.discard(_upload_dir(), form.token.data)
     flash(
         _(
             "Imported %(file)s: %(created)s created, %(updated)s updated, %(unchanged)s unchanged,"
