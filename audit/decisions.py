@@ -43,7 +43,7 @@ def get_decision(db: Database, session_id: int, rule_id: int) -> dict[str, Any]:
 
 
 def _may_decide(session: sessions.ReviewSession, actor: User) -> None:
-    if actor.id != session.facilitator_id and actor.role != "admin":
+    if not sessions.may_run(session, actor):
         raise Conflict(_l("Only the facilitator of this session records its decisions."))
     if session.effective_state != "closed":
         raise Conflict(_l("Decisions are taken after the session has closed."))

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import events, figures, register, rules
+from audit.access import EDITORS, VOTERS
 from audit.clock import now, now_iso, parse_iso
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
@@ -31,7 +32,7 @@ INTRO_MAX = 5000
 MAX_RULES = 100
 # More people than any organisation has; a larger number is a typing error (or an attack).
 QUORUM_MAX = 1_000_000
-VOTER_ROLES = ("member", "quality", "admin")  # viewers read, they never vote
+VOTER_ROLES = VOTERS  # viewers read, they never vote
 # The fewest members whose votes an anonymous session shows (config ANONYMOUS_MIN_VOTERS).
 MIN_VOTERS = 3
 
@@ -133,6 +134,31 @@ def all_sessions(db: Database, user: User | None = None) -> list[ReviewSession]:
     return [_load(db, row) for row in rows]
 
 
+def _own_teams_only(user: User) -> bool:
+    """Team members see the sessions of their own teams; quality managers and admins run every
+    session, and viewers read the whole organisation's record."""
+    return user.role == "member"
+
+
+def may_see(session: ReviewSession, user: User) -> bool:
+    """Whether ``user`` may see ``session`` at all (its page, its ballot)."""
+    return not _own_teams_only(user) or bool(set(user.team_ids) & set(session.team_ids))
+
+
+def visible_session(db: Database, session_id: int, user: User) -> ReviewSession:
+    """The session, if ``user`` may see it; to anyone else it does not exist (NotFound), so a
+    guessed number tells nothing about another team's sessions."""
+    session = get_session(db, session_id)
+    if not may_see(session, user):
+        raise NotFound(_l("No such review session."))
+    return session
+
+
+def visible_sessions(db: Database, user: User) -> list[dict[str, Any]]:
+    """The overview ``user`` gets: the sessions they may see, with what they may know of each."""
+    return list_sessions(db, user if _own_teams_only(user) else None, viewer=user)
+
+
 def list_sessions(
     db: Database, user: User | None = None, *, viewer: User | None = None
 ) -> list[dict[str, Any]]:
@@ -225,7 +251,7 @@ def participation(
     voters, eligible = voter_count(db, session.id), eligible_count(db, session)
     if not session.anonymous or results_final(db, session, threshold):
         return {"kind": "exact", "n": voters, "m": eligible}
-    if viewer.role not in ("quality", "admin"):
+    if viewer.role not in EDITORS:
         return None
     step = min(max(min_voters(threshold), math.ceil(eligible / 4)), max(eligible, 1))
     if voters < step:

@@ -30,8 +30,7 @@ from wtforms import BooleanField, HiddenField, SelectField
 from audit import xlsx_import, xlsx_template
 from audit.access import EDITORS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
-from audit.views.helpers import choices
+from audit.views.helpers import attempt, choices
 from audit.views.reports import IN_MEMORY, XLSX
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
@@ -112,11 +111,12 @@ def upload():
         path = _upload_dir() / f"{token}.xlsx"
         form.file.data.save(path)
         filename = Path(form.file.data.filename or "upload.xlsx").name
-        try:
-            plan = _plan(path, filename, None, form.create_teams.data)
-        except xlsx_import.ImportFileError as error:
+        # A file that cannot be read at all is a message at the file field.
+        plan = attempt(
+            form, lambda: _plan(path, filename, None, form.create_teams.data), {"": "file"}
+        )
+        if plan is None:
             path.unlink(missing_ok=True)
-            form.file.errors = [str(error)]
         else:
             confirm = ConfirmForm(
                 data={
@@ -139,26 +139,28 @@ def confirm():
         abort(400)
     path = _stored(form.token.data)
     filename = Path(form.filename.data or "upload.xlsx").name
-    try:
-        # Read again: the register may have changed since the preview was shown.
-        plan = _plan(
+    # Read again: the register may have changed since the preview was shown.
+    plan = attempt(
+        None,
+        lambda: _plan(
             path,
             filename,
             form.sheet.data or None,
             form.create_teams.data,
             form.create_duplicates.data,
-        )
-    except xlsx_import.ImportFileError as error:
-        flash(str(error), "error")
+        ),
+    )
+    if plan is None:
         return redirect(url_for("imports.upload"))
     if request.form.get("action") != "import":
         return _preview(plan, form)  # another sheet or option: show the new preview
-    try:
-        counts = xlsx_import.apply_plan(
+    counts = attempt(
+        form,
+        lambda: xlsx_import.apply_plan(
             get_db(), current_user, plan, skip_invalid=form.skip_invalid.data
-        )
-    except ValidationError as error:
-        form.form_errors.append(str(error))
+        ),
+    )
+    if counts is None:
         return _preview(plan, form, 400)
     path.unlink(missing_ok=True)
     flash(

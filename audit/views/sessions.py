@@ -32,11 +32,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit import ballots, decisions, organisation, rules, sessions
-from audit.access import EDITORS, READERS, allow
+from audit.access import EDITORS, READERS, VOTERS, allow
 from audit.db import get_db
-from audit.errors import Conflict, NotFound, ValidationError
 from audit.views.helpers import (
     MaxLength,
+    Problems,
     attempt,
     choices,
     form_version,
@@ -48,7 +48,6 @@ from audit.views.rules import filter_from_args, filter_options
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
-VOTERS = sessions.VOTER_ROLES
 PICKER_LIMIT = 200
 
 
@@ -111,11 +110,8 @@ class DecisionForm(FlaskForm):
 
 
 def _visible_session(session_id: int) -> sessions.ReviewSession:
-    """The session, if the current user may see it: members only those of their teams."""
-    session = get_or_404(sessions.get_session, session_id)
-    if current_user.role == "member" and not set(current_user.team_ids) & set(session.team_ids):
-        abort(404)
-    return session
+    """The session, if the current user may see it (the domain decides), else a 404."""
+    return get_or_404(sessions.visible_session, session_id, current_user)
 
 
 def _chosen_teams(session: sessions.ReviewSession | None) -> list[int]:
@@ -198,10 +194,7 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
 def index():
     db = get_db()
     sessions.close_expired(db)
-    member = current_user if current_user.role == "member" else None
-    return render_template(
-        "sessions/index.html", items=sessions.list_sessions(db, member, viewer=current_user)
-    )
+    return render_template("sessions/index.html", items=sessions.visible_sessions(db, current_user))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -236,11 +229,7 @@ def edit(session_id: int):
 
 def _state_change(action, session_id: int, message: str):
     get_or_404(sessions.get_session, session_id)
-    try:
-        action(get_db(), current_user, session_id)
-    except Conflict as error:
-        flash(str(error), "error")
-    else:
+    if attempt(None, lambda: action(get_db(), current_user, session_id)) is not None:
         flash(message, "success")
     return redirect(url_for("sessions.detail", session_id=session_id))
 
@@ -366,16 +355,20 @@ def hands(session_id: int):
         }
         for rule_id in session.rule_ids
     }
-    try:
-        ballots.enter_hands(
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: ballots.enter_hands(
             get_db(), current_user, session_id, present=_number(form.get("present")), counts=counts
-        )
-    except ValidationError as error:
-        return _detail(session, hands_form_errors=error.errors, status=200)
-    except Conflict as error:
-        flash(str(error), "error")
-    else:
+        ),
+    )
+    if not problems:
         flash(_("The counts have been saved."), "success")
+    elif problems.status == 400:
+        # Wrong counts are shown at their rows, with what was typed.
+        return _detail(session, hands_form_errors=problems, status=200)
+    else:
+        problems.flash()  # the session no longer takes counts: the page shows why
     return redirect(url_for("sessions.detail", session_id=session_id))
 
 
@@ -413,11 +406,10 @@ def decide(session_id: int, rule_id: int):
 
 
 def _apply(session_id: int, rule_id: int):
-    try:
-        rule = decisions.apply_decision(get_db(), current_user, session_id, rule_id)
-    except (ValidationError, Conflict, NotFound) as error:
-        flash(str(error), "error")
-    else:
+    rule = attempt(
+        None, lambda: decisions.apply_decision(get_db(), current_user, session_id, rule_id)
+    )
+    if rule is not None:
         flash(_("The decision has been applied to %(code)s.", code=rule.code), "success")
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
@@ -497,18 +489,19 @@ def vote(session_id: int):
     # One form for the whole ballot: every rule's choice and reason are saved together, in one
     # transaction, so a choice picked on one rule is never lost by saving another.
     typed = _typed_ballot(request.form)
-    try:
-        saved = ballots.cast_ballot(
+    problems = Problems()
+    saved = attempt(
+        problems,
+        lambda: ballots.cast_ballot(
             db,
             current_app.config["SECRET_KEY"],
             current_user,
             session_id,
             {rule_id: (v["choice"], v["reason"]) for rule_id, v in typed.items()},
-        )
-    except ValidationError as error:
-        return _vote_page(session, error.errors, typed, 400)
-    except Conflict as error:
-        return _vote_page(session, {"": [str(error)]}, typed, 409)
+        ),
+    )
+    if problems:
+        return _vote_page(session, problems, typed, problems.status)
     if saved:
         codes = {r.id: r.code for r in rules.get_rules(db, [rule_id for rule_id, _ in saved])}
         listed = ", ".join(
