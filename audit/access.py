@@ -1,6 +1,6 @@
 """Who may call which route: one mechanism, declared on every view.
 
-A view says ``@allow("admin", "quality")`` or ``@public``; a before-request hook enforces it.
+A view says ``@allow(*EDITORS)`` or ``@public``; a before-request hook enforces it.
 A view without a declaration is refused for everybody, so a new route cannot be open by
 accident (and a test walks the URL map to make sure every route has one).
 

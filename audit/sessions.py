@@ -10,28 +10,28 @@ from __future__ import annotations
 import math
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import events, figures, register, rules
+from audit import events, figures, register, rules, session_fields
 from audit.access import EDITORS, VOTERS
 from audit.clock import now, now_iso, parse_iso
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
-from audit.text import blank
 from audit.users import User
 
-MODES = {"online": _l("Online ballots"), "hands": _l("Show of hands")}
 STATES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
-TITLE_MAX = 200
-INTRO_MAX = 5000
-MAX_RULES = 100
-# More people than any organisation has; a larger number is a typing error (or an attack).
-QUORUM_MAX = 1_000_000
+# The session's fields, their limits and their cleaning: see session_fields.
+FIELDS = session_fields.SESSION_FIELDS
+MODES = session_fields.MODES
+TITLE_MAX = session_fields.TITLE_MAX
+INTRO_MAX = session_fields.INTRO_MAX
+MAX_RULES = session_fields.MAX_RULES
+QUORUM_MAX = session_fields.QUORUM_MAX
 VOTER_ROLES = VOTERS  # viewers read, they never vote
 # The fewest members whose votes an anonymous session shows (config ANONYMOUS_MIN_VOTERS).
 MIN_VOTERS = 3
@@ -369,69 +369,25 @@ def in_other_open_sessions(
 # --- writing --------------------------------------------------------------------------------
 
 
-def _parse_time(value: Any, field_name: str, errors: dict) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            errors[field_name] = _l("Enter a date and time.")
-            return None
-    if parsed.tzinfo is None:
-        errors[field_name] = _l("Enter a date and time.")
-        return None
-    return parsed
-
-
 def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
+    """The session's fields cleaned one by one (session_fields), then what concerns the
+    database and more than one field: the teams and rules exist, the rules apply to the teams,
+    the closing time comes after the opening, and an empty quorum is the teams' default."""
     errors: dict[str, Any] = {}
-    out: dict[str, Any] = {}
-    title = " ".join(str(fields.get("title") or "").split())
-    if blank(title):
-        errors["title"] = _l("Enter a title.")
-    elif len(title) > TITLE_MAX:
-        errors["title"] = _l("At most %(n)s characters.", n=TITLE_MAX)
-    out["title"] = title
-    out["introduction"] = str(fields.get("introduction") or "").strip()
-    if len(out["introduction"]) > INTRO_MAX:
-        errors["introduction"] = _l("At most %(n)s characters.", n=INTRO_MAX)
-    mode = fields.get("mode") or "online"
-    if mode not in MODES:
-        errors["mode"] = _l("Unknown value %(value)s.", value=mode)
-    out["mode"] = mode
-    out["anonymous"] = bool(fields.get("anonymous", True))
-    try:
-        team_ids = sorted({int(t) for t in fields.get("team_ids") or []})
-    except (TypeError, ValueError):
-        team_ids = []
-        errors["team_ids"] = _l("No such team.")
-    if not team_ids and "team_ids" not in errors:
-        errors["team_ids"] = _l("Choose at least one team.")
-    elif team_ids:
+    out = session_fields.clean(FIELDS, fields, errors)
+    team_ids, rule_ids = out["team_ids"], out["rule_ids"]
+    if team_ids and "team_ids" not in errors:
         marks = ",".join("?" * len(team_ids))
         found = db.execute(
             f"SELECT count(*) FROM teams WHERE id IN ({marks})",
             team_ids,
         ).fetchone()[0]
         if found != len(team_ids):
-            errors["team_ids"] = _l("No such team.")
-    out["team_ids"] = team_ids
-    try:
-        rule_ids = list(dict.fromkeys(int(r) for r in fields.get("rule_ids") or []))
-    except (TypeError, ValueError):
-        rule_ids = []
-        errors["rule_ids"] = _l("No such rule.")
-    if not rule_ids and "rule_ids" not in errors:
-        errors["rule_ids"] = _l("Choose at least one rule.")
-    elif len(rule_ids) > MAX_RULES:
-        errors["rule_ids"] = _l("At most %(n)s rules in one session.", n=MAX_RULES)
-    elif rule_ids:
+            errors["team_ids"] = FIELDS["team_ids"].invalid
+    if rule_ids and "rule_ids" not in errors:
         found = {r.id: r for r in rules.get_rules(db, rule_ids) if not r.archived}
         if len(found) != len(rule_ids):
-            errors["rule_ids"] = _l("No such rule.")
+            errors["rule_ids"] = FIELDS["rule_ids"].invalid
         elif team_ids and "team_ids" not in errors:
             # A team is only asked about rules that apply to it (see team_scope).
             outside = outside_scope(db, team_ids, rule_ids)
@@ -441,42 +397,17 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
                     " choose their teams.",
                     codes=", ".join(found[rule_id].code for rule_id in outside),
                 )
-    out["rule_ids"] = rule_ids
-    out["opens_at"] = _parse_time(fields.get("opens_at"), "opens_at", errors)
-    out["closes_at"] = _parse_time(fields.get("closes_at"), "closes_at", errors)
     if out["opens_at"] and out["closes_at"] and out["closes_at"] <= out["opens_at"]:
         errors["closes_at"] = _l("The closing time must come after the opening time.")
-    quorum = fields.get("quorum")
-    if quorum in (None, ""):
+    if out["quorum"] is None and "quorum" not in errors:
         out["quorum"] = default_quorum(db, team_ids)
-    else:
-        try:
-            out["quorum"] = int(quorum)
-            if not 0 <= out["quorum"] <= QUORUM_MAX:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["quorum"] = _l("Enter a whole number from 0 to %(n)s.", n=QUORUM_MAX)
     check(errors)
     return out
 
 
-def _iso(value: datetime | None) -> str | None:
-    """Stored in UTC, so that times compare correctly as text."""
-    return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
-
-
 def _stored(values: dict[str, Any]) -> dict[str, Any]:
     """The session's own columns, as both create and update write them."""
-    return {
-        "title": values["title"],
-        "introduction": values["introduction"],
-        "mode": values["mode"],
-        "anonymous": int(values["anonymous"]),
-        "opens_at": _iso(values["opens_at"]),
-        "closes_at": _iso(values["closes_at"]),
-        "quorum": values["quorum"],
-        "updated_at": now_iso(),
-    }
+    return {**session_fields.stored(FIELDS, values), "updated_at": now_iso()}
 
 
 def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: list[int]) -> None:
@@ -489,11 +420,7 @@ def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: l
 
 
 def _summary(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in values.items() if k not in ("opens_at", "closes_at")},
-        "opens_at": _iso(values.get("opens_at")),
-        "closes_at": _iso(values.get("closes_at")),
-    }
+    return session_fields.summary(FIELDS, values)
 
 
 def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
@@ -538,19 +465,7 @@ def update_session(
             [*row.values(), session_id],
         )
         _write_links(db, session_id, values["team_ids"], values["rule_ids"])
-        before = _summary(
-            {
-                "title": old.title,
-                "introduction": old.introduction,
-                "mode": old.mode,
-                "anonymous": old.anonymous,
-                "team_ids": old.team_ids,
-                "rule_ids": old.rule_ids,
-                "opens_at": old.opens_at,
-                "closes_at": old.closes_at,
-                "quorum": old.quorum,
-            }
-        )
+        before = _summary(session_fields.current(FIELDS, old))
         changes = events.diff(before, _summary(values), before)
         if changes:
             events.record(db, actor, "review_session", session_id, "update", changes)
