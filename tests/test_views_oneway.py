@@ -246,7 +246,14 @@ def two_teams(db):
 
 @pytest.mark.parametrize(
     "who, sees",
-    [("anna", True), ("zoe", False), ("lone", False), ("vera", True), ("fac", True), ("boss", True)],
+    [
+        ("anna", True),
+        ("zoe", False),
+        ("lone", False),
+        ("vera", True),
+        ("fac", True),
+        ("boss", True),
+    ],
 )
 def test_who_may_see_a_session(db, two_teams, who, sees):
     session, people = two_teams
