@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit import origins, session_fields
-from audit.session_fields import DECISION_FIELDS, SESSION_FIELDS
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 FIELD_LABELS = {
@@ -60,7 +59,10 @@ FIELD_LABELS = {
 }
 # The session's and the decision's own fields, with the words of their forms. A key they
 # share with the rule (title, team_ids) keeps the rule's label above.
-FIELD_LABELS = {**session_fields.labels(SESSION_FIELDS, DECISION_FIELDS), **FIELD_LABELS}
+FIELD_LABELS = {
+    **session_fields.labels(session_fields.SESSION_FIELDS, session_fields.DECISION_FIELDS),
+    **FIELD_LABELS,
+}
 
 ENTITY_LABELS = {
     "rule": _l("Rule"),

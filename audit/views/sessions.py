@@ -111,7 +111,7 @@ class _SessionForm(FlaskForm):
         return values
 
 
-def session_form_data(session: sessions.ReviewSession) -> dict:
+def _session_form_data(session: sessions.ReviewSession) -> dict:
     """A session's fields as its form shows them: times in the organisation's zone."""
     zone = _local_zone()
     data = {**session_fields.current(sessions.FIELDS, session), "version": session.version}
@@ -231,7 +231,7 @@ def edit(session_id: int):
     if session.state != "draft":
         flash(_("Only a draft session can be changed."), "warning")
         return redirect(url_for("sessions.detail", session_id=session_id))
-    return _form_page(SessionForm(data=session_form_data(session)), session)
+    return _form_page(SessionForm(data=_session_form_data(session)), session)
 
 
 def _state_change(action, session_id: int, message: str):
