@@ -18,7 +18,7 @@ from audit import access, sessions
 from audit.errors import AuditError, Conflict, NotFound, ValidationError
 from audit.views.helpers import Problems, attempt
 from audit.web import NAV
-from tests.conftest import make_rule, make_team, make_user
+from tests.conftest import make_rule, make_team, make_user, post
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = sorted((ROOT / "audit" / "views").glob("*.py"))
@@ -142,7 +142,6 @@ def test_attempt_without_a_form_flashes(app):
 
 
 def test_a_failed_password_change_lands_on_the_current_password_field(client, auth, db):
-    from tests.conftest import post
 
     make_user(db, "anna")
     auth.login("anna")
@@ -293,3 +292,16 @@ def test_the_view_call_scanner_resolves_view_functions(app):
     module = _module(ROOT / "audit" / "views" / "sessions.py")
     node = ast.parse("detail(1)").body[0].value
     assert _resolve(module, node.func) is app.view_functions["sessions.detail"]
+
+
+def test_counts_for_a_session_that_takes_none_are_refused_with_a_message(db, two_teams, login_as):
+    # A Conflict on a page that redirects: the message is flashed, nothing is saved.
+    session, people = two_teams
+    sessions.open_session(db, people["fac"], session.id)  # online ballots, not hands
+    client = login_as("quality")
+    url = f"/sessions/{session.id}"
+    response = post(client, f"{url}/hands", {"present": "3"}, token_from=url)
+    assert response.status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert '<div class="alert error" role="status">' in page
+    assert db.execute("SELECT present FROM review_sessions").fetchone()[0] is None
