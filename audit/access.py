@@ -1,8 +1,12 @@
 """Who may call which route: one mechanism, declared on every view.
 
-A view says ``@allow("admin", "quality")`` or ``@public``; a before-request hook enforces it.
+A view says ``@allow(*EDITORS)`` or ``@public``; a before-request hook enforces it.
 A view without a declaration is refused for everybody, so a new route cannot be open by
 accident (and a test walks the URL map to make sure every route has one).
+
+The groups of roles are named here and nowhere else: views, domain modules and templates use
+these names, and a link or menu item asks ``may_open(endpoint)`` (the route's own
+declaration) instead of repeating who may follow it.
 """
 
 from __future__ import annotations
@@ -14,10 +18,17 @@ from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
 PUBLIC = "public"
-ALL_ROLES = frozenset({"admin", "quality", "member", "viewer"})
+# Every role, from the most to the least it may do.
+ROLES = ("admin", "quality", "member", "viewer")
+ALL_ROLES = frozenset(ROLES)
+READERS = tuple(sorted(ALL_ROLES))
+# Who changes the register and runs review sessions.
 EDITORS = ("admin", "quality")
 ADMINS = ("admin",)
-READERS = tuple(sorted(ALL_ROLES))
+# Who votes in a review session: viewers read, they never vote.
+VOTERS = ("member", "quality", "admin")
+# Who sees the figures (dashboard and reports): team members see their own sessions instead.
+FIGURE_READERS = ("admin", "quality", "viewer")
 
 F = TypeVar("F", bound=Callable)
 
@@ -44,6 +55,17 @@ def access_of(app: Flask, endpoint: str) -> frozenset[str] | str | None:
     return getattr(view, "access", None)
 
 
+def may_open(endpoint: str, app: Flask | None = None) -> bool:
+    """Whether the current user gets past the access rule of ``endpoint``: what a link or menu
+    item to it asks, so that it shows exactly when following it would not be refused."""
+    access = access_of(app or current_app, endpoint)
+    if access is None:
+        return False
+    if access == PUBLIC:
+        return True
+    return current_user.is_authenticated and current_user.role in access
+
+
 def enforce() -> None:
     if request.endpoint is None:  # no route matched: let Flask answer 404/405
         return
@@ -61,3 +83,4 @@ def enforce() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
     public(app.view_functions["static"])
+    app.jinja_env.globals["may_open"] = may_open

@@ -7,15 +7,18 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, rules, sessions
+from audit import clock, events, rules, session_fields, sessions
 from audit.ballots import mandatory_message
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.text import blank
 from audit.users import User
 
-OUTCOMES = {"keep": _l("Keep"), "adapt": _l("Adapt"), "drop": _l("Drop")}
-RATIONALE_MAX = 5000
+# The decision's fields, their limits and their cleaning: see session_fields.
+FIELDS = session_fields.DECISION_FIELDS
+OUTCOMES = session_fields.OUTCOMES
+RATIONALE_MAX = session_fields.RATIONALE_MAX
+# What an adaptation gives the rule; kept only when the outcome is to adapt.
+ADAPTATION = ("new_title", "new_description", "new_minutes_per_week")
 # The status a rule gets when a decision about it is applied.
 STATUS_AFTER = {"keep": "active", "adapt": "adapted", "drop": "dropped"}
 
@@ -42,7 +45,7 @@ def get_decision(db: Database, session_id: int, rule_id: int) -> dict[str, Any]:
 
 
 def _may_decide(session: sessions.ReviewSession, actor: User) -> None:
-    if actor.id != session.facilitator_id and actor.role != "admin":
+    if not sessions.may_run(session, actor):
         raise Conflict(_l("Only the facilitator of this session records its decisions."))
     if session.effective_state != "closed":
         raise Conflict(_l("Decisions are taken after the session has closed."))
@@ -61,57 +64,56 @@ def record_decision(
     new_minutes_per_week: Any = None,
 ) -> dict[str, Any]:
     """Record (or change, until applied) the decision about one rule of a closed session."""
-    rationale = (rationale or "").strip()
-    new_title = (new_title or "").strip() or None
-    new_description = (new_description or "").strip() or None
     sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
+    errors: dict[str, Any] = {}
+    values = session_fields.clean(
+        FIELDS,
+        {
+            "outcome": outcome,
+            "rationale": rationale,
+            "new_title": new_title,
+            "new_description": new_description,
+            "new_minutes_per_week": new_minutes_per_week,
+        },
+        errors,
+    )
+    adapted = values["outcome"] == "adapt"
+    for key in ADAPTATION:
+        if not adapted:
+            errors.pop(key, None)
+        values[key] = values[key] if adapted and values[key] != "" else None
     with transaction(db):
         session = sessions.get_session(db, session_id)
         _may_decide(session, actor)
         if rule_id not in session.rule_ids:
             raise ValidationError({"rule_id": _l("This rule is not part of this session.")})
         rule = rules.get_rule(db, rule_id)
-        errors: dict[str, Any] = {}
-        if outcome not in OUTCOMES:
-            errors["outcome"] = _l("Choose keep, adapt or drop.")
-        elif outcome == "drop" and rule.mandatory:
+        if values["outcome"] == "drop" and rule.mandatory and "outcome" not in errors:
             errors["outcome"] = mandatory_message(rule)
-        if blank(rationale):
-            errors["rationale"] = _l("Write down why: the team's reasons are part of the record.")
-        elif len(rationale) > RATIONALE_MAX:
-            errors["rationale"] = _l("At most %(n)s characters.", n=RATIONALE_MAX)
-        minutes = None
-        if outcome == "adapt":
+        if adapted:
             # What is left out stays as it is, so an adaptation of the minutes alone is one.
-            minutes_given = new_minutes_per_week not in (None, "")
-            if not new_title and not new_description and not minutes_given:
+            if all(values[key] is None for key in ADAPTATION) and not errors.keys() & set(
+                ADAPTATION
+            ):
                 errors["new_description"] = _l(
                     "Give the adapted rule its new title, text or minutes per week."
                 )
             # The rule's own validation, so an adapted text obeys the same limits.
             changes = {
-                "title": new_title or rule.title,
-                "description": new_description or rule.description,
+                "title": values["new_title"] or rule.title,
+                "description": values["new_description"] or rule.description,
             }
-            if minutes_given:
-                changes["minutes_per_week"] = new_minutes_per_week
+            if values["new_minutes_per_week"] is not None:
+                changes["minutes_per_week"] = values["new_minutes_per_week"]
             try:
-                cleaned = rules.clean(db, changes)
-                minutes = cleaned.get("minutes_per_week")
+                rules.clean(db, changes)
             except ValidationError as error:
                 for name, messages in error.errors.items():
-                    errors[f"new_{name}"] = messages
+                    errors.setdefault(f"new_{name}", messages)
         check(errors)
         existing = list_decisions(db, session_id).get(rule_id)
         if existing and existing["applied_at"]:
             raise Conflict(_l("This decision has been applied already and is final."))
-        values = {
-            "outcome": outcome,
-            "rationale": rationale,
-            "new_title": new_title if outcome == "adapt" else None,
-            "new_description": new_description if outcome == "adapt" else None,
-            "new_minutes_per_week": minutes if outcome == "adapt" else None,
-        }
         db.execute(
             """
             INSERT INTO decisions (session_id, rule_id, outcome, rationale, new_title,

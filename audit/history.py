@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import origins
+from audit import origins, session_fields
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 FIELD_LABELS = {
@@ -50,26 +50,20 @@ FIELD_LABELS = {
     "url": _l("Link to the document"),
     "name_nl": _l("Name in Dutch"),
     "name_en": _l("Name in English"),
-    # review sessions
-    "introduction": _l("Introduction"),
-    "mode": _l("Mode"),
-    "anonymous": _l("Anonymous ballots"),
+    # review sessions: their fields' labels come from session_fields (below)
     "results_shown": _l("Anonymous results out, closed for good"),
     "eligible": _l("Members who can vote"),
     "state": _l("State"),
-    "opens_at": _l("Opens at"),
-    "closes_at": _l("Closes at"),
-    "quorum": _l("Quorum"),
     "present": _l("People present"),
     "counts": _l("Counts"),
-    "rule_ids": _l("Rules"),
     "rule_id": _l("Rule"),
     "choice": _l("Vote"),
-    "outcome": _l("Decision"),
-    "rationale": _l("Rationale"),
-    "new_title": _l("New title"),
-    "new_description": _l("New text"),
-    "new_minutes_per_week": _l("New minutes per week"),
+}
+# The session's and the decision's own fields, with the words of their forms. A key they
+# share with the rule (title, team_ids) keeps the rule's label above.
+FIELD_LABELS = {
+    **session_fields.labels(session_fields.SESSION_FIELDS, session_fields.DECISION_FIELDS),
+    **FIELD_LABELS,
 }
 
 ENTITY_LABELS = {

@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, figures, register, rules
+from audit import clock, events, figures, register, rules, session_fields
+from audit.access import EDITORS, VOTERS
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
-from audit.text import blank
 from audit.users import User
 
-MODES = {"online": _l("Online ballots"), "hands": _l("Show of hands")}
 STATES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
-TITLE_MAX = 200
-INTRO_MAX = 5000
-MAX_RULES = 100
-# More people than any organisation has; a larger number is a typing error (or an attack).
-QUORUM_MAX = 1_000_000
-VOTER_ROLES = ("member", "quality", "admin")  # viewers read, they never vote
+# The session's fields, their limits and their cleaning: see session_fields.
+FIELDS = session_fields.SESSION_FIELDS
+MODES = session_fields.MODES
+TITLE_MAX = session_fields.TITLE_MAX
+INTRO_MAX = session_fields.INTRO_MAX
+MAX_RULES = session_fields.MAX_RULES
+QUORUM_MAX = session_fields.QUORUM_MAX
+VOTER_ROLES = VOTERS  # viewers read, they never vote
 # The fewest members whose votes an anonymous session shows (config ANONYMOUS_MIN_VOTERS).
 MIN_VOTERS = 3
 
@@ -131,6 +132,31 @@ def all_sessions(db: Database, user: User | None = None) -> list[ReviewSession]:
     return [_load(db, row) for row in rows]
 
 
+def _own_teams_only(user: User) -> bool:
+    """Team members see the sessions of their own teams; quality managers and admins run every
+    session, and viewers read the whole organisation's record."""
+    return user.role == "member"
+
+
+def may_see(session: ReviewSession, user: User) -> bool:
+    """Whether ``user`` may see ``session`` at all (its page, its ballot)."""
+    return not _own_teams_only(user) or bool(set(user.team_ids) & set(session.team_ids))
+
+
+def visible_session(db: Database, session_id: int, user: User) -> ReviewSession:
+    """The session, if ``user`` may see it; to anyone else it does not exist (NotFound), so a
+    guessed number tells nothing about another team's sessions."""
+    session = get_session(db, session_id)
+    if not may_see(session, user):
+        raise NotFound(_l("No such review session."))
+    return session
+
+
+def visible_sessions(db: Database, user: User) -> list[dict[str, Any]]:
+    """The overview ``user`` gets: the sessions they may see, with what they may know of each."""
+    return list_sessions(db, user if _own_teams_only(user) else None, viewer=user)
+
+
 def list_sessions(
     db: Database, user: User | None = None, *, viewer: User | None = None
 ) -> list[dict[str, Any]]:
@@ -226,7 +252,7 @@ def participation(
     voters, eligible = voter_count(db, session.id), eligible_count(db, session)
     if not session.anonymous or results_final(db, session, threshold):
         return {"kind": "exact", "n": voters, "m": eligible}
-    if viewer.role not in ("quality", "admin"):
+    if viewer.role not in EDITORS:
         return None
     # The step is worked out from the members who could vote when the session opened: counted
     # anew, an admin adding or deactivating members could move it and read the exact count off
@@ -360,69 +386,25 @@ def in_other_open_sessions(
 # --- writing --------------------------------------------------------------------------------
 
 
-def _parse_time(value: Any, field_name: str, errors: dict) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).strip())
-        except ValueError:
-            errors[field_name] = _l("Enter a date and time.")
-            return None
-    if parsed.tzinfo is None:
-        errors[field_name] = _l("Enter a date and time.")
-        return None
-    return parsed
-
-
 def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
+    """The session's fields cleaned one by one (session_fields), then what concerns the
+    database and more than one field: the teams and rules exist, the rules apply to the teams,
+    the closing time comes after the opening, and an empty quorum is the teams' default."""
     errors: dict[str, Any] = {}
-    out: dict[str, Any] = {}
-    title = " ".join(str(fields.get("title") or "").split())
-    if blank(title):
-        errors["title"] = _l("Enter a title.")
-    elif len(title) > TITLE_MAX:
-        errors["title"] = _l("At most %(n)s characters.", n=TITLE_MAX)
-    out["title"] = title
-    out["introduction"] = str(fields.get("introduction") or "").strip()
-    if len(out["introduction"]) > INTRO_MAX:
-        errors["introduction"] = _l("At most %(n)s characters.", n=INTRO_MAX)
-    mode = fields.get("mode") or "online"
-    if mode not in MODES:
-        errors["mode"] = _l("Unknown value %(value)s.", value=mode)
-    out["mode"] = mode
-    out["anonymous"] = bool(fields.get("anonymous", True))
-    try:
-        team_ids = sorted({int(t) for t in fields.get("team_ids") or []})
-    except (TypeError, ValueError):
-        team_ids = []
-        errors["team_ids"] = _l("No such team.")
-    if not team_ids and "team_ids" not in errors:
-        errors["team_ids"] = _l("Choose at least one team.")
-    elif team_ids:
+    out = session_fields.clean(FIELDS, fields, errors)
+    team_ids, rule_ids = out["team_ids"], out["rule_ids"]
+    if team_ids and "team_ids" not in errors:
         marks = ",".join("?" * len(team_ids))
         found = db.execute(
             f"SELECT count(*) FROM teams WHERE id IN ({marks})",
             team_ids,
         ).fetchone()[0]
         if found != len(team_ids):
-            errors["team_ids"] = _l("No such team.")
-    out["team_ids"] = team_ids
-    try:
-        rule_ids = list(dict.fromkeys(int(r) for r in fields.get("rule_ids") or []))
-    except (TypeError, ValueError):
-        rule_ids = []
-        errors["rule_ids"] = _l("No such rule.")
-    if not rule_ids and "rule_ids" not in errors:
-        errors["rule_ids"] = _l("Choose at least one rule.")
-    elif len(rule_ids) > MAX_RULES:
-        errors["rule_ids"] = _l("At most %(n)s rules in one session.", n=MAX_RULES)
-    elif rule_ids:
+            errors["team_ids"] = FIELDS["team_ids"].invalid
+    if rule_ids and "rule_ids" not in errors:
         found = {r.id: r for r in rules.get_rules(db, rule_ids) if not r.archived}
         if len(found) != len(rule_ids):
-            errors["rule_ids"] = _l("No such rule.")
+            errors["rule_ids"] = FIELDS["rule_ids"].invalid
         elif team_ids and "team_ids" not in errors:
             # A team is only asked about rules that apply to it (see team_scope).
             outside = outside_scope(db, team_ids, rule_ids)
@@ -432,42 +414,17 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
                     " choose their teams.",
                     codes=", ".join(found[rule_id].code for rule_id in outside),
                 )
-    out["rule_ids"] = rule_ids
-    out["opens_at"] = _parse_time(fields.get("opens_at"), "opens_at", errors)
-    out["closes_at"] = _parse_time(fields.get("closes_at"), "closes_at", errors)
     if out["opens_at"] and out["closes_at"] and out["closes_at"] <= out["opens_at"]:
         errors["closes_at"] = _l("The closing time must come after the opening time.")
-    quorum = fields.get("quorum")
-    if quorum in (None, ""):
+    if out["quorum"] is None and "quorum" not in errors:
         out["quorum"] = default_quorum(db, team_ids)
-    else:
-        try:
-            out["quorum"] = int(quorum)
-            if not 0 <= out["quorum"] <= QUORUM_MAX:
-                raise ValueError
-        except (TypeError, ValueError):
-            errors["quorum"] = _l("Enter a whole number from 0 to %(n)s.", n=QUORUM_MAX)
     check(errors)
     return out
 
 
-def _iso(value: datetime | None) -> str | None:
-    """Stored in UTC, so that times compare correctly as text."""
-    return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
-
-
 def _stored(values: dict[str, Any]) -> dict[str, Any]:
     """The session's own columns, as both create and update write them."""
-    return {
-        "title": values["title"],
-        "introduction": values["introduction"],
-        "mode": values["mode"],
-        "anonymous": int(values["anonymous"]),
-        "opens_at": _iso(values["opens_at"]),
-        "closes_at": _iso(values["closes_at"]),
-        "quorum": values["quorum"],
-        "updated_at": clock.now_iso(),
-    }
+    return {**session_fields.stored(FIELDS, values), "updated_at": clock.now_iso()}
 
 
 def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: list[int]) -> None:
@@ -480,11 +437,7 @@ def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: l
 
 
 def _summary(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in values.items() if k not in ("opens_at", "closes_at")},
-        "opens_at": _iso(values.get("opens_at")),
-        "closes_at": _iso(values.get("closes_at")),
-    }
+    return session_fields.summary(FIELDS, values)
 
 
 def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
@@ -529,19 +482,7 @@ def update_session(
             [*row.values(), session_id],
         )
         _write_links(db, session_id, values["team_ids"], values["rule_ids"])
-        before = _summary(
-            {
-                "title": old.title,
-                "introduction": old.introduction,
-                "mode": old.mode,
-                "anonymous": old.anonymous,
-                "team_ids": old.team_ids,
-                "rule_ids": old.rule_ids,
-                "opens_at": old.opens_at,
-                "closes_at": old.closes_at,
-                "quorum": old.quorum,
-            }
-        )
+        before = _summary(session_fields.current(FIELDS, old))
         changes = events.diff(before, _summary(values), before)
         if changes:
             events.record(db, actor, "review_session", session_id, "update", changes)

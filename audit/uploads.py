@@ -100,6 +100,20 @@ def receive(where: Path, stream: BinaryIO, user_id: int, quota: int) -> Iterator
         raise
 
 
+@contextlib.contextmanager
+def removed_if_unreadable(where: Path, token: str) -> Iterator[None]:
+    """A kept upload that turns out unreadable (or no longer fits the limits) is removed at
+    once; one that only had to wait for a free reader (``ImportBusy``) stays, so confirming it
+    again later works."""
+    try:
+        yield
+    except ImportBusy:
+        raise
+    except ImportFileError:
+        discard(where, token)
+        raise
+
+
 def find(where: Path, token: str, user_id: int) -> Path | None:
     """The upload behind ``token`` if it exists and is this user's; the token is checked
     first, so nothing the user typed reaches the file system."""

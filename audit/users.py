@@ -17,10 +17,10 @@ from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from audit import clock, events
+from audit.access import ROLES
 from audit.db import is_duplicate, transaction
 from audit.errors import LoginFailed, NotFound, ValidationError, check
 
-ROLES = ("admin", "quality", "member", "viewer")
 ROLE_LABELS = {
     "admin": _l("Administrator"),
     "quality": _l("Quality manager"),
@@ -353,6 +353,31 @@ def set_password(
         get_user(db, user_id)
         _write_password(db, actor, user_id, hashed, keep_session=keep_session)
     return get_user(db, user_id)
+
+
+def change_own_password(
+    db: Database,
+    user: User,
+    current: str,
+    password: str,
+    *,
+    max_failures: int = 5,
+    lockout_minutes: int = 15,
+    keep_session: str | None = None,
+) -> User:
+    """A user changing their own password: only with the current one, which counts as a login
+    attempt (so guessing it here locks the account like guessing it at the login page)."""
+    try:
+        authenticate(
+            db,
+            user.username,
+            current,
+            max_failures=max_failures,
+            lockout_minutes=lockout_minutes,
+        )
+    except LoginFailed:
+        raise ValidationError({"current": _l("This is not your current password.")}) from None
+    return set_password(db, user, user.id, password, keep_session=keep_session)
 
 
 def _write_password(

@@ -21,9 +21,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from audit import organisation, users
 from audit.access import ADMINS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
 from audit.i18n import LANGUAGES
-from audit.views.helpers import choices, get_or_404, int_id, int_or_none, show_errors
+from audit.views.helpers import attempt, choices, get_or_404, int_id, int_or_none
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -111,8 +110,9 @@ def user_new():
     form.team_ids.choices = _team_choices()
     form.password.validators = [DataRequired(), Length(max=128)]
     if form.validate_on_submit() and _admin_confirmed(form, None):
-        try:
-            user = users.create_user(
+        user = attempt(
+            form,
+            lambda: users.create_user(
                 get_db(),
                 current_user,
                 username=form.username.data,
@@ -120,10 +120,9 @@ def user_new():
                 role=form.role.data,
                 display_name=form.display_name.data,
                 team_ids=form.team_ids.data,
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if user is not None:
             flash(_("User %(name)s has been created.", name=user.username), "success")
             return redirect(url_for("admin.user_list"))
     return render_template("admin/user_form.html", form=form, user=None)
@@ -138,9 +137,10 @@ def user_edit(user_id: int):
     form.username.data = user.username  # the name is the login; it does not change here
     form.team_ids.choices = _team_choices()
     if form.validate_on_submit() and _admin_confirmed(form, user):
-        try:
-            # One call, one transaction: a refused password leaves the role unchanged too.
-            users.update_user(
+        # One call, one transaction: a refused password leaves the role unchanged too.
+        saved = attempt(
+            form,
+            lambda: users.update_user(
                 db,
                 current_user,
                 user_id,
@@ -149,10 +149,9 @@ def user_edit(user_id: int):
                 team_ids=form.team_ids.data,
                 active=form.active.data,
                 password=form.password.data or None,
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             flash(_("User %(name)s has been saved.", name=user.username), "success")
             return redirect(url_for("admin.user_list"))
     return render_template("admin/user_form.html", form=form, user=user)
@@ -186,11 +185,11 @@ def location_edit(location_id: int | None):
     location = get_or_404(organisation.get_location, location_id) if location_id else None
     form = NameForm(data=location)
     if form.validate_on_submit():
-        try:
-            saved = organisation.save_location(get_db(), current_user, form.name.data, location_id)
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+        saved = attempt(
+            form,
+            lambda: organisation.save_location(get_db(), current_user, form.name.data, location_id),
+        )
+        if saved is not None:
             flash(_("Location %(name)s has been saved.", name=saved["name"]), "success")
             return redirect(url_for("admin.teams"))
     return render_template("admin/location_form.html", form=form, location=location)
@@ -205,13 +204,13 @@ def team_edit(team_id: int | None):
     form = TeamForm(data=team)
     form.location_id.choices = _location_choices()
     if form.validate_on_submit():
-        try:
-            saved = organisation.save_team(
+        saved = attempt(
+            form,
+            lambda: organisation.save_team(
                 db, current_user, form.name.data, form.location_id.data, team_id
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             flash(_("Team %(name)s has been saved.", name=saved["name"]), "success")
             return redirect(url_for("admin.teams"))
     members = users.team_members(db, team_id) if team_id else []
@@ -231,8 +230,9 @@ def settings():
         data={**current, "reference_share": None if share is None else round(share * 100)}
     )
     if form.validate_on_submit():
-        try:
-            organisation.update_settings(
+        saved = attempt(
+            form,
+            lambda: organisation.update_settings(
                 db,
                 current_user,
                 name=form.name.data,
@@ -244,10 +244,9 @@ def settings():
                 ),
                 reference_label_nl=form.reference_label_nl.data or "",
                 reference_label_en=form.reference_label_en.data or "",
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             flash(_("The settings have been saved."), "success")
             return redirect(url_for("admin.settings"))
     return render_template("admin/settings.html", form=form)

@@ -25,10 +25,9 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from audit import organisation, users
 from audit.access import READERS, allow, public
 from audit.db import get_db, transaction
-from audit.errors import LoginFailed, ValidationError
 from audit.i18n import LANGUAGES
 from audit.ratelimit import login_attempts
-from audit.views.helpers import choices, show_errors
+from audit.views.helpers import attempt, choices
 
 bp = Blueprint("auth", __name__)
 
@@ -107,17 +106,17 @@ def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         config = current_app.config
-        try:
-            user = users.authenticate(
+        user = attempt(
+            form,
+            lambda: users.authenticate(
                 get_db(),
                 form.username.data,
                 form.password.data,
                 max_failures=config["LOGIN_MAX_FAILURES"],
                 lockout_minutes=config["LOGIN_LOCKOUT_MINUTES"],
-            )
-        except LoginFailed as error:
-            form.form_errors.append(str(error.message))
-        else:
+            ),
+        )
+        if user is not None:
             lang = session.get("lang")
             _login(user)
             if lang in LANGUAGES and not user.language:
@@ -138,6 +137,31 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _set_up(db, form: SetupForm) -> users.User:
+    """The organisation and its first admin, together or not at all."""
+    with transaction(db):
+        # Checked again inside the write lock: two people racing through setup must not both
+        # become admin.
+        if users.count_users(db) > 0:
+            abort(404)
+        organisation.update_settings(
+            db,
+            None,
+            name=form.organisation.data,
+            default_language=form.default_language.data,
+            reference_share=organisation.get_settings(db)["reference_share"],
+        )
+        return users.create_user(
+            db,
+            None,
+            username=form.username.data,
+            password=form.password.data,
+            role="admin",
+            display_name=form.display_name.data,
+            language=form.default_language.data,
+        )
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup():
@@ -147,31 +171,8 @@ def setup():
         abort(404)
     form = SetupForm(default_language=session.get("lang") or "nl")
     if form.validate_on_submit():
-        try:
-            with transaction(db):
-                # Checked again inside the write lock: two people racing through setup must not
-                # both become admin.
-                if users.count_users(db) > 0:
-                    abort(404)
-                organisation.update_settings(
-                    db,
-                    None,
-                    name=form.organisation.data,
-                    default_language=form.default_language.data,
-                    reference_share=organisation.get_settings(db)["reference_share"],
-                )
-                user = users.create_user(
-                    db,
-                    None,
-                    username=form.username.data,
-                    password=form.password.data,
-                    role="admin",
-                    display_name=form.display_name.data,
-                    language=form.default_language.data,
-                )
-        except ValidationError as error:
-            show_errors(form, error, {"name": "organisation"})
-        else:
+        user = attempt(form, lambda: _set_up(db, form), aliases={"name": "organisation"})
+        if user is not None:
             _login(user)
             flash(
                 _("Welcome. Your organisation is ready; add locations, teams and users."), "success"
@@ -197,32 +198,22 @@ def language():
 def account():
     form = PasswordForm()
     if form.validate_on_submit():
-        db = get_db()
-        try:
-            users.authenticate(
-                db,
-                current_user.username,
+        changed = attempt(
+            form,
+            lambda: users.change_own_password(
+                get_db(),
+                current_user,
                 form.current.data,
+                form.password.data,
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"],
+                keep_session=current_user.session_token,
+            ),
+        )
+        if changed is not None:
+            flash(
+                _("Your password has been changed. Other sessions have been logged out."),
+                "success",
             )
-        except LoginFailed:
-            form.current.errors = [_("This is not your current password.")]
-        else:
-            try:
-                users.set_password(
-                    db,
-                    current_user,
-                    current_user.id,
-                    form.password.data,
-                    keep_session=current_user.session_token,
-                )
-            except ValidationError as error:
-                show_errors(form, error)
-            else:
-                flash(
-                    _("Your password has been changed. Other sessions have been logged out."),
-                    "success",
-                )
-                return redirect(url_for("auth.account"))
+            return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form)

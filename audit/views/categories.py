@@ -13,8 +13,7 @@ from wtforms.validators import DataRequired, Length
 from audit import categories
 from audit.access import EDITORS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
-from audit.views.helpers import get_or_404, show_errors
+from audit.views.helpers import attempt, get_or_404
 
 bp = Blueprint("categories", __name__, url_prefix="/categories")
 
@@ -43,18 +42,18 @@ def edit(category_id: int | None):
     category = get_or_404(categories.get_category, category_id) if category_id else None
     form = CategoryForm(data=category)
     if form.validate_on_submit():
-        try:
-            saved = categories.save_category(
+        saved = attempt(
+            form,
+            lambda: categories.save_category(
                 get_db(),
                 current_user,
                 name_nl=form.name_nl.data,
                 name_en=form.name_en.data,
                 active=form.active.data,
                 category_id=category_id,
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             flash(_("Category %(name)s has been saved.", name=saved["name"]), "success")
             return redirect(url_for("categories.index"))
     return render_template("categories/form.html", form=form, category=category)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from audit import categories, figures, organisation
-from audit.access import allow
+from audit.access import FIGURE_READERS, allow
 from audit.db import get_db
 from audit.views.helpers import id_arg
 
 bp = Blueprint("dashboard", __name__)
-
-DASHBOARD_ROLES = ("admin", "quality", "viewer")
 
 
 def scope_from_args(args) -> figures.Scope:
@@ -25,7 +23,7 @@ def scope_from_args(args) -> figures.Scope:
 
 
 @bp.route("/dashboard")
-@allow(*DASHBOARD_ROLES)
+@allow(*FIGURE_READERS)
 def index():
     db = get_db()
     scope = scope_from_args(request.args)

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, flash
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, SelectChoice
 from wtforms.validators import StopValidation
 
 from audit.db import SQLITE_INT_MAX, get_db
-from audit.errors import Conflict, NotFound, ValidationError
+from audit.errors import AuditError, Conflict, NotFound, ValidationError
 from audit.text import too_long
 
 T = TypeVar("T")
@@ -106,13 +106,56 @@ def choices(pairs: Any) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-def attempt(form: FlaskForm, action: Callable[[], T]) -> T | None:
-    """Run a domain action for a form. What the user got wrong (a field error, a stale or
-    refused change) lands on the form; the result comes back only when it succeeded."""
+class Problems(dict[str, list[str]]):
+    """What ``attempt()`` found wrong, for a page that shows messages without a WTForms form:
+    messages by field (``""`` for the page as a whole) and the HTTP status that fits them.
+    Empty (and false) when the action succeeded."""
+
+    status: int = 200
+
+    def flash(self) -> None:
+        """Show the messages on the next page (the view redirects)."""
+        for messages in self.values():
+            for message in messages:
+                flash(message, "error")
+
+
+# The HTTP status of a page that shows a refused action again: what the user typed was wrong,
+# the thing changed meanwhile, or it is gone.
+_STATUS = {ValidationError: 400, Conflict: 409, NotFound: 404}
+
+
+def attempt(
+    target: FlaskForm | Problems | None,
+    action: Callable[[], T],
+    aliases: dict[str, str] | None = None,
+) -> T | None:
+    """Run a domain action; the one way a view turns what the user got wrong into messages.
+
+    Field errors (``ValidationError``) go next to their fields and anything else the domain
+    refuses (a stale or no longer fitting change, a thing that is gone, a failed login) above
+    the form. ``target`` is the form, a ``Problems`` for a page without one, or None when the
+    view redirects: then the messages are flashed. ``aliases`` maps the domain's field names
+    to the form's (``""`` names the field for messages about the whole form). The result comes
+    back only when the action succeeded; for an action that returns nothing, the target's
+    errors tell.
+    """
     try:
         return action()
     except ValidationError as error:
-        show_errors(form, error)
-    except Conflict as error:
-        form.form_errors.append(str(error))
+        errors = error.errors
+        status = 400
+    except AuditError as error:
+        errors = {"": [error.message]}
+        status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), 400)
+    if isinstance(target, Problems):
+        for name, messages in errors.items():
+            target.setdefault(name, []).extend(str(m) for m in messages)
+        target.status = max(target.status, status)
+    elif target is None:
+        for messages in errors.values():
+            for message in messages:
+                flash(str(message), "error")
+    else:
+        show_errors(target, ValidationError(errors), aliases)
     return None

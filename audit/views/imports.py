@@ -28,8 +28,7 @@ from wtforms import BooleanField, HiddenField, SelectField
 from audit import uploads, xlsx_import, xlsx_template
 from audit.access import EDITORS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
-from audit.views.helpers import choices
+from audit.views.helpers import attempt, choices
 from audit.views.reports import IN_MEMORY, XLSX
 from audit.xlsx_reader import Limits
 
@@ -105,15 +104,16 @@ def upload():
         uploads.forget_old(folder)
         filename = Path(form.file.data.filename or "upload.xlsx").name
         quota = current_app.config["IMPORT_USER_QUOTA_BYTES"]
-        try:
-            with (
-                _reading(),
-                uploads.receive(folder, form.file.data.stream, current_user.id, quota) as kept,
-            ):
-                plan = _plan(kept.path, filename, None, form.create_teams.data)
-        except xlsx_import.ImportFileError as error:
-            form.file.errors = [str(error)]
-        else:
+
+        def store_and_read():
+            stream = form.file.data.stream
+            with _reading(), uploads.receive(folder, stream, current_user.id, quota) as kept:
+                return kept, _plan(kept.path, filename, None, form.create_teams.data)
+
+        # A file that cannot be stored or read is a message at the file field (and not kept).
+        read = attempt(form, store_and_read, {"": "file"})
+        if read is not None:
+            kept, plan = read
             confirm = ConfirmForm(
                 data={
                     "token": kept.token,
@@ -135,31 +135,30 @@ def confirm():
         abort(400)
     path = _stored(form.token.data)
     filename = Path(form.filename.data or "upload.xlsx").name
-    try:
-        # Read again: the register may have changed since the preview was shown.
-        with _reading():
-            plan = _plan(
+
+    # Read again: the register may have changed since the preview was shown.
+    def read_again():
+        with _reading(), uploads.removed_if_unreadable(_upload_dir(), form.token.data):
+            return _plan(
                 path,
                 filename,
                 form.sheet.data or None,
                 form.create_teams.data,
                 form.create_duplicates.data,
             )
-    except uploads.ImportBusy as error:
-        flash(str(error), "error")  # the upload stays: confirming again later works
-        return redirect(url_for("imports.upload"))
-    except xlsx_import.ImportFileError as error:
-        uploads.discard(_upload_dir(), form.token.data)  # an upload that failed is not kept
-        flash(str(error), "error")
+
+    plan = attempt(None, read_again)
+    if plan is None:
         return redirect(url_for("imports.upload"))
     if request.form.get("action") != "import":
         return _preview(plan, form)  # another sheet or option: show the new preview
-    try:
-        counts = xlsx_import.apply_plan(
+    counts = attempt(
+        form,
+        lambda: xlsx_import.apply_plan(
             get_db(), current_user, plan, skip_invalid=form.skip_invalid.data
-        )
-    except ValidationError as error:
-        form.form_errors.append(str(error))
+        ),
+    )
+    if counts is None:
         return _preview(plan, form, 400)
     uploads.discard(_upload_dir(), form.token.data)
     flash(

@@ -13,8 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from audit import protocols, register
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
-from audit.errors import ValidationError
-from audit.views.helpers import get_or_404, show_errors
+from audit.views.helpers import attempt, get_or_404
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
@@ -50,18 +49,18 @@ def edit(protocol_id: int | None):
     protocol = get_or_404(protocols.get_protocol, protocol_id) if protocol_id else None
     form = ProtocolForm(data=protocol)
     if form.validate_on_submit():
-        try:
-            saved = protocols.save_protocol(
+        saved = attempt(
+            form,
+            lambda: protocols.save_protocol(
                 get_db(),
                 current_user,
                 name=form.name.data,
                 version=form.version.data,
                 url=form.url.data,
                 protocol_id=protocol_id,
-            )
-        except ValidationError as error:
-            show_errors(form, error)
-        else:
+            ),
+        )
+        if saved is not None:
             flash(_("Protocol %(name)s has been saved.", name=saved["name"]), "success")
             return redirect(url_for("protocols.detail", protocol_id=saved["id"]))
     return render_template("protocols/form.html", form=form, protocol=protocol)

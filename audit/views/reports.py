@@ -8,10 +8,10 @@ from flask import Blueprint, request, send_file
 from flask_babel import get_locale
 
 from audit import clock, organisation, xlsx_export
-from audit.access import allow
+from audit.access import FIGURE_READERS, allow
 from audit.db import get_db
 from audit.register import RuleFilter
-from audit.views.dashboard import DASHBOARD_ROLES, scope_from_args
+from audit.views.dashboard import scope_from_args
 from audit.views.rules import filter_from_args
 
 bp = Blueprint("reports", __name__)
@@ -37,13 +37,13 @@ def _send(rule_filter: RuleFilter):
 
 
 @bp.route("/dashboard/report.xlsx")
-@allow(*DASHBOARD_ROLES)
+@allow(*FIGURE_READERS)
 def dashboard_report():
     scope = scope_from_args(request.args)
     return _send(RuleFilter(team=scope.team, location=scope.location, category=scope.category))
 
 
 @bp.route("/rules/export.xlsx")
-@allow(*DASHBOARD_ROLES)
+@allow(*FIGURE_READERS)
 def register_report():
     return _send(filter_from_args(request.args))

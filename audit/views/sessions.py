@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -15,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -28,15 +28,16 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import ballots, decisions, organisation, rules, sessions
-from audit.access import EDITORS, READERS, allow
+from audit import ballots, decisions, organisation, rules, session_fields, sessions
+from audit.access import EDITORS, READERS, VOTERS, allow
 from audit.db import get_db
-from audit.errors import Conflict, NotFound, ValidationError
+from audit.session_fields import Field
 from audit.views.helpers import (
     MaxLength,
+    Problems,
     attempt,
     choices,
     form_version,
@@ -48,74 +49,91 @@ from audit.views.rules import filter_from_args, filter_options
 
 bp = Blueprint("sessions", __name__, url_prefix="/sessions")
 
-VOTERS = sessions.VOTER_ROLES
 PICKER_LIMIT = 200
 
 
-class SessionForm(FlaskForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=sessions.TITLE_MAX)])
-    introduction = TextAreaField(_l("Introduction"), validators=[Length(max=sessions.INTRO_MAX)])
-    team_ids = SelectMultipleField(
-        _l("Teams"),
-        coerce=int_id,
-        validators=[DataRequired(message=_l("Choose at least one team."))],
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
-    rule_ids = SelectMultipleField(
-        _l("Rules to review"),
-        coerce=int_id,
-        validators=[DataRequired(message=_l("Choose at least one rule."))],
-        validate_choice=False,  # the domain checks that each is a rule in the register
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
-    mode = RadioField(_l("How the team votes"), default="online")
-    anonymous = BooleanField(_l("Anonymous ballots"), default=True)
-    opens_at = DateTimeLocalField(_l("Opens at"), validators=[Optional()])
-    closes_at = DateTimeLocalField(_l("Closes at"), validators=[Optional()])
-    quorum = IntegerField(
-        _l("Quorum"), validators=[Optional(), NumberRange(min=0, max=sessions.QUORUM_MAX)]
-    )
+def _local_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
+def _form_field(spec: Field, **options: Any):
+    """The form field a session or decision field is shown with, by its kind: its label, limit
+    and required message come from the table (session_fields), so form and domain agree."""
+    checks: list = [DataRequired(message=spec.required)] if spec.required is not None else []
+    if spec.kind in ("line", "text"):
+        field = StringField if spec.kind == "line" else TextAreaField
+        # MaxLength, not Length: no maxlength attribute that cuts pasted text unsaid.
+        limit = [MaxLength(spec.limit)] if spec.limit is not None else []
+        return field(spec.label, validators=checks + limit, **options)
+    if spec.kind == "choice":
+        return RadioField(
+            spec.label,
+            choices=lambda: choices((spec.choices or {}).items()),
+            default=spec.default,
+            **options,
+        )
+    if spec.kind == "flag":
+        return BooleanField(spec.label, default=spec.default, **options)
+    if spec.kind in ("id_set", "id_list"):
+        return SelectMultipleField(
+            spec.label,
+            coerce=int_id,
+            validators=checks,
+            widget=ListWidget(prefix_label=False),
+            option_widget=CheckboxInput(),
+            **options,
+        )
+    if spec.kind == "time":
+        return DateTimeLocalField(spec.label, validators=[Optional()], **options)
+    if spec.kind == "count":
+        return IntegerField(
+            spec.label, validators=[Optional(), NumberRange(min=0, max=spec.limit)], **options
+        )
+    raise ValueError(f"no form field for kind {spec.kind!r}")
+
+
+def _form_class(name: str, base: type[FlaskForm], table: dict[str, Field], **options: Any):
+    """``base`` with a form field for every field of the table (``options`` per key)."""
+    fields = {key: _form_field(spec, **options.get(key, {})) for key, spec in table.items()}
+    return type(name, (base,), fields)
+
+
+class _SessionForm(FlaskForm):
     version = HiddenField()
 
     def values(self) -> dict:
-        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-        return {
-            "title": self.title.data,
-            "introduction": self.introduction.data,
-            "team_ids": self.team_ids.data,
-            "rule_ids": self.rule_ids.data,
-            "mode": self.mode.data,
-            "anonymous": self.anonymous.data,
-            "opens_at": self.opens_at.data.replace(tzinfo=zone) if self.opens_at.data else None,
-            "closes_at": self.closes_at.data.replace(tzinfo=zone) if self.closes_at.data else None,
-            "quorum": self.quorum.data,
-        }
+        """The fields as the domain takes them: a time typed is in the organisation's zone."""
+        zone = _local_zone()
+        values = {key: self[key].data for key in sessions.FIELDS}
+        for key, spec in sessions.FIELDS.items():
+            if spec.kind == "time" and values[key] is not None:
+                values[key] = values[key].replace(tzinfo=zone)
+        return values
 
 
-class DecisionForm(FlaskForm):
-    outcome = RadioField(_l("Decision"))
-    rationale = TextAreaField(
-        _l("Rationale"), validators=[DataRequired(), Length(max=decisions.RATIONALE_MAX)]
-    )
-    new_title = StringField(_l("New title"), validators=[MaxLength(rules.TITLE_MAX)])
-    new_description = TextAreaField(_l("New text"), validators=[MaxLength(rules.TEXT_MAX)])
-    new_minutes_per_week = IntegerField(
-        _l("New minutes per week"),
-        validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
-    )
+def _session_form_data(session: sessions.ReviewSession) -> dict:
+    """A session's fields as its form shows them: times in the organisation's zone."""
+    zone = _local_zone()
+    data = {**session_fields.current(sessions.FIELDS, session), "version": session.version}
+    for key, spec in sessions.FIELDS.items():
+        if spec.kind == "time" and data[key] is not None:
+            data[key] = data[key].astimezone(zone).replace(tzinfo=None)
+    return data
+
+
+# The rules offered are only those of the chosen teams; the domain checks each is a rule.
+SessionForm = _form_class(
+    "SessionForm", _SessionForm, sessions.FIELDS, rule_ids={"validate_choice": False}
+)
+DecisionForm = _form_class("DecisionForm", FlaskForm, decisions.FIELDS)
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
 def _visible_session(session_id: int) -> sessions.ReviewSession:
-    """The session, if the current user may see it: members only those of their teams."""
-    session = get_or_404(sessions.get_session, session_id)
-    if current_user.role == "member" and not set(current_user.team_ids) & set(session.team_ids):
-        abort(404)
-    return session
+    """The session, if the current user may see it (the domain decides), else a 404."""
+    return get_or_404(sessions.visible_session, session_id, current_user)
 
 
 def _chosen_teams(session: sessions.ReviewSession | None) -> list[int]:
@@ -136,7 +154,6 @@ def _prepare(form: SessionForm, db, session: sessions.ReviewSession | None) -> d
     is chosen already (flagged when it does not apply or is under review elsewhere)."""
     teams = organisation.list_teams(db)
     form.team_ids.choices = choices((t["id"], t["name"]) for t in teams)
-    form.mode.choices = choices(sessions.MODES.items())
     team_ids = _chosen_teams(session)
     if request.method == "GET":
         form.team_ids.data = team_ids
@@ -197,10 +214,7 @@ def _form_page(form: SessionForm, session: sessions.ReviewSession | None):
 @allow(*READERS)
 def index():
     db = get_db()
-    member = current_user if current_user.role == "member" else None
-    return render_template(
-        "sessions/index.html", items=sessions.list_sessions(db, member, viewer=current_user)
-    )
+    return render_template("sessions/index.html", items=sessions.visible_sessions(db, current_user))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -216,30 +230,12 @@ def edit(session_id: int):
     if session.state != "draft":
         flash(_("Only a draft session can be changed."), "warning")
         return redirect(url_for("sessions.detail", session_id=session_id))
-    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    data = {
-        **{k: getattr(session, k) for k in ("title", "introduction", "mode", "anonymous")},
-        "team_ids": session.team_ids,
-        "rule_ids": session.rule_ids,
-        "quorum": session.quorum,
-        "version": session.version,
-        "opens_at": session.opens_at.astimezone(zone).replace(tzinfo=None)
-        if session.opens_at
-        else None,
-        "closes_at": session.closes_at.astimezone(zone).replace(tzinfo=None)
-        if session.closes_at
-        else None,
-    }
-    return _form_page(SessionForm(data=data), session)
+    return _form_page(SessionForm(data=_session_form_data(session)), session)
 
 
 def _state_change(action, session_id: int, message: str):
     get_or_404(sessions.get_session, session_id)
-    try:
-        action(get_db(), current_user, session_id)
-    except Conflict as error:
-        flash(str(error), "error")
-    else:
+    if attempt(None, lambda: action(get_db(), current_user, session_id)) is not None:
         flash(message, "success")
     return redirect(url_for("sessions.detail", session_id=session_id))
 
@@ -314,7 +310,6 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
     forms = {}
     for rule in rules_in_session:
         form = _decision_form(rule, decided.get(rule.id), failed or {})
-        form.outcome.choices = choices(decisions.OUTCOMES.items())
         forms[rule.id] = form
     return (
         render_template(
@@ -365,16 +360,20 @@ def hands(session_id: int):
         }
         for rule_id in session.rule_ids
     }
-    try:
-        ballots.enter_hands(
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: ballots.enter_hands(
             get_db(), current_user, session_id, present=_number(form.get("present")), counts=counts
-        )
-    except ValidationError as error:
-        return _detail(session, hands_form_errors=error.errors, status=200)
-    except Conflict as error:
-        flash(str(error), "error")
-    else:
+        ),
+    )
+    if not problems:
         flash(_("The counts have been saved."), "success")
+    elif problems.status == 400:
+        # Wrong counts are shown at their rows, with what was typed.
+        return _detail(session, hands_form_errors=problems, status=200)
+    else:
+        problems.flash()  # the session no longer takes counts: the page shows why
     return redirect(url_for("sessions.detail", session_id=session_id))
 
 
@@ -383,7 +382,6 @@ def hands(session_id: int):
 def decide(session_id: int, rule_id: int):
     session = get_or_404(sessions.get_session, session_id)
     form = DecisionForm(prefix=f"d{rule_id}")
-    form.outcome.choices = choices(decisions.OUTCOMES.items())
     recorded = form.validate() and attempt(
         form,
         lambda: decisions.record_decision(
@@ -391,11 +389,7 @@ def decide(session_id: int, rule_id: int):
             current_user,
             session_id,
             rule_id,
-            outcome=form.outcome.data,
-            rationale=form.rationale.data,
-            new_title=form.new_title.data,
-            new_description=form.new_description.data,
-            new_minutes_per_week=form.new_minutes_per_week.data,
+            **{key: form[key].data for key in decisions.FIELDS},
         ),
     )
     if recorded:
@@ -412,11 +406,10 @@ def decide(session_id: int, rule_id: int):
 
 
 def _apply(session_id: int, rule_id: int):
-    try:
-        rule = decisions.apply_decision(get_db(), current_user, session_id, rule_id)
-    except (ValidationError, Conflict, NotFound) as error:
-        flash(str(error), "error")
-    else:
+    rule = attempt(
+        None, lambda: decisions.apply_decision(get_db(), current_user, session_id, rule_id)
+    )
+    if rule is not None:
         flash(_("The decision has been applied to %(code)s.", code=rule.code), "success")
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
@@ -497,18 +490,19 @@ def vote(session_id: int):
     # One form for the whole ballot: every rule's choice and reason are saved together, in one
     # transaction, so a choice picked on one rule is never lost by saving another.
     typed = _typed_ballot(request.form)
-    try:
-        saved = ballots.cast_ballot(
+    problems = Problems()
+    saved = attempt(
+        problems,
+        lambda: ballots.cast_ballot(
             db,
             current_app.config["SECRET_KEY"],
             current_user,
             session_id,
             {rule_id: (v["choice"], v["reason"]) for rule_id, v in typed.items()},
-        )
-    except ValidationError as error:
-        return _vote_page(session, error.errors, typed, 400)
-    except Conflict as error:
-        return _vote_page(session, {"": [str(error)]}, typed, 409)
+        ),
+    )
+    if problems:
+        return _vote_page(session, problems, typed, problems.status)
     if saved:
         codes = {r.id: r.code for r in rules.get_rules(db, [rule_id for rule_id, _ in saved])}
         listed = ", ".join(
