@@ -138,7 +138,7 @@ class Labels:
     choices: dict[str, dict[str, str]]  # choice field -> key -> label
     yes: str
     no: str
-    _getters: dict[str, list[tuple[str, Callable[[rules.Rule], Any]]]] = field(default_factory=dict)
+    _readers: dict[str, RegisterReader] = field(default_factory=dict)
 
     @classmethod
     def current(cls) -> Labels:
@@ -151,37 +151,55 @@ class Labels:
     def yes_no(self, value: bool) -> str:
         return self.yes if value else self.no
 
-    def getters(self, lang: str) -> list[tuple[str, Callable[[rules.Rule], Any]]]:
-        """(column key, how to read it off a rule) per Register column, made once per report."""
-        if lang not in self._getters:
-            self._getters[lang] = [
-                (f.column_key, _getter(f, lang, self)) for f in fields.rule_spec().columns
-            ]
-        return self._getters[lang]
+    def register_reader(self, lang: str) -> RegisterReader:
+        """How to read the Register's cells off a rule, made once per report and language."""
+        if lang not in self._readers:
+            self._readers[lang] = RegisterReader(lang, self)
+        return self._readers[lang]
 
 
-def _getter(f: fields.Field, lang: str, labels: Labels) -> Callable[[rules.Rule], Any]:
-    """A Register cell's value for one field, by its kind."""
-    read = attrgetter((f.shown or f.key).format(lang=lang))
+def _converter(f: fields.Field, labels: Labels) -> Callable[[Any], Any] | None:
+    """How a field's value becomes its Register cell, by kind; None: as it is (text, numbers,
+    dates)."""
     if f.kind == fields.CHOICE:
         names = labels.choices[f.key]
-        return lambda rule: names.get(read(rule), "")
+        return lambda value: names.get(value, "")
     if f.kind == fields.CHOICES:
         names = labels.choices[f.key]
-        return lambda rule: ", ".join(names.get(v, v) for v in read(rule))
+        return lambda value: ", ".join(names.get(key, key) for key in value)
     if f.kind == fields.REFERENCE:
-        return lambda rule: read(rule) or ""
+        return lambda value: value or ""
     if f.kind == fields.REFERENCES:
-        return lambda rule: ", ".join(read(rule))
+        return ", ".join
     if f.kind == fields.FLAG:
-        return lambda rule: labels.yes_no(read(rule))
-    return read  # text, numbers and dates as they are
+        return labels.yes_no
+    return None
+
+
+class RegisterReader:
+    """A rule's Register row: every column's attribute read in one ``attrgetter`` call, then
+    only the columns that need it turned into labels; no per-cell lookup of the field table."""
+
+    def __init__(self, lang: str, labels: Labels) -> None:
+        columns = fields.rule_spec().columns
+        self.keys = [f.column_key for f in columns]
+        self.dates = {i for i, f in enumerate(columns) if f.kind == fields.DATE}
+        names = [(f.shown or f.key).format(lang=lang) for f in columns]
+        read = attrgetter(*names)
+        self.read = read if len(names) > 1 else lambda rule: (read(rule),)
+        self.convert = [(i, c) for i, f in enumerate(columns) if (c := _converter(f, labels))]
+
+    def __call__(self, rule: rules.Rule) -> list[Any]:
+        values = list(self.read(rule))
+        for index, convert in self.convert:
+            values[index] = convert(values[index])
+        return values
 
 
 def register_values(rule: rules.Rule, lang: str, labels: Labels | None = None) -> dict[str, Any]:
     """One rule as the Register sheet (and the import) reads it, by column key."""
-    labels = labels or Labels.current()
-    return {key: get(rule) for key, get in labels.getters(lang)}
+    reader = (labels or Labels.current()).register_reader(lang)
+    return dict(zip(reader.keys, reader(rule), strict=True))
 
 
 def _rules_in_chunks(db: Database, rule_ids: list[int]) -> Iterator[list[rules.Rule]]:
@@ -202,18 +220,21 @@ def write_register(
     _setup_table(ws, [f.width for f in columns])
     _header(ws, headers(lang))
     labels = Labels.current()
-    getters = labels.getters(lang)
-    keys = [key for key, _get in getters]
-    dates = {f.column_key for f in columns if f.kind == fields.DATE}
+    reader = labels.register_reader(lang)
+    keys, dates = reader.keys, reader.dates
     ids = _rule_ids(db, rule_filter)
     for chunk in _rules_in_chunks(db, ids):
         for rule in chunk:
-            row = []
-            for key, get in getters:
-                value = get(rule)
-                date_format = "yyyy-mm-dd" if key in dates and value else None
-                row.append(_cell(ws, value, number_format=date_format))
-            ws.append(row)
+            ws.append(
+                [
+                    _cell(
+                        ws,
+                        value,
+                        number_format="yyyy-mm-dd" if index in dates and value else None,
+                    )
+                    for index, value in enumerate(reader(rule))
+                ]
+            )
         if progress:
             progress(len(chunk))
     last_row = max(len(ids), 1) + 1
