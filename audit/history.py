@@ -140,7 +140,7 @@ class HistoryLookup:
             return self.labels[field].get(value, str(value))
         if kind == fields.DATE:
             try:
-                return format_date(date.fromisoformat(value))
+                return format_date(value if isinstance(value, date) else date.fromisoformat(value))
             except (TypeError, ValueError):
                 return str(value)
         if field == "archived_at":

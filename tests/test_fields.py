@@ -120,7 +120,8 @@ def test_a_field_added_to_the_table_reaches_every_place(app, db, tmp_path, note_
     assert latest["changes"][NOTE] == ["Sleutel bij de balie", "Sleutel bij de nachtdienst"]
     detail = client.get(f"/rules/{rule.id}").get_data(as_text=True)
     assert f'<th scope="row">{NOTE_LABEL}</th>' in detail
-    assert "Sleutel bij de nachtdienst" in detail
+    shown = f'<dt>{NOTE_LABEL}</dt><dd class="wrap-anywhere">Sleutel bij de nachtdienst</dd>'
+    assert shown in detail  # the rule page lists it too
 
     # The register download has the column, with the value.
     ws = _export(app, db)["Register"]
@@ -193,9 +194,13 @@ def test_every_place_calls_a_field_by_the_same_label(app, db, lang):
     assert [c.value for c in _export(app, db, lang)["Register"][1]] == columns
     assert [c.value for c in _template(app, db, lang).worksheets[0][1]] == columns
 
-    # The rule page's history names a changed field the same way.
+    # The rule page, and its history naming a changed field.
     detail = client.get(f"/rules/{rule.id}").get_data(as_text=True)
     assert f'<th scope="row">{html.escape(labels["owner"])}</th>' in detail
+    facts = [html.unescape(text) for text in re.findall(r"<dt>([^<]*)</dt>", detail)]
+    for f in fields.RULE_FIELDS:
+        if f.key not in ("code", "title", "description", "team_ids", "location_ids"):
+            assert labels[f.key] in facts or f.kind == fields.FLAG, f.key
 
 
 def test_the_headers_of_older_reports_still_import(app, db, tmp_path):

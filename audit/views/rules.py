@@ -245,6 +245,32 @@ def register_page():
 # --- one rule -------------------------------------------------------------------------------
 
 
+# The fields rules/detail.html shows in a place and form of their own; any other editable field
+# of the table is listed after them, shown as the history shows it.
+_LAID_OUT_ON_RULE_PAGE = frozenset(
+    (
+        "code",
+        "title",
+        "description",
+        "category_id",
+        "protocol_id",
+        "team_ids",
+        "location_ids",
+        "owner",
+        "minutes_per_week",
+        "relation_impact",
+        "values_touched",
+        "status",
+        "introduced_on",
+        "review_due",
+        "perceived_origin",
+        "verified_origin",
+        "source_reference",
+        "evidence_note",
+    )
+)
+
+
 @bp.route("/rules/<int:rule_id>")
 @allow(*READERS)
 def detail(rule_id: int):
@@ -255,6 +281,9 @@ def detail(rule_id: int):
         rule=rule,
         history=rules.history(db, rule_id),
         lookup=HistoryLookup(db),
+        more_fields=[
+            f for f in fields.rule_fields() if f.editable and f.key not in _LAID_OUT_ON_RULE_PAGE
+        ],
     )
 
 
