@@ -398,7 +398,8 @@ class Spec:
         self.defaults = {f.key: f.empty_value for f in self.editable}
         self.columns = tuple(f for f in table if f.column_key is not None)
         self.by_column = {f.column_key: f for f in self.columns}
-        self.stored = tuple(f for f in table if f.kind not in (REFERENCES, FLAG))
+        # Columns of the rules table (FLAG ones SQLite computes); REFERENCES live in link tables.
+        self.stored = tuple(f for f in table if f.kind != REFERENCES)
         self.labels = {f.key: f.label for f in table}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 from io import BytesIO
 
 import openpyxl
@@ -237,3 +238,20 @@ def test_new_references_are_typed_and_created_once(app, db, tmp_path):
     one, two = rules.find_by_code(db, "R-0001"), rules.find_by_code(db, "R-0002")
     assert one.category_id == two.category_id is not None
     assert sorted(one.team_names) == ["Vlinder", "Zon"] and two.team_names == ["Zon"]
+
+
+def test_a_rule_reads_back_each_kind_as_its_type(db):
+    """The database row becomes a Rule by each field's kind: dates, lists, flags."""
+    made = make_rule(
+        db,
+        title="Geen taart",
+        values_touched=["dignity", "autonomy"],
+        introduced_on="2024-02-01",
+        perceived_origin="law",
+        verified_origin="team",
+    )
+    rule = rules.get_rule(db, made.id)
+    assert rule.introduced_on == date(2024, 2, 1) and rule.verified_on is not None
+    assert rule.values_touched == ["autonomy", "dignity"]
+    assert rule.self_invented is True and rule.myth is True and rule.traced is True
+    assert rule.more == {}
