@@ -29,6 +29,7 @@ class Column:
         return self.field.editable  # False: computed by the app, shown but ignored on import
 
     def header(self, lang: str) -> str:
+        """The label in ``lang``; translating needs an app context (outside one: English)."""
         with force_locale(lang):
             return str(self.field.label)
 
