@@ -9,30 +9,11 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import origins, session_fields
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit import fields, session_fields
 
+# The names of what events change besides a rule's fields, whose labels come from the field
+# table (audit/fields.py; ``field_labels`` joins the two).
 FIELD_LABELS = {
-    "code": _l("Code"),
-    "title": _l("Title"),
-    "description": _l("Description"),
-    "category_id": _l("Category"),
-    "protocol_id": _l("Protocol"),
-    "team_ids": _l("Teams"),
-    "location_ids": _l("Locations"),
-    "owner": _l("Owner"),
-    "minutes_per_week": _l("Minutes per week"),
-    "relation_impact": _l("Effect on the client relation"),
-    "values_touched": _l("Values touched"),
-    "status": _l("Status"),
-    "introduced_on": _l("Introduced on"),
-    "review_due": _l("Review due"),
-    "perceived_origin": _l("Perceived origin"),
-    "verified_origin": _l("Verified origin"),
-    "source_reference": _l("Source reference"),
-    "evidence_note": _l("Evidence"),
-    "verified_by": _l("Verified by"),
-    "verified_on": _l("Verified on"),
     "archived_at": _l("Archived"),
     # users, teams, settings, protocols, categories
     "name": _l("Name"),
@@ -77,7 +58,16 @@ ENTITY_LABELS = {
     "review_session": _l("Review session"),
 }
 
-DATE_FIELDS = ("introduced_on", "review_due", "verified_on")
+
+def field_labels() -> dict[str, Any]:
+    """Every field name an event may hold -> its lazy label; a rule's from the field table."""
+    return {**FIELD_LABELS, **fields.rule_spec().labels}
+
+
+def field_label(name: str) -> str:
+    labels = field_labels()
+    return str(labels[name]) if name in labels else name
+
 
 ACTION_LABELS = {
     "create": _l("created"),
@@ -115,40 +105,40 @@ class HistoryLookup:
 
     def __init__(self, db: Database) -> None:
         locale_column = "name_en" if str(get_locale() or "nl") == "en" else "name_nl"
-        self.names = {
-            "category_id": dict(db.execute(f"SELECT id, {locale_column} FROM categories")),
-            "protocol_id": dict(db.execute("SELECT id, name FROM protocols")),
-            "team_ids": dict(db.execute("SELECT id, name FROM teams")),
-            "location_ids": dict(db.execute("SELECT id, name FROM locations")),
-            "verified_by": dict(
-                db.execute("SELECT id, coalesce(nullif(display_name, ''), username) FROM users")
-            ),
+        # Names of the rows a reference field points at, per table; labels of the keys a
+        # choice field holds, per field: both read from the field table.
+        names_sql = {
+            "categories": f"SELECT id, {locale_column} FROM categories",
+            "protocols": "SELECT id, name FROM protocols",
+            "teams": "SELECT id, name FROM teams",
+            "locations": "SELECT id, name FROM locations",
+            "users": "SELECT id, coalesce(nullif(display_name, ''), username) FROM users",
         }
-        self.labels = {
-            "perceived_origin": translated(origins.ORIGINS),
-            "verified_origin": translated(origins.ORIGINS),
-            "status": translated(STATUSES),
-            "relation_impact": translated(IMPACTS),
-        }
-        self.values = translated(VALUES)
-        self.fields = translated(FIELD_LABELS)
+        spec = fields.rule_spec().table
+        tables = {f.table for f in spec if f.table}
+        by_table = {table: dict(db.execute(names_sql[table])) for table in tables}
+        self.kinds = {f.key: f.kind for f in spec}
+        self.names = {f.key: by_table[f.table] for f in spec if f.table}
+        self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
+        self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:
         if value in (None, "", []):
             return "–"
         if isinstance(value, bool):  # "Anonymous ballots: – → yes", in the page's language
             return str(_l("yes") if value else _l("no"))
-        if field in ("team_ids", "location_ids"):
+        kind = self.kinds.get(field)
+        if kind == fields.REFERENCES:
             return ", ".join(str(self.names[field].get(v, v)) for v in value)
         if field in self.names:
             return str(self.names[field].get(value, value))
+        if kind == fields.CHOICES:
+            return ", ".join(self.labels[field].get(v, v) for v in value)
         if field in self.labels:
             return self.labels[field].get(value, str(value))
-        if field == "values_touched":
-            return ", ".join(self.values.get(v, v) for v in value)
-        if field in DATE_FIELDS:
+        if kind == fields.DATE:
             try:
-                return format_date(date.fromisoformat(value))
+                return format_date(value if isinstance(value, date) else date.fromisoformat(value))
             except (TypeError, ValueError):
                 return str(value)
         if field == "archived_at":

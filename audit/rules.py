@@ -3,9 +3,10 @@ its event. Every writer (forms, tracing, import, decisions) goes through these f
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -13,44 +14,32 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, origins
+from audit import clock, events, fields, origins
 from audit.db import is_duplicate, transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.text import blank, fold, has_control_characters, too_long
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.fields import GENERATED_CODE, rule_spec
+from audit.text import blank, fold, too_long
 
-CODE_MAX = 30
-TITLE_MAX = 200
-TEXT_MAX = 5000
-OWNER_MAX = 100
-REFERENCE_MAX = 200
-MINUTES_MAX = 1_000_000
-# The largest number a code of the automatic form (R-0001) may be given by hand. Automatic
-# numbers continue after the largest one in use, so one huge code would otherwise push every
-# later number out of range for good.
-CODE_NUMBER_MAX = 999_999_999
+# The limits live with the fields (audit/fields.py); these names stay for the forms and tests.
+CODE_MAX = fields.CODE_MAX
+TITLE_MAX = fields.TITLE_MAX
+TEXT_MAX = fields.TEXT_MAX
+OWNER_MAX = fields.OWNER_MAX
+REFERENCE_MAX = fields.REFERENCE_MAX
+MINUTES_MAX = fields.MINUTES_MAX
+CODE_NUMBER_MAX = fields.CODE_NUMBER_MAX
 
-# What a user can set, in the order forms and exports show them.
-FIELDS = (
-    "code",
-    "title",
-    "description",
-    "category_id",
-    "protocol_id",
-    "team_ids",
-    "location_ids",
-    "owner",
-    "minutes_per_week",
-    "relation_impact",
-    "values_touched",
-    "status",
-    "introduced_on",
-    "review_due",
-    "perceived_origin",
-    "verified_origin",
-    "source_reference",
-    "evidence_note",
-)
+
+def __getattr__(name: str) -> Any:
+    # ``FIELDS`` (what a user can set, in the workbook's order) and ``DEFAULTS`` (a new rule's
+    # values) are read from the field table when asked, so they never go stale.
+    if name == "FIELDS":
+        return rule_spec().keys
+    if name == "DEFAULTS":
+        return rule_spec().defaults
+    raise AttributeError(name)
+
+
 TRACING_FIELDS = ("verified_origin", "source_reference", "evidence_note")
 # Recorded in the history besides FIELDS (set by the app, not typed by the user).
 AUTOMATIC_FIELDS = ("verified_by", "verified_on")
@@ -105,6 +94,15 @@ class Rule:
     location_ids: list[int] = field(default_factory=list)
     team_names: list[str] = field(default_factory=list)
     location_names: list[str] = field(default_factory=list)
+    # Fields of the table (audit/fields.py) that have no attribute above yet: a field added
+    # there is read as ``rule.key`` through ``__getattr__`` without touching this class.
+    more: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        more = self.__dict__.get("more")
+        if more is not None and name in more:
+            return more[name]
+        raise AttributeError(name)
 
     @property
     def org_wide(self) -> bool:
@@ -128,7 +126,7 @@ class Rule:
 
     def values(self) -> dict[str, Any]:
         """The user-settable fields, as ``clean`` returns them."""
-        return {name: getattr(self, name) for name in FIELDS}
+        return {name: getattr(self, name) for name in rule_spec().keys}
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -148,16 +146,28 @@ def _to_date(value: Any) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
+def _split(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+# How a stored column becomes a Rule's value, per kind of field (the rest is read as stored).
+_FROM_DB = {fields.DATE: _to_date, fields.CHOICES: _split, fields.FLAG: bool}
+_RULE_ATTRIBUTES = {f.name for f in dataclasses.fields(Rule)} - {"more"}
+
+
 def _rule(row: dict, scope: dict[str, list]) -> Rule:
-    row = dict(row)
-    for name in ("org_wide", "search_text"):
-        row.pop(name, None)
-    row["values_touched"] = [v for v in (row["values_touched"] or "").split(",") if v]
-    for name in ("introduced_on", "review_due", "verified_on"):
-        row[name] = _to_date(row[name])
-    for name in ("traced", "self_invented", "myth"):
-        row[name] = bool(row[name])
-    return Rule(**row, **scope)
+    known, more = {"traced": bool(row["traced"])}, {}
+    for f in rule_spec().stored:
+        value = row[f.key]
+        convert = _FROM_DB.get(f.kind)
+        value = convert(value) if convert else value
+        if f.key in _RULE_ATTRIBUTES:
+            known[f.key] = value
+        else:
+            more[f.key] = value
+    for name in _RULE_ATTRIBUTES.difference(known, scope):
+        known[name] = row[name]
+    return Rule(**known, **scope, more=more)
 
 
 def scopes(db: Database, rule_ids: list[int]) -> dict[int, dict[str, list]]:
@@ -296,18 +306,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _key(value: Any, allowed: Mapping, field_name: str, errors: dict, required: bool = False):
-    value = _text(value) or None
-    if value is None:
-        if required:
-            errors[field_name] = _l("Choose a value.")
-        return None
-    if value not in allowed:
-        errors[field_name] = _l("Unknown value %(value)s.", value=value)
-        return None
-    return value
-
-
 def _date(value: Any, field_name: str, errors: dict) -> date | None:
     if value in (None, ""):
         return None
@@ -372,7 +370,21 @@ def _ref(
     return ids[0] if ids else None
 
 
-def _minutes(value: Any, errors: dict) -> int | None:
+def _limit(value: str, n: int | None, field_name: str, errors: dict) -> str:
+    if n is not None and len(value) > n:
+        errors[field_name] = too_long(n, len(value))
+    return value
+
+
+def _clean_text(db, f: fields.Field, value: Any, errors: dict, known) -> str:
+    return _limit(" ".join(_text(value).split()), f.max_length, f.key, errors)
+
+
+def _clean_long_text(db, f: fields.Field, value: Any, errors: dict, known) -> str:
+    return _limit(_text(value), f.max_length, f.key, errors)
+
+
+def _clean_integer(db, f: fields.Field, value: Any, errors: dict, known) -> int | None:
     if value in (None, ""):
         return None
     if isinstance(value, bool):
@@ -382,104 +394,84 @@ def _minutes(value: Any, errors: dict) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or value < 0:
-        errors["minutes_per_week"] = _l("Enter a whole number of minutes, 0 or more.")
+        errors[f.key] = f.invalid or _l("Enter a whole number, 0 or more.")
         return None
-    if value > MINUTES_MAX:
-        errors["minutes_per_week"] = _l("At most %(n)s minutes.", n=MINUTES_MAX)
+    if f.maximum is not None and value > f.maximum:
+        errors[f.key] = f.too_large or _l("At most %(n)s.", n=f.maximum)
         return None
     return value
 
 
-def _limit(value: str, n: int, field_name: str, errors: dict) -> str:
-    if len(value) > n:
-        errors[field_name] = too_long(n, len(value))
+def _clean_date(db, f: fields.Field, value: Any, errors: dict, known) -> date | None:
+    return _date(value, f.key, errors)
+
+
+def _clean_choice(db, f: fields.Field, value: Any, errors: dict, known) -> str | None:
+    value = _text(value) or None
+    if value is None:
+        if f.required:
+            errors[f.key] = _l("Choose a value.")
+        return None
+    if value not in f.choices:
+        errors[f.key] = _l("Unknown value %(value)s.", value=value)
+        return None
     return value
 
 
-def clean(db: Database, fields: Mapping[str, Any], known: KnownIds | None = None) -> dict[str, Any]:
-    """Validate and normalise the given fields (any subset of FIELDS).
+def _clean_choices(db, f: fields.Field, value: Any, errors: dict, known) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    keys = [_text(v) for v in items if _text(v)]
+    bad = [k for k in keys if k not in f.choices]
+    if bad:
+        errors[f.key] = _l("Unknown value %(value)s.", value=", ".join(bad))
+    return [k for k in f.choices if k in keys]  # fixed order, no duplicates
+
+
+def _clean_reference(db, f: fields.Field, value: Any, errors: dict, known) -> int | None:
+    return _ref(db, value, f.table, f.key, errors, known)
+
+
+def _clean_references(db, f: fields.Field, value: Any, errors: dict, known) -> list[int]:
+    return _ids(db, value, f.table, f.key, errors, known)
+
+
+# How a typed value is cleaned, per kind of field; the field gives the limits and messages.
+CLEANERS: dict[str, Callable[..., Any]] = {
+    fields.TEXT: _clean_text,
+    fields.LONG_TEXT: _clean_long_text,
+    fields.INTEGER: _clean_integer,
+    fields.DATE: _clean_date,
+    fields.CHOICE: _clean_choice,
+    fields.CHOICES: _clean_choices,
+    fields.REFERENCE: _clean_reference,
+    fields.REFERENCES: _clean_references,
+}
+
+
+def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None) -> dict[str, Any]:
+    """Validate and normalise the given fields (any subset of ``FIELDS``), each by its line in
+    the field table (audit/fields.py).
 
     Raises ValidationError naming every bad field at once; unknown field names are refused too.
     """
+    spec = rule_spec()
     errors: dict[str, Any] = {}
-    unknown = set(fields) - set(FIELDS)
+    unknown = set(values) - set(spec.keys)
     if unknown:
         errors[""] = _l("Unknown field: %(names)s", names=", ".join(sorted(unknown)))
     out: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in ("code", "owner", "source_reference"):
-            n = {"code": CODE_MAX, "owner": OWNER_MAX, "source_reference": REFERENCE_MAX}[name]
-            out[name] = _limit(" ".join(_text(value).split()), n, name, errors)
-        elif name == "title":
-            out[name] = _limit(" ".join(_text(value).split()), TITLE_MAX, name, errors)
-            if blank(out[name]):
-                errors[name] = _l("Enter a title.")
-        elif name in ("description", "evidence_note"):
-            out[name] = _limit(_text(value), TEXT_MAX, name, errors)
-        elif name == "category_id":
-            out[name] = _ref(db, value, "categories", name, errors, known)
-        elif name == "protocol_id":
-            out[name] = _ref(db, value, "protocols", name, errors, known)
-        elif name == "team_ids":
-            out[name] = _ids(db, value, "teams", name, errors, known)
-        elif name == "location_ids":
-            out[name] = _ids(db, value, "locations", name, errors, known)
-        elif name == "minutes_per_week":
-            out[name] = _minutes(value, errors)
-        elif name == "relation_impact":
-            out[name] = _key(value, IMPACTS, name, errors)
-        elif name == "status":
-            out[name] = _key(value, STATUSES, name, errors, required=True)
-        elif name in ("perceived_origin", "verified_origin"):
-            out[name] = _key(value, origins.ORIGINS, name, errors)
-        elif name in ("introduced_on", "review_due"):
-            out[name] = _date(value, name, errors)
-        elif name == "values_touched":
-            items = value.split(",") if isinstance(value, str) else list(value or [])
-            keys = [_text(v) for v in items if _text(v)]
-            bad = [k for k in keys if k not in VALUES]
-            if bad:
-                errors[name] = _l("Unknown value %(value)s.", value=", ".join(bad))
-            out[name] = [k for k in VALUES if k in keys]  # fixed order, no duplicates
-    if out.get("code") and has_control_characters(out["code"]):
-        errors["code"] = _l("A code cannot hold control characters.")
-    elif (found := _GENERATED_CODE.match(out.get("code") or "")) and int(
-        found.group(1)
-    ) > CODE_NUMBER_MAX:
-        errors["code"] = _l(
-            "Numbered codes go up to R-%(max)s. Leave the code empty for the next free number,"
-            " or choose another code.",
-            max=CODE_NUMBER_MAX,
-        )
+    for name, value in values.items():
+        f = spec.by_key.get(name)
+        if f is None or not f.editable:
+            continue
+        out[name] = CLEANERS[f.kind](db, f, value, errors, known)
+        if f.check is not None and name not in errors and (problem := f.check(out[name])):
+            errors[name] = problem
     check(errors)
     return out
 
 
 # --- writing --------------------------------------------------------------------------------
-
-DEFAULTS = {
-    "code": "",
-    "title": "",
-    "description": "",
-    "category_id": None,
-    "protocol_id": None,
-    "team_ids": [],
-    "location_ids": [],
-    "owner": "",
-    "minutes_per_week": None,
-    "relation_impact": None,
-    "values_touched": [],
-    "status": "active",
-    "introduced_on": None,
-    "review_due": None,
-    "perceived_origin": None,
-    "verified_origin": None,
-    "source_reference": "",
-    "evidence_note": "",
-}
-
-
-_GENERATED_CODE = re.compile(r"^R-(\d+)$")
 
 
 def _last_code_number(db: Database) -> int:
@@ -511,12 +503,21 @@ def _history_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _to_db(kind: str, value: Any) -> Any:
+    if kind == fields.CHOICES:
+        return ",".join(value)
+    if kind == fields.DATE and isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
-    row = {k: v for k, v in values.items() if k not in ("team_ids", "location_ids")}
-    row["values_touched"] = ",".join(values["values_touched"])
-    for name in ("introduced_on", "review_due", "verified_on"):
-        if isinstance(row.get(name), date):
-            row[name] = row[name].isoformat()
+    by_key = rule_spec().by_key
+    row = {}
+    for name, value in values.items():
+        kind = by_key[name].kind if name in by_key else fields.TEXT
+        if kind != fields.REFERENCES:  # kept in link tables (_write_scope)
+            row[name] = _to_db(kind, value)
     row["org_wide"] = int(not values["team_ids"] and not values["location_ids"])
     row["search_text"] = _search_text(values)
     return row
@@ -565,7 +566,7 @@ def create_rule(
 ) -> Rule | None:
     """Create a rule and return it; ``fetch=False`` skips reading it back, for an import of
     thousands that does not look at the result."""
-    values = {**DEFAULTS, **clean(db, fields)}
+    values = {**rule_spec().defaults, **clean(db, fields)}
     if not values["title"]:
         raise ValidationError({"title": _l("Enter a title.")})
     now = clock.now_iso()
@@ -602,7 +603,8 @@ def create_rules(
     """Create many rules in one transaction: the checks, codes, scopes and events of
     ``create_rule``, written with a few statements in all instead of a dozen per rule."""
     known = KnownIds(db)
-    prepared = [{**DEFAULTS, **clean(db, fields, known)} for fields in many]
+    defaults = rule_spec().defaults
+    prepared = [{**defaults, **clean(db, fields, known)} for fields in many]
     for values in prepared:
         if blank(values["title"]):
             raise ValidationError({"title": _l("Enter a title.")})
@@ -613,7 +615,7 @@ def create_rules(
         given = [
             int(m.group(1))
             for v in prepared
-            if (m := _GENERATED_CODE.match(v["code"] or "")) and len(m.group(1)) <= 18
+            if (m := GENERATED_CODE.match(v["code"] or "")) and len(m.group(1)) <= 18
         ]
         number = max([_last_code_number(db), *given])
         rule_id = db.execute("SELECT coalesce(max(id), 0) FROM rules").fetchone()[0]
@@ -691,7 +693,7 @@ def update_rule(
         values["code"] = values["code"] or old.code
         _stamp_verification(actor, before, values)
         changes = events.diff(
-            _history_values(before), _history_values(values), FIELDS + AUTOMATIC_FIELDS
+            _history_values(before), _history_values(values), rule_spec().keys + AUTOMATIC_FIELDS
         )
         if not changes:
             return old

@@ -1,49 +1,60 @@
-"""The register's columns in Excel: one list shared by the export, the import and the template,
-so an exported Register sheet imports again unchanged."""
+"""The register's columns in Excel, shared by the export, the import and the template, so an
+exported Register sheet imports again unchanged.
+
+The columns are the rule's fields with a workbook column (audit/fields.py): a column's header is
+its field's label in the workbook's language, the same words the form and the history use.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import force_locale
+
+from audit import fields
 
 
 @dataclass(frozen=True)
 class Column:
-    key: str
-    en: str
-    nl: str
-    width: int = 18
-    importable: bool = True  # False: computed by the app, shown but ignored on import
+    key: str  # the column's own key ("category"); the field's is ``field.key`` ("category_id")
+    field: fields.Field
+
+    @property
+    def width(self) -> int:
+        return self.field.width
+
+    @property
+    def importable(self) -> bool:
+        return self.field.editable  # False: computed by the app, shown but ignored on import
 
     def header(self, lang: str) -> str:
-        return self.nl if lang == "nl" else self.en
+        """The label in ``lang``; translating needs an app context (outside one: English)."""
+        with force_locale(lang):
+            return str(self.field.label)
+
+    @property
+    def en(self) -> str:
+        return self.header("en")
+
+    @property
+    def nl(self) -> str:
+        return self.header("nl")
 
 
-COLUMNS = (
-    Column("code", "Code", "Code", 11),
-    Column("title", "Title", "Titel", 40),
-    Column("description", "Description", "Omschrijving", 50),
-    Column("category", "Category", "Categorie", 24),
-    Column("protocol", "Protocol", "Protocol", 24),
-    Column("teams", "Teams", "Teams", 20),
-    Column("locations", "Locations", "Locaties", 20),
-    Column("perceived_origin", "Perceived origin", "Veronderstelde herkomst", 26),
-    Column("verified_origin", "Verified origin", "Vastgestelde herkomst", 26),
-    Column("source_reference", "Source reference", "Bronverwijzing", 26),
-    Column("evidence_note", "Evidence", "Onderbouwing", 30),
-    Column("minutes_per_week", "Minutes per week", "Minuten per week", 12),
-    Column("relation_impact", "Relation impact", "Effect op relatie", 16),
-    Column("values_touched", "Values touched", "Waarden", 24),
-    Column("status", "Status", "Status", 16),
-    Column("owner", "Owner", "Eigenaar", 18),
-    Column("introduced_on", "Introduced on", "Ingevoerd op", 13),
-    Column("review_due", "Review due", "Herzien voor", 13),
-    Column("self_invented", "Self-invented", "Zelfbedacht", 12, importable=False),
-    Column("myth", "Myth", "Mythe", 10, importable=False),
-    Column("verified_by", "Verified by", "Vastgesteld door", 18, importable=False),
-    Column("verified_on", "Verified on", "Vastgesteld op", 13, importable=False),
-)
+def columns() -> tuple[Column, ...]:
+    """The columns of the field table as it is now, in its order."""
+    return tuple(Column(f.column_key, f) for f in fields.rule_spec().columns)
 
-BY_KEY = {c.key: c for c in COLUMNS}
+
+def headers(lang: str) -> list[str]:
+    """Every column's header in one language, rendered once."""
+    with force_locale(lang):
+        return [str(f.label) for f in fields.rule_spec().columns]
+
+
+def by_key() -> dict[str, Column]:
+    return {c.key: c for c in columns()}
 
 
 def normalise_header(text: object) -> str:
@@ -51,5 +62,22 @@ def normalise_header(text: object) -> str:
     return " ".join(str(text or "").split()).casefold()
 
 
-# Every accepted header text (English or Dutch) -> column key.
-HEADER_KEYS = {normalise_header(name): c.key for c in COLUMNS for name in (c.en, c.nl)}
+def header_keys() -> dict[str, str]:
+    """Every accepted header text -> column key: the label in English and Dutch, and the
+    headers older exports wrote (``Field.headers``)."""
+    found: dict[str, str] = {}
+    for column in columns():
+        for name in (column.en, column.nl, *column.field.headers):
+            found.setdefault(normalise_header(name), column.key)
+    return found
+
+
+def __getattr__(name: str) -> Any:
+    # ``COLUMNS``, ``BY_KEY`` and ``HEADER_KEYS`` follow the field table when asked for.
+    if name == "COLUMNS":
+        return columns()
+    if name == "BY_KEY":
+        return by_key()
+    if name == "HEADER_KEYS":
+        return header_keys()
+    raise AttributeError(name)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import IO, Any
 
 from flask_babel import force_locale
@@ -29,6 +30,7 @@ from audit import (
     clock,
     decisions,
     events,
+    fields,
     figures,
     organisation,
     origins,
@@ -38,8 +40,7 @@ from audit import (
 )
 from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.register import RuleFilter
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
-from audit.xlsx_columns import COLUMNS
+from audit.xlsx_columns import headers
 
 CHUNK = 500
 SELF_INVENTED_FILL = PatternFill("solid", start_color="FFF1E8", end_color="FFF1E8")
@@ -134,20 +135,15 @@ class Labels:
     """Every label the report shows, rendered once in its language: a lazy label looked up
     per cell costs more than writing the cell."""
 
-    origins: dict[str, str]
-    statuses: dict[str, str]
-    impacts: dict[str, str]
-    values: dict[str, str]
+    choices: dict[str, dict[str, str]]  # choice field -> key -> label
     yes: str
     no: str
+    _readers: dict[str, RegisterReader] = field(default_factory=dict)
 
     @classmethod
     def current(cls) -> Labels:
         return cls(
-            origins=translated(origins.ORIGINS),
-            statuses=translated(STATUSES),
-            impacts=translated(IMPACTS),
-            values=translated(VALUES),
+            choices={f.key: translated(f.choices) for f in fields.rule_fields() if f.choices},
             yes=_("yes"),
             no=_("no"),
         )
@@ -155,34 +151,55 @@ class Labels:
     def yes_no(self, value: bool) -> str:
         return self.yes if value else self.no
 
+    def register_reader(self, lang: str) -> RegisterReader:
+        """How to read the Register's cells off a rule, made once per report and language."""
+        if lang not in self._readers:
+            self._readers[lang] = RegisterReader(lang, self)
+        return self._readers[lang]
+
+
+def _converter(f: fields.Field, labels: Labels) -> Callable[[Any], Any] | None:
+    """How a field's value becomes its Register cell, by kind; None: as it is (text, numbers,
+    dates)."""
+    if f.kind == fields.CHOICE:
+        names = labels.choices[f.key]
+        return lambda value: names.get(value, "")
+    if f.kind == fields.CHOICES:
+        names = labels.choices[f.key]
+        return lambda value: ", ".join(names.get(key, key) for key in value)
+    if f.kind == fields.REFERENCE:
+        return lambda value: value or ""
+    if f.kind == fields.REFERENCES:
+        return ", ".join
+    if f.kind == fields.FLAG:
+        return labels.yes_no
+    return None
+
+
+class RegisterReader:
+    """A rule's Register row: every column's attribute read in one ``attrgetter`` call, then
+    only the columns that need it turned into labels; no per-cell lookup of the field table."""
+
+    def __init__(self, lang: str, labels: Labels) -> None:
+        columns = fields.rule_spec().columns
+        self.keys = [f.column_key for f in columns]
+        self.dates = {i for i, f in enumerate(columns) if f.kind == fields.DATE}
+        names = [(f.shown or f.key).format(lang=lang) for f in columns]
+        read = attrgetter(*names)
+        self.read = read if len(names) > 1 else lambda rule: (read(rule),)
+        self.convert = [(i, c) for i, f in enumerate(columns) if (c := _converter(f, labels))]
+
+    def __call__(self, rule: rules.Rule) -> list[Any]:
+        values = list(self.read(rule))
+        for index, convert in self.convert:
+            values[index] = convert(values[index])
+        return values
+
 
 def register_values(rule: rules.Rule, lang: str, labels: Labels | None = None) -> dict[str, Any]:
-    """One rule as the Register sheet (and the import) reads it."""
-    labels = labels or Labels.current()
-    return {
-        "code": rule.code,
-        "title": rule.title,
-        "description": rule.description,
-        "category": (rule.category_en if lang == "en" else rule.category_nl) or "",
-        "protocol": rule.protocol_name or "",
-        "teams": ", ".join(rule.team_names),
-        "locations": ", ".join(rule.location_names),
-        "perceived_origin": labels.origins.get(rule.perceived_origin, ""),
-        "verified_origin": labels.origins.get(rule.verified_origin, ""),
-        "source_reference": rule.source_reference,
-        "evidence_note": rule.evidence_note,
-        "minutes_per_week": rule.minutes_per_week,
-        "relation_impact": labels.impacts.get(rule.relation_impact, ""),
-        "values_touched": ", ".join(labels.values[v] for v in rule.values_touched),
-        "status": labels.statuses[rule.status],
-        "owner": rule.owner,
-        "introduced_on": rule.introduced_on,
-        "review_due": rule.review_due,
-        "self_invented": labels.yes_no(rule.self_invented),
-        "myth": labels.yes_no(rule.myth),
-        "verified_by": rule.verified_by_name or "",
-        "verified_on": rule.verified_on,
-    }
+    """One rule as the Register sheet (and the import) reads it, by column key."""
+    reader = (labels or Labels.current()).register_reader(lang)
+    return dict(zip(reader.keys, reader(rule), strict=True))
 
 
 def _rules_in_chunks(db: Database, rule_ids: list[int]) -> Iterator[list[rules.Rule]]:
@@ -199,33 +216,33 @@ def write_register(
     progress: Progress | None = None,
 ) -> int:
     ws = wb.create_sheet(title)
-    _setup_table(ws, [c.width for c in COLUMNS])
-    _header(ws, [c.header(lang) for c in COLUMNS])
+    columns = fields.rule_spec().columns
+    _setup_table(ws, [f.width for f in columns])
+    _header(ws, headers(lang))
     labels = Labels.current()
-    keys = [c.key for c in COLUMNS]
-    dates = {c.key for c in COLUMNS if c.key in ("introduced_on", "review_due", "verified_on")}
+    reader = labels.register_reader(lang)
+    keys, dates = reader.keys, reader.dates
     ids = _rule_ids(db, rule_filter)
     for chunk in _rules_in_chunks(db, ids):
         for rule in chunk:
-            values = register_values(rule, lang, labels)
             ws.append(
                 [
                     _cell(
                         ws,
-                        values[key],
-                        number_format="yyyy-mm-dd" if key in dates and values[key] else None,
+                        value,
+                        number_format="yyyy-mm-dd" if index in dates and value else None,
                     )
-                    for key in keys
+                    for index, value in enumerate(reader(rule))
                 ]
             )
         if progress:
             progress(len(chunk))
     last_row = max(len(ids), 1) + 1
-    _finish_table(ws, len(COLUMNS), len(ids))
+    _finish_table(ws, len(columns), len(ids))
     # Self-invented rows get a fill: one rule for the sheet, not a style on 200,000 cells.
     flag = get_column_letter(keys.index("self_invented") + 1)
     ws.conditional_formatting.add(
-        f"A2:{get_column_letter(len(COLUMNS))}{last_row}",
+        f"A2:{get_column_letter(len(columns))}{last_row}",
         FormulaRule(formula=[f'${flag}2="{labels.yes}"'], fill=SELF_INVENTED_FILL),
     )
     return len(ids)

@@ -10,24 +10,24 @@ workbook itself is only ever read by ``audit.xlsx_reader``, in a worker process 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from sqlite_utils import Database
 
-from audit import categories, events, organisation, origins, protocols, rules
+from audit import categories, events, fields, organisation, protocols, rules
 from audit.db import transaction
 from audit.errors import ValidationError
+from audit.fields import Field, rule_spec
 from audit.users import User
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
-from audit.xlsx_columns import BY_KEY, HEADER_KEYS, normalise_header
+from audit.xlsx_columns import header_keys, normalise_header
 from audit.xlsx_reader import ImportFileError, Limits, Workbook, open_workbook
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -35,38 +35,15 @@ MAX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_ROWS = 50_000
 HEADER_SEARCH_ROWS = 30
 CREATE_SLICE = 1000
-NEW = "new"  # marks a category, protocol, team or location the import would create
 
-# Spellings people use besides the keys and the English and Dutch names (README lists them).
-SYNONYMS = {
-    "origin": {
-        "wet": "law",
-        "wettelijk": "law",
-        "regelgeving": "law",
-        "wet en regelgeving": "law",
-        "igj": "inspectorate",
-        "inspectie (igj)": "inspectorate",
-        "zorgkantoor": "financier",
-        "zorgverzekeraar": "financier",
-        "financier": "financier",
-        "contract": "financier",
-        "richtlijn": "professional_standard",
-        "beroepsnorm": "professional_standard",
-        "keurmerk": "certification",
-        "certificering": "certification",
-        "interpretatie": "interpretation",
-        "eigen interpretatie": "interpretation",
-        "organisatie": "organisation",
-        "organization": "organisation",
-        "teamafspraak": "team",
-        "gewoonte": "team",
-        "?": "unknown",
-        "weet niet": "unknown",
-    },
-    "impact": {"negatief": "hinders", "positief": "supports", "geen": "neutral"},
-    "status": {"in review": "under_review", "herziening": "under_review", "vervallen": "dropped"},
-    "value": {"autonomy": "autonomy", "zelfbeschikking": "autonomy", "waardigheid": "dignity"},
-}
+
+@dataclass(frozen=True)
+class NewReference:
+    """A category, protocol, team or location a row names that is not there yet: the import
+    creates it (once, however many rows name it) when the plan is applied."""
+
+    kind: str  # category, protocol, team or location (``Field.entity``)
+    name: str
 
 
 @dataclass
@@ -168,7 +145,7 @@ def _norm(value: Any) -> str:
     return " ".join(str(value).split()).casefold()
 
 
-def _lookup(mapping: dict[str, Any], synonyms: dict[str, str]) -> dict[str, str]:
+def _lookup(mapping: Mapping[str, Any], synonyms: Mapping[str, str]) -> dict[str, str]:
     """Every accepted spelling -> key: the key itself, its English and Dutch name, synonyms."""
     table = {}
     for key, label in mapping.items():
@@ -180,14 +157,6 @@ def _lookup(mapping: dict[str, Any], synonyms: dict[str, str]) -> dict[str, str]
     for spelling, key in synonyms.items():
         table.setdefault(_norm(spelling), key)
     return table
-
-
-class _Vocabulary:
-    def __init__(self) -> None:
-        self.origin = _lookup(origins.ORIGINS, SYNONYMS["origin"])
-        self.impact = _lookup(IMPACTS, SYNONYMS["impact"])
-        self.status = _lookup(STATUSES, SYNONYMS["status"])
-        self.value = _lookup(VALUES, SYNONYMS["value"])
 
 
 def _text(value: Any) -> str:
@@ -230,7 +199,7 @@ def _multiline(value: Any) -> str:
     return value.strip() if isinstance(value, str) else _text(value)
 
 
-def _minutes(value: Any) -> int | None:
+def _integer(value: Any) -> int | None:
     if value in (None, ""):
         return None
     if isinstance(value, bool):
@@ -251,12 +220,13 @@ def _minutes(value: Any) -> int | None:
 def _find_header(ws) -> tuple[int, dict[int, str], list[str], dict[int, str]] | None:
     """The first row (of the first 30) that names the Title column and at least one other:
     its row number, the known columns, the ignored headers and each column's header text."""
+    known = header_keys()
     for index, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
         columns, ignored, headers = {}, [], {}
         for number, value in enumerate(row, 1):
             if value in (None, ""):
                 continue
-            key = HEADER_KEYS.get(normalise_header(value))
+            key = known.get(normalise_header(value))
             if key is None:
                 ignored.append(_text(value))
             elif key not in columns.values():
@@ -374,7 +344,7 @@ class _Names:
         self.db, self.plan = db, plan
         self.cache: dict[tuple[str, str], Any] = {}
 
-    def resolve(self, kind: str, name: str) -> Any:
+    def resolve(self, kind: str, name: str) -> int | NewReference:
         key = (kind, _norm(name))
         if key not in self.cache:
             finder = {
@@ -387,32 +357,33 @@ class _Names:
             if found is not None:
                 self.cache[key] = found["id"]
             else:
-                self.cache[key] = (NEW, " ".join(name.split()))
+                self.cache[key] = NewReference(kind, " ".join(name.split()))
                 target = {
                     "category": self.plan.new_categories,
                     "protocol": self.plan.new_protocols,
                     "team": self.plan.new_teams,
                     "location": self.plan.new_locations,
                 }[kind]
-                target.append(self.cache[key][1])
+                target.append(self.cache[key].name)
         return self.cache[key]
 
 
 def _header_name(plan: ImportPlan, key: str) -> str:
     """The column as the user sees it in their workbook: its letter and its own header text."""
+    f = rule_spec().by_column.get(key)
     for number, column in plan.columns.items():
         if column == key:
-            return f"{get_column_letter(number)} ({plan.headers.get(number) or BY_KEY[key].en})"
-    if key in BY_KEY:
-        locale = get_locale()
-        return BY_KEY[key].header(locale.language if locale else "en")
+            if plan.headers.get(number):
+                return f"{get_column_letter(number)} ({plan.headers[number]})"
+            with force_locale("en"):
+                return f"{get_column_letter(number)} ({f.label if f else key})"
+    if f is not None:
+        return str(f.label)  # in the reader's language
     return key
 
 
 def _read_rows(db: Database, plan: ImportPlan, ws, max_rows: int) -> None:
-    vocabulary = _Vocabulary()
-    names = _Names(db, plan)
-    seen_codes: dict[str, int] = {}
+    reader = _RowReader(db, plan)
     for number, cells in _rows(ws, plan.header_row, max_rows):
         raw = {}
         problems: list[tuple[str, Any]] = []
@@ -427,7 +398,7 @@ def _read_rows(db: Database, plan: ImportPlan, ws, max_rows: int) -> None:
             raw[key] = cell.value
         if all(_text(v) == "" for v in raw.values()) and not problems:
             continue  # blank rows in between are left out
-        plan.rows.append(_row(db, plan, number, raw, problems, vocabulary, seen_codes, names))
+        plan.rows.append(reader.row(number, raw, problems))
     _compare_with_register(db, plan)
     _find_duplicates(db, plan)
 
@@ -517,137 +488,187 @@ def _find_duplicates(db: Database, plan: ImportPlan) -> None:
             row.action = "duplicate"
 
 
-def _row(db, plan, number, raw, problems, vocabulary, seen_codes, names) -> RowResult:
-    errors = list(problems)
-    fields: dict[str, Any] = {}
-    present = set(plan.columns.values())
+# A parser turns one cell's value into the field's value; what is wrong goes to ``problems``.
+Parser = Callable[[Any, list], Any]
 
-    def err(key: str, message: Any) -> None:
-        errors.append((_header_name(plan, key), message))
 
-    def choose(key: str, table: dict[str, str], message: Any) -> str | None:
-        text = _text(raw.get(key))
-        if not text:
-            return None
-        found = table.get(_norm(text))
-        if found is None:
-            err(key, _l("%(value)s is not a known value. %(hint)s", value=text, hint=message))
-        return found
+def _message_unknown(text: str, hint: Any) -> Any:
+    return _l("%(value)s is not a known value. %(hint)s", value=text, hint=hint)
 
-    code = _text(raw.get("code"))
-    for key in ("title", "owner", "source_reference"):
-        if key in present:
-            fields[key] = _text(raw.get(key))
-    for key in ("description", "evidence_note"):
-        if key in present:
-            fields[key] = _multiline(raw.get(key))
-    origin_hint = _l("Use an origin such as law, inspectorate or team habit.")
-    for key in ("perceived_origin", "verified_origin"):
-        if key in present:
-            fields[key] = choose(key, vocabulary.origin, origin_hint)
-    if "relation_impact" in present:
-        fields["relation_impact"] = choose(
-            "relation_impact", vocabulary.impact, _l("Use hinders, neutral or supports.")
+
+def _parse_text(value: Any, problems: list) -> str:
+    return _text(value)
+
+
+def _parse_long_text(value: Any, problems: list) -> str:
+    return _multiline(value)
+
+
+def _parse_date(value: Any, problems: list) -> date | None:
+    try:
+        return _date(value)
+    except ValueError:
+        problems.append(
+            _l(
+                "%(value)s is not a date. Use a date cell, 2019-03-12 or 12-03-2019.",
+                value=_text(value),
+            )
         )
-    if "status" in present:
-        fields["status"] = (
-            choose("status", vocabulary.status, _l("Use active, under review, adapted or dropped."))
-            or "active"
-        )
-    if "values_touched" in present:
-        keys = []
-        for item in _items(raw.get("values_touched")):
-            found = vocabulary.value.get(_norm(item))
-            if found is None:
-                err(
-                    "values_touched",
-                    _l(
-                        "%(value)s is not a known value. %(hint)s",
-                        value=item,
-                        hint=_l("Use autonomy, privacy, dignity, safety or independence."),
-                    ),
+        return None
+
+
+class _RowReader:
+    """Reads the rows of one sheet: a parser per column, taken from the field table once per
+    import (docs/design.md, "Adding a field"), then the register's own ``rules.clean``."""
+
+    def __init__(self, db: Database, plan: ImportPlan) -> None:
+        self.db, self.plan = db, plan
+        self.names = _Names(db, plan)
+        self.seen_codes: dict[str, int] = {}
+        spec = rule_spec()
+        self.parsers: list[tuple[str, Field, Parser, str]] = []
+        for column in dict.fromkeys(plan.columns.values()):
+            f = spec.by_column.get(column)
+            if f is not None and f.editable:
+                self.parsers.append((column, f, self._parser(f), _header_name(plan, column)))
+        self.column_of = {f.key: f.column_key for f in spec.columns}
+        self.checked_by_clean = {
+            f.key for f in spec.editable if f.kind not in (fields.REFERENCE, fields.REFERENCES)
+        }
+
+    def _parser(self, f: Field) -> Parser:
+        """The parser of one field, by its kind."""
+        if f.kind == fields.TEXT:
+            return _parse_text
+        if f.kind == fields.LONG_TEXT:
+            return _parse_long_text
+        if f.kind in (fields.CHOICE, fields.CHOICES):
+            return self._choice_parser(f)
+        if f.kind == fields.INTEGER:
+            return self._integer_parser(f)
+        if f.kind == fields.DATE:
+            return _parse_date
+        if f.kind == fields.REFERENCE:
+            return self._reference_parser(f)
+        if f.kind == fields.REFERENCES:
+            return self._references_parser(f)
+        raise ValueError(f"no import parser for kind {f.kind}")
+
+    def _choice_parser(self, f: Field) -> Parser:
+        table = _lookup(f.choices, f.spellings or {})
+        hint, default = f.import_hint, f.default
+
+        def choice(value: Any, problems: list) -> str | None:
+            text = _text(value)
+            found = table.get(_norm(text)) if text else None
+            if text and found is None:
+                problems.append(_message_unknown(text, hint))
+            return found or default
+
+        def several(value: Any, problems: list) -> list[str]:
+            keys = []
+            for item in _items(value):
+                found = table.get(_norm(item))
+                if found is None:
+                    problems.append(_message_unknown(item, hint))
+                else:
+                    keys.append(found)
+            return keys
+
+        return several if f.kind == fields.CHOICES else choice
+
+    def _integer_parser(self, f: Field) -> Parser:
+        message = f.invalid or _l("Enter a whole number, 0 or more.")
+
+        def integer(value: Any, problems: list) -> int | None:
+            try:
+                return _integer(value)
+            except ValueError:
+                problems.append(message)
+                return None
+
+        return integer
+
+    def _reference_parser(self, f: Field) -> Parser:
+        resolve, kind = self.names.resolve, f.entity
+
+        def reference(value: Any, problems: list) -> int | NewReference | None:
+            text = _text(value)
+            return resolve(kind, text) if text else None
+
+        return reference
+
+    def _references_parser(self, f: Field) -> Parser:
+        # Names in a list (teams, locations) that are not known yet are created only when the
+        # user asks for it: a misspelt team would otherwise quietly become a new one.
+        resolve, kind, plan = self.names.resolve, f.entity, self.plan
+
+        def references(value: Any, problems: list) -> list[int | NewReference]:
+            resolved = []
+            for name in _items(value):
+                found = resolve(kind, name)
+                if isinstance(found, NewReference) and not plan.create_teams:
+                    problems.append(_unknown(kind, name, plan.command_line))
+                resolved.append(found)
+            return resolved
+
+        return references
+
+    def row(self, number: int, raw: dict[str, Any], problems: list) -> RowResult:
+        errors = list(problems)
+        values: dict[str, Any] = {}
+        for column, f, parse, header in self.parsers:
+            found: list = []
+            values[f.key] = parse(raw.get(column), found)
+            if found:
+                errors.extend((header, message) for message in found)
+        code = values.pop("code", "")
+        # The register's own validation of the values typed. Categories, protocols, teams and
+        # locations were found by name above, so their ids need no second check.
+        stand_in = {k: v for k, v in values.items() if k in self.checked_by_clean}
+        if code:
+            stand_in["code"] = code
+        try:
+            rules.clean(self.db, stand_in)
+        except ValidationError as error:
+            for key, messages in error.errors.items():
+                name = _header_name(self.plan, self.column_of.get(key, key))
+                errors.extend((name, message) for message in messages)
+        if code:
+            first = self.seen_codes.get(_norm(code))
+            if first is not None:
+                errors.append(
+                    (
+                        _header_name(self.plan, "code"),
+                        _l("The code %(code)s is used in row %(row)s too.", code=code, row=first),
+                    )
                 )
             else:
-                keys.append(found)
-        fields["values_touched"] = keys
-    if "minutes_per_week" in present:
-        try:
-            fields["minutes_per_week"] = _minutes(raw.get("minutes_per_week"))
-        except ValueError:
-            err("minutes_per_week", _l("Enter a whole number of minutes, 0 or more."))
-    for key in ("introduced_on", "review_due"):
-        if key in present:
-            try:
-                fields[key] = _date(raw.get(key))
-            except ValueError:
-                err(
-                    key,
-                    _l(
-                        "%(value)s is not a date. Use a date cell, 2019-03-12 or 12-03-2019.",
-                        value=_text(raw.get(key)),
-                    ),
-                )
-    for key, kind in (("category", "category"), ("protocol", "protocol")):
-        if key in present:
-            text = _text(raw.get(key))
-            fields[f"{key}_id"] = names.resolve(kind, text) if text else None
-    for key, kind in (("teams", "team"), ("locations", "location")):
-        if key in present:
-            resolved = []
-            for name in _items(raw.get(key)):
-                found = names.resolve(kind, name)
-                if isinstance(found, tuple) and not plan.create_teams:
-                    err(key, _unknown(kind, name, plan.command_line))
-                resolved.append(found)
-            fields[f"{key[:-1]}_ids"] = resolved
-
-    # The register's own validation of the values typed. Categories, protocols, teams and
-    # locations were found by name above, so their ids need no second check.
-    references = ("category_id", "protocol_id", "team_ids", "location_ids")
-    stand_in = {k: v for k, v in fields.items() if k not in references}
-    if code:
-        stand_in["code"] = code
-    try:
-        rules.clean(db, stand_in)
-    except ValidationError as error:
-        for key, messages in error.errors.items():
-            column = {
-                "team_ids": "teams",
-                "location_ids": "locations",
-                "category_id": "category",
-                "protocol_id": "protocol",
-            }.get(key, key)
-            for message in messages:
-                err(column, message)
-    if code:
-        first = seen_codes.get(_norm(code))
-        if first is not None:
-            err("code", _l("The code %(code)s is used in row %(row)s too.", code=code, row=first))
-        else:
-            seen_codes[_norm(code)] = number
-        fields["code"] = code
-    # The action (create, update or unchanged) is settled once every row is read.
-    return RowResult(
-        row=number,
-        action="invalid",
-        code=code,
-        title=_text(raw.get("title")),
-        fields=fields,
-        errors=errors,
-    )
+                self.seen_codes[_norm(code)] = number
+            values["code"] = code
+        # The action (create, update or unchanged) is settled once every row is read.
+        return RowResult(
+            row=number,
+            action="invalid",
+            code=code,
+            title=_text(raw.get("title")),
+            fields=values,
+            errors=errors,
+        )
 
 
 def _has_new(value: Any) -> bool:
     items = value if isinstance(value, list) else [value]
-    return any(isinstance(item, tuple) for item in items)
+    return any(isinstance(item, NewReference) for item in items)
 
 
 def _comparable(key: str, value: Any) -> Any:
-    if key in ("team_ids", "location_ids"):
+    kind = rule_spec().by_key[key].kind
+    if kind == fields.REFERENCES:
         return sorted(value or [])
-    if key in ("title", "owner", "source_reference"):
+    if kind == fields.TEXT:
         return " ".join((value or "").split())
-    if key in ("description", "evidence_note"):
+    if kind == fields.LONG_TEXT:
         return (value or "").strip()
     return value
 
@@ -685,46 +706,37 @@ def apply_plan(
             },
         )
         created: dict[tuple[str, str], int] = {}
+        makers = {
+            "category": lambda name: categories.save_category(db, actor, name_nl=name),
+            "protocol": lambda name: protocols.save_protocol(db, actor, name=name),
+            "team": lambda name: organisation.save_team(db, actor, name, None),
+            "location": lambda name: organisation.save_location(db, actor, name),
+        }
 
-        def make(kind: str, name: str) -> int:
-            key = (kind, _norm(name))
+        def make(value: Any) -> Any:
+            if not isinstance(value, NewReference):
+                return value
+            key = (value.kind, _norm(value.name))
             if key not in created:
-                if kind == "category":
-                    created[key] = categories.save_category(db, actor, name_nl=name)["id"]
-                elif kind == "protocol":
-                    created[key] = protocols.save_protocol(db, actor, name=name)["id"]
-                elif kind == "team":
-                    created[key] = organisation.save_team(db, actor, name, None)["id"]
-                else:
-                    created[key] = organisation.save_location(db, actor, name)["id"]
+                created[key] = makers[value.kind](value.name)["id"]
             return created[key]
 
-        kinds = {
-            "category_id": "category",
-            "protocol_id": "protocol",
-            "team_ids": "team",
-            "location_ids": "location",
-        }
         ref = ("import", event_id)
         creates = []
         for row in plan.rows:
             if row.action not in ("create", "update"):
                 continue
-            fields = {}
-            for key, value in row.fields.items():
-                kind = kinds.get(key)
-                if isinstance(value, tuple):
-                    value = make(kind, value[1])
-                elif isinstance(value, list) and kind:
-                    value = [make(kind, v[1]) if isinstance(v, tuple) else v for v in value]
-                fields[key] = value
+            values = {
+                key: [make(v) for v in value] if isinstance(value, list) else make(value)
+                for key, value in row.fields.items()
+            }
             if row.action == "create":
-                creates.append(fields)
+                creates.append(values)
                 continue
             rule = rules.find_by_code(db, row.code)
-            fields.pop("code", None)
+            values.pop("code", None)
             rules.update_rule(
-                db, actor, rule.id, action="import", ref=ref, note=plan.filename, **fields
+                db, actor, rule.id, action="import", ref=ref, note=plan.filename, **values
             )
             if progress:
                 progress(1)

@@ -12,49 +12,11 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlite_utils import Database
 
-from audit import categories, origins
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
-from audit.xlsx_columns import COLUMNS
+from audit import categories, fields
+from audit.xlsx_columns import headers
 
 ROWS_WITH_LISTS = 2000
 HEADER_FILL = PatternFill("solid", start_color="DDE7E1", end_color="DDE7E1")
-
-
-def _explanations() -> dict[str, str]:
-    return {
-        "code": _(
-            "Optional. An existing code updates that rule; a new one creates it; empty gets"
-            " the next free code."
-        ),
-        "title": _("Required. The rule in a few words."),
-        "description": _("What the rule asks of staff."),
-        "category": _(
-            "A category of your organisation, in Dutch or English. A new name creates the category."
-        ),
-        "protocol": _("The protocol the rule stands in. A new name creates the protocol."),
-        "teams": _(
-            "Team names, separated by commas or semicolons. Empty (with no locations): the"
-            " whole organisation."
-        ),
-        "locations": _("Location names, separated by commas or semicolons."),
-        "perceived_origin": _("Where the team believes the rule comes from."),
-        "verified_origin": _("Where tracing found it comes from. Empty: not traced yet."),
-        "source_reference": _("The source, such as Wkkgz art. 9."),
-        "evidence_note": _("How the origin was verified."),
-        "minutes_per_week": _(
-            "Staff time across its scope: a whole number, 0 or more. Empty: unknown."
-        ),
-        "relation_impact": _("The effect on the relation with the client."),
-        "values_touched": _("Values the rule touches, separated by commas."),
-        "status": _("Empty: active."),
-        "owner": _("Who answers for the rule: a user name or free text."),
-        "introduced_on": _("A date cell, or a date written as 2019-03-12 or 12-03-2019."),
-        "review_due": _("A date cell, or a date written as 2019-03-12 or 12-03-2019."),
-        "self_invented": _("Filled in by Regelaudit from the verified origin; ignored on import."),
-        "myth": _("Filled in by Regelaudit; ignored on import."),
-        "verified_by": _("Filled in by Regelaudit; ignored on import."),
-        "verified_on": _("Filled in by Regelaudit; ignored on import."),
-    }
 
 
 def write_template(db: Database, out: str | IO[bytes], lang: str = "en") -> None:
@@ -65,8 +27,11 @@ def write_template(db: Database, out: str | IO[bytes], lang: str = "en") -> None
         explain = wb.create_sheet(_("Explanation"))
         lists = wb.create_sheet(_("Lists"))
 
-        ws.append([c.header(lang) for c in COLUMNS])
-        for index, column in enumerate(COLUMNS, 1):
+        columns = fields.rule_spec().columns
+        names = headers(lang)
+        header_of = {f.column_key: name for f, name in zip(columns, names, strict=True)}
+        ws.append(names)
+        for index, column in enumerate(columns, 1):
             cell = ws.cell(row=1, column=index)
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
@@ -75,24 +40,24 @@ def write_template(db: Database, out: str | IO[bytes], lang: str = "en") -> None
 
         # Drop-down lists read their values from the hidden Lists sheet: a list typed into the
         # rule itself is limited to 255 characters, too short for the categories.
+        # A choice field gets a list of its labels; a field of categories the organisation's own.
         choices = {
-            "category": [
-                c["name_en"] if lang == "en" else c["name_nl"]
-                for c in categories.list_categories(db)
-            ],
-            "perceived_origin": [origins.label(k) for k in origins.ORIGINS],
-            "verified_origin": [origins.label(k) for k in origins.ORIGINS],
-            "relation_impact": [str(v) for v in IMPACTS.values()],
-            "status": [str(v) for v in STATUSES.values()],
+            f.column_key: [str(label) for label in f.choices.values()]
+            for f in columns
+            if f.kind == fields.CHOICE and f.editable
         }
-        keys = [c.key for c in COLUMNS]
+        if "category" in header_of:
+            choices = {
+                "category": [
+                    c["name_en"] if lang == "en" else c["name_nl"]
+                    for c in categories.list_categories(db)
+                ],
+                **choices,
+            }
+        keys = [f.column_key for f in columns]
         for list_index, (key, values) in enumerate(choices.items(), 1):
             letter = get_column_letter(list_index)
-            lists.cell(
-                row=1,
-                column=list_index,
-                value=next(c.header(lang) for c in COLUMNS if c.key == key),
-            )
+            lists.cell(row=1, column=list_index, value=header_of[key])
             for row, value in enumerate(values, 2):
                 lists.cell(row=row, column=list_index, value=value)
             source = f"{quote_sheetname(lists.title)}!${letter}$2:${letter}${len(values) + 1}"
@@ -109,22 +74,19 @@ def write_template(db: Database, out: str | IO[bytes], lang: str = "en") -> None
         for cell in explain[1]:
             cell.font = Font(bold=True)
             cell.fill = HEADER_FILL
-        allowed = {
-            "perceived_origin": ", ".join(choices["perceived_origin"]),
-            "verified_origin": ", ".join(choices["verified_origin"]),
-            "relation_impact": ", ".join(choices["relation_impact"]),
-            "status": ", ".join(choices["status"]),
-            "values_touched": ", ".join(str(v) for v in VALUES.values()),
-            "category": ", ".join(choices["category"]),
-        }
-        texts = _explanations()
-        for column in COLUMNS:
+        allowed = {key: ", ".join(values) for key, values in choices.items()}
+        allowed.update(
+            (f.column_key, ", ".join(str(v) for v in f.choices.values()))
+            for f in columns
+            if f.kind == fields.CHOICES
+        )
+        for f in columns:
             explain.append(
                 [
-                    column.header(lang),
-                    _("yes") if column.key == "title" else "",
-                    texts[column.key],
-                    allowed.get(column.key, ""),
+                    header_of[f.column_key],
+                    _("yes") if f.required and f.kind != fields.CHOICE else "",
+                    str(f.explanation or ""),
+                    allowed.get(f.column_key, ""),
                 ]
             )
         explain.append([])

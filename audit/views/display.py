@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from audit import ballots, decisions, origins, sessions
-from audit.history import ACTION_LABELS, FIELD_LABELS, label_of
+from audit.history import ACTION_LABELS, field_label, label_of
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 
@@ -21,10 +21,6 @@ def category_name(row: Any) -> str:
     return get("category_nl") or ""
 
 
-def field_label(name: str) -> str:
-    return str(FIELD_LABELS.get(name, name))
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["field_label"] = field_label
     app.jinja_env.globals.update(
@@ -32,7 +28,6 @@ def init_app(app: Flask) -> None:
         STATUSES=STATUSES,
         IMPACTS=IMPACTS,
         VALUES=VALUES,
-        FIELD_LABELS=FIELD_LABELS,
         ACTION_LABELS=ACTION_LABELS,
         origin_label=origins.label,
         origin_group=lambda key: label_of(origins.GROUPS, origins.GROUP_OF.get(key)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
 from typing import Any
@@ -25,7 +26,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import categories, organisation, origins, protocols, register, rules
+from audit import categories, fields, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
 from audit.db import get_db
 from audit.history import HistoryLookup
@@ -39,7 +40,7 @@ from audit.views.helpers import (
     int_id,
     int_or_none,
 )
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.vocabulary import IMPACTS, STATUSES
 
 bp = Blueprint("rules", __name__)
 
@@ -54,59 +55,107 @@ def _origin_choices(empty_label) -> list:
     return choices([("", empty_label), *origins.ORIGINS.items()])
 
 
-class RuleForm(FlaskForm):
-    code = StringField(_l("Code"), validators=[Optional(), MaxLength(rules.CODE_MAX)])
-    title = StringField(_l("Title"), validators=[DataRequired(), MaxLength(rules.TITLE_MAX)])
-    description = TextAreaField(_l("Description"), validators=[MaxLength(rules.TEXT_MAX)])
-    category_id = SelectField(_l("Category"), coerce=int_or_none)
-    protocol_id = SelectField(_l("Protocol"), coerce=int_or_none)
-    team_ids = _checkboxes(_l("Teams"), coerce=int_id)
-    location_ids = _checkboxes(_l("Locations"), coerce=int_id)
-    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
-    minutes_per_week = IntegerField(
-        _l("Minutes per week"),
-        validators=[Optional(), NumberRange(min=0, max=rules.MINUTES_MAX)],
-    )
-    relation_impact = SelectField(_l("Effect on the client relation"))
-    values_touched = _checkboxes(_l("Values touched"))
-    status = SelectField(_l("Status"))
-    introduced_on = DateField(_l("Introduced on"), validators=[Optional()])
-    review_due = DateField(_l("Review due"), validators=[Optional()])
-    perceived_origin = SelectField(_l("Perceived origin"))
-    verified_origin = SelectField(_l("Verified origin"))
-    source_reference = StringField(
-        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
-    )
-    evidence_note = TextAreaField(_l("Evidence"), validators=[MaxLength(rules.TEXT_MAX)])
+def _reference_choices(db) -> dict[str, Callable[[], list[tuple[int, str]]]]:
+    """(id, name) pairs for a reference field's drop-down or checkboxes, per table."""
+    return {
+        "categories": lambda: [(c["id"], c["name"]) for c in categories.list_categories(db)],
+        "protocols": lambda: [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)],
+        "teams": lambda: [(t["id"], t["name"]) for t in organisation.list_teams(db)],
+        "locations": lambda: [(loc["id"], loc["name"]) for loc in organisation.list_locations(db)],
+    }
+
+
+def _form_field(f: fields.Field) -> Any:
+    """The form field of one line of the field table, by its kind."""
+    length = [MaxLength(f.max_length)] if f.max_length else []
+    required = [DataRequired()] if f.required else []
+    if f.kind == fields.TEXT:
+        return StringField(f.label, validators=[*required, *length])
+    if f.kind == fields.LONG_TEXT:
+        return TextAreaField(f.label, validators=[*required, *length])
+    if f.kind == fields.INTEGER:
+        return IntegerField(f.label, validators=[Optional(), NumberRange(min=0, max=f.maximum)])
+    if f.kind == fields.DATE:
+        return DateField(f.label, validators=[Optional()])
+    if f.kind == fields.CHOICE:
+        return SelectField(f.label)
+    if f.kind == fields.CHOICES:
+        return _checkboxes(f.label)
+    if f.kind == fields.REFERENCE:
+        return SelectField(f.label, coerce=int_or_none)
+    if f.kind == fields.REFERENCES:
+        return _checkboxes(f.label, coerce=int_id)
+    raise ValueError(f"no form field for kind {f.kind}")
+
+
+def _input_attributes(f: fields.Field) -> dict[str, Any]:
+    """What the template passes to a field's input, by kind (rows, type=date, ...)."""
+    if f.kind == fields.LONG_TEXT:
+        return {"rows": f.rows}
+    if f.kind == fields.INTEGER:
+        return {"type": "number", "min": 0, "inputmode": "numeric"}
+    if f.kind == fields.DATE:
+        return {"type": "date"}
+    return {}
+
+
+class RuleFormBase(FlaskForm):
+    """The rule form; its fields are made from the field table by ``rule_form``."""
+
     version = HiddenField()
+    on_form: tuple[fields.Field, ...] = ()
 
     def set_choices(self, db) -> None:
-        self.category_id.choices = choices(
-            [("", _("(no category)"))]
-            + [(c["id"], c["name"]) for c in categories.list_categories(db)]
-        )
-        self.protocol_id.choices = choices(
-            [("", _("(no protocol)"))]
-            + [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)]
-        )
-        self.team_ids.choices = choices((t["id"], t["name"]) for t in organisation.list_teams(db))
-        self.location_ids.choices = choices(
-            (loc["id"], loc["name"]) for loc in organisation.list_locations(db)
-        )
-        self.relation_impact.choices = choices([("", _("(not assessed)")), *IMPACTS.items()])
-        self.values_touched.choices = choices(VALUES.items())
-        self.status.choices = choices(STATUSES.items())
-        self.perceived_origin.choices = _origin_choices(_("(not asked yet)"))
-        self.verified_origin.choices = _origin_choices(_("(not traced yet)"))
+        references = _reference_choices(db)
+        for f in self.on_form:
+            if f.kind in (fields.REFERENCE, fields.REFERENCES):
+                pairs = references[f.table]()
+            elif f.kind in (fields.CHOICE, fields.CHOICES):
+                pairs = list(f.choices.items())
+            else:
+                continue
+            if f.kind in (fields.REFERENCE, fields.CHOICE) and f.empty is not None:
+                pairs = [("", f.empty), *pairs]
+            self[f.key].choices = choices(pairs)
 
     def values(self) -> dict[str, Any]:
-        return {name: self[name].data for name in rules.FIELDS}
+        return {f.key: self[f.key].data for f in self.on_form}
+
+    def groups(self) -> list[tuple[str, Any, list[tuple[Any, Any, dict[str, Any]]]]]:
+        """(group key, legend, [(form field, hint, input attributes)]) in the form's order."""
+        return [
+            (
+                group,
+                legend,
+                [
+                    (self[f.key], f.hint, _input_attributes(f))
+                    for f in self.on_form
+                    if f.group == group
+                ],
+            )
+            for group, legend in fields.FORM_GROUPS.items()
+        ]
+
+
+_form_class: tuple[tuple[fields.Field, ...], type[RuleFormBase]] | None = None
+
+
+def rule_form_class() -> type[RuleFormBase]:
+    """The RuleForm of the current field table, made once per table."""
+    global _form_class
+    table = fields.rule_fields()
+    if _form_class is None or _form_class[0] is not table:
+        on_form = tuple(f for f in table if f.editable and f.group is not None)
+        attributes: dict[str, Any] = {f.key: _form_field(f) for f in on_form}
+        attributes["on_form"] = on_form
+        _form_class = (table, type("RuleForm", (RuleFormBase,), attributes))
+    return _form_class[1]
 
 
 class TraceForm(FlaskForm):
-    verified_origin = SelectField(_l("Verified origin"))
+    verified_origin = SelectField(fields.rule_field("verified_origin").label)
     source_reference = StringField(
-        _l("Source reference"), validators=[MaxLength(rules.REFERENCE_MAX)]
+        fields.rule_field("source_reference").label, validators=[MaxLength(rules.REFERENCE_MAX)]
     )
     review_due = DateField(_l("Next review"), validators=[Optional()])
     version = HiddenField()
@@ -199,6 +248,32 @@ def register_page():
 # --- one rule -------------------------------------------------------------------------------
 
 
+# The fields rules/detail.html shows in a place and form of their own; any other editable field
+# of the table is listed after them, shown as the history shows it.
+_LAID_OUT_ON_RULE_PAGE = frozenset(
+    (
+        "code",
+        "title",
+        "description",
+        "category_id",
+        "protocol_id",
+        "team_ids",
+        "location_ids",
+        "owner",
+        "minutes_per_week",
+        "relation_impact",
+        "values_touched",
+        "status",
+        "introduced_on",
+        "review_due",
+        "perceived_origin",
+        "verified_origin",
+        "source_reference",
+        "evidence_note",
+    )
+)
+
+
 @bp.route("/rules/<int:rule_id>")
 @allow(*READERS)
 def detail(rule_id: int):
@@ -209,10 +284,13 @@ def detail(rule_id: int):
         rule=rule,
         history=rules.history(db, rule_id),
         lookup=HistoryLookup(db),
+        more_fields=[
+            f for f in fields.rule_fields() if f.editable and f.key not in _LAID_OUT_ON_RULE_PAGE
+        ],
     )
 
 
-def _save_form(form: RuleForm, rule: rules.Rule | None):
+def _save_form(form: RuleFormBase, rule: rules.Rule | None):
     db = get_db()
     if rule is None:
         saved = attempt(form, lambda: rules.create_rule(db, current_user, **form.values()))
@@ -233,7 +311,7 @@ def _save_form(form: RuleForm, rule: rules.Rule | None):
     return redirect(url_for("rules.detail", rule_id=saved.id))
 
 
-def _unconfirmed_same_title(db, form: RuleForm) -> list[rules.SameTitle]:
+def _unconfirmed_same_title(db, form: RuleFormBase) -> list[rules.SameTitle]:
     """Rules that already have the new rule's title, unless the user ticked "save anyway" for
     this very title (a changed title is checked again)."""
     if request.form.get("same_title_ok") == rules.title_key(form.title.data):
@@ -245,7 +323,7 @@ def _unconfirmed_same_title(db, form: RuleForm) -> list[rules.SameTitle]:
 @allow(*EDITORS)
 def new():
     db = get_db()
-    form = RuleForm(data={"status": "active"})
+    form = rule_form_class()(data={"status": "active"})
     form.set_choices(db)
     same_title = []
     if form.validate_on_submit():
@@ -268,7 +346,7 @@ def edit(rule_id: int):
     if rule.archived:
         flash(_("This rule is archived. Restore it before changing it."), "warning")
         return redirect(url_for("rules.detail", rule_id=rule_id))
-    form = RuleForm(data={**rule.values(), "version": rule.version})
+    form = rule_form_class()(data={**rule.values(), "version": rule.version})
     form.set_choices(get_db())
     if form.validate_on_submit() and (response := _save_form(form, rule)):
         return response
@@ -410,10 +488,10 @@ def _helpers():
 
 
 class BulkForm(FlaskForm):
-    status = SelectField(_l("Status"))
-    category_id = SelectField(_l("Category"))
-    owner = StringField(_l("Owner"), validators=[MaxLength(rules.OWNER_MAX)])
-    review_due = DateField(_l("Review due"), validators=[Optional()])
+    status = SelectField(fields.rule_field("status").label)
+    category_id = SelectField(fields.rule_field("category_id").label)
+    owner = StringField(fields.rule_field("owner").label, validators=[MaxLength(rules.OWNER_MAX)])
+    review_due = DateField(fields.rule_field("review_due").label, validators=[Optional()])
     selection = HiddenField()
 
     def set_choices(self, db) -> None:

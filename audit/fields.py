@@ -1,0 +1,422 @@
+"""The rule's fields, each named once: what it is called (one Babel label for the form, the
+history, the register download, the template and the importer), what kind of value it holds and
+its limits, whether it is required, where the form shows it, and its column in a workbook.
+
+Every reader of a rule's fields (``rules.clean`` and the database row, the rule form, the
+history, the Register sheet, the import template and the importer) walks ``RULE_FIELDS`` at call
+time, so one more line here puts a plain field everywhere (docs/design.md, "Adding a field").
+What a *kind* means (how a date is cleaned, shown, exported, parsed) lives with each reader, in a
+table per kind: a new field of a known kind needs nothing but its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from audit import origins
+from audit.text import blank, has_control_characters
+from audit.vocabulary import IMPACTS, STATUSES, VALUES
+
+# The kinds of value a field can hold.
+TEXT = "text"  # one line; runs of whitespace fold to one space
+LONG_TEXT = "long_text"  # several lines; only the ends are trimmed
+INTEGER = "integer"  # a whole number from 0 up to ``maximum``
+DATE = "date"
+CHOICE = "choice"  # one key of ``choices``, or none
+CHOICES = "choices"  # some keys of ``choices``, kept in the order of ``choices``
+REFERENCE = "reference"  # the id of a row of ``table``, or none
+REFERENCES = "references"  # ids of rows of ``table`` (kept in a link table)
+FLAG = "flag"  # yes or no, computed by the app
+
+# The groups of the rule form, in their order.
+FORM_GROUPS = {
+    "rule": _l("The rule"),
+    "scope": _l("Scope"),
+    "cost": _l("What it costs and touches"),
+    "origin": _l("Origin"),
+}
+
+CODE_MAX = 30
+TITLE_MAX = 200
+TEXT_MAX = 5000
+OWNER_MAX = 100
+REFERENCE_MAX = 200
+MINUTES_MAX = 1_000_000
+# The largest number a code of the automatic form (R-0001) may be given by hand. Automatic
+# numbers continue after the largest one in use, so one huge code would otherwise push every
+# later number out of range for good.
+CODE_NUMBER_MAX = 999_999_999
+GENERATED_CODE = re.compile(r"^R-(\d+)$")
+
+_DEFAULTS = {TEXT: "", LONG_TEXT: "", CHOICES: [], REFERENCES: []}
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """One field of a rule. Only ``key``, ``label`` and ``kind`` are needed for a plain one."""
+
+    key: str  # the attribute, the database column, the form field and the event log's name
+    label: Any  # lazy Babel string: the one name people see, everywhere
+    kind: str = TEXT
+    max_length: int | None = None  # TEXT and LONG_TEXT: characters
+    maximum: int | None = None  # INTEGER
+    required: bool = False
+    default: Any = None  # for a new rule; None: the kind's empty value
+    choices: Mapping[str, Any] | None = None  # CHOICE and CHOICES: key -> lazy label
+    table: str | None = None  # REFERENCE and REFERENCES: the table the ids point into
+    entity: str | None = None  # ... and what one row is called ("team"): the importer makes it
+    shown: str | None = None  # the Rule attribute with the name to show, e.g. "team_names"
+    empty: Any = None  # how the form's drop-down names "none"
+    invalid: Any = None  # the message for a value that is not of the kind (e.g. not a number)
+    too_large: Any = None  # INTEGER: the message for a number over ``maximum``
+    check: Callable[[Any], Any] | None = None  # a further rule: a message when the value breaks it
+    editable: bool = True  # False: set by the app, shown and exported, never typed or imported
+    group: str | None = "rule"  # the form's group (FORM_GROUPS); None: not on the form
+    hint: Any = None  # the form's help text under the field
+    rows: int = 3  # LONG_TEXT: the height of the form's text box
+    column: str | None = ""  # the workbook column's key: "" the field's key, None no column
+    width: int = 18  # the workbook column's width
+    headers: tuple[str, ...] = ()  # further headers the importer accepts (older exports)
+    explanation: Any = None  # the import template's "Meaning"
+    spellings: Mapping[str, str] | None = None  # CHOICE(S): more import spellings -> key
+    import_hint: Any = None  # CHOICE(S): what to use instead of an unknown value
+
+    @property
+    def column_key(self) -> str | None:
+        return self.key if self.column == "" else self.column
+
+    @property
+    def empty_value(self) -> Any:
+        if self.default is not None:
+            return self.default
+        value = _DEFAULTS.get(self.kind)
+        return list(value) if isinstance(value, list) else value
+
+
+def _title_given(value: str) -> Any:
+    return _l("Enter a title.") if blank(value) else None
+
+
+def _code_allowed(value: str) -> Any:
+    if value and has_control_characters(value):
+        return _l("A code cannot hold control characters.")
+    found = GENERATED_CODE.match(value or "")
+    if found and int(found.group(1)) > CODE_NUMBER_MAX:
+        return _l(
+            "Numbered codes go up to R-%(max)s. Leave the code empty for the next free number,"
+            " or choose another code.",
+            max=CODE_NUMBER_MAX,
+        )
+    return None
+
+
+# Spellings people use besides the keys and the English and Dutch names (README lists them).
+ORIGIN_SPELLINGS = {
+    "wet": "law",
+    "wettelijk": "law",
+    "regelgeving": "law",
+    "wet en regelgeving": "law",
+    "igj": "inspectorate",
+    "inspectie (igj)": "inspectorate",
+    "zorgkantoor": "financier",
+    "zorgverzekeraar": "financier",
+    "financier": "financier",
+    "contract": "financier",
+    "richtlijn": "professional_standard",
+    "beroepsnorm": "professional_standard",
+    "keurmerk": "certification",
+    "certificering": "certification",
+    "interpretatie": "interpretation",
+    "eigen interpretatie": "interpretation",
+    "organisatie": "organisation",
+    "organization": "organisation",
+    "teamafspraak": "team",
+    "gewoonte": "team",
+    "?": "unknown",
+    "weet niet": "unknown",
+}
+_ORIGIN_HINT = _l("Use an origin such as law, inspectorate or team habit.")
+_DATE_EXPLANATION = _l("A date cell, or a date written as 2019-03-12 or 12-03-2019.")
+_AUTOMATIC = _l("Filled in by Regelaudit; ignored on import.")
+
+# In the order of the workbook's columns; the form groups them (``group``).
+RULE_FIELDS: tuple[Field, ...] = (
+    Field(
+        "code",
+        _l("Code"),
+        max_length=CODE_MAX,
+        check=_code_allowed,
+        width=11,
+        hint=_l("Leave empty to get the next free code (R-0001, R-0002, ...)."),
+        explanation=_l(
+            "Optional. An existing code updates that rule; a new one creates it; empty gets"
+            " the next free code."
+        ),
+    ),
+    Field(
+        "title",
+        _l("Title"),
+        max_length=TITLE_MAX,
+        required=True,
+        check=_title_given,
+        width=40,
+        explanation=_l("Required. The rule in a few words."),
+    ),
+    Field(
+        "description",
+        _l("Description"),
+        LONG_TEXT,
+        max_length=TEXT_MAX,
+        rows=4,
+        width=50,
+        explanation=_l("What the rule asks of staff."),
+    ),
+    Field(
+        "category_id",
+        _l("Category"),
+        REFERENCE,
+        table="categories",
+        entity="category",
+        shown="category_{lang}",
+        empty=_l("(no category)"),
+        column="category",
+        width=24,
+        explanation=_l(
+            "A category of your organisation, in Dutch or English. A new name creates the category."
+        ),
+    ),
+    Field(
+        "protocol_id",
+        _l("Protocol"),
+        REFERENCE,
+        table="protocols",
+        entity="protocol",
+        shown="protocol_name",
+        empty=_l("(no protocol)"),
+        column="protocol",
+        width=24,
+        hint=_l("The document in your quality system this rule stands in."),
+        explanation=_l("The protocol the rule stands in. A new name creates the protocol."),
+    ),
+    Field(
+        "team_ids",
+        _l("Teams"),
+        REFERENCES,
+        table="teams",
+        entity="team",
+        shown="team_names",
+        group="scope",
+        column="teams",
+        width=20,
+        explanation=_l(
+            "Team names, separated by commas or semicolons. Empty (with no locations): the"
+            " whole organisation."
+        ),
+    ),
+    Field(
+        "location_ids",
+        _l("Locations"),
+        REFERENCES,
+        table="locations",
+        entity="location",
+        shown="location_names",
+        group="scope",
+        column="locations",
+        width=20,
+        explanation=_l("Location names, separated by commas or semicolons."),
+    ),
+    Field(
+        "perceived_origin",
+        _l("Perceived origin"),
+        CHOICE,
+        choices=origins.ORIGINS,
+        empty=_l("(not asked yet)"),
+        group="origin",
+        hint=_l("Where the team believes this rule comes from."),
+        width=26,
+        explanation=_l("Where the team believes the rule comes from."),
+        spellings=ORIGIN_SPELLINGS,
+        import_hint=_ORIGIN_HINT,
+    ),
+    Field(
+        "verified_origin",
+        _l("Verified origin"),
+        CHOICE,
+        choices=origins.ORIGINS,
+        empty=_l("(not traced yet)"),
+        group="origin",
+        hint=_l(
+            "Where tracing found it really comes from. Who verified it and when is recorded"
+            " for you."
+        ),
+        width=26,
+        explanation=_l("Where tracing found it comes from. Empty: not traced yet."),
+        spellings=ORIGIN_SPELLINGS,
+        import_hint=_ORIGIN_HINT,
+    ),
+    Field(
+        "source_reference",
+        _l("Source reference"),
+        max_length=REFERENCE_MAX,
+        group="origin",
+        hint=_l("For example: Wkkgz art. 9, or the name of the team meeting."),
+        width=26,
+        explanation=_l("The source, such as Wkkgz art. 9."),
+    ),
+    Field(
+        "evidence_note",
+        _l("Evidence"),
+        LONG_TEXT,
+        max_length=TEXT_MAX,
+        group="origin",
+        width=30,
+        explanation=_l("How the origin was verified."),
+    ),
+    Field(
+        "minutes_per_week",
+        _l("Minutes per week"),
+        INTEGER,
+        maximum=MINUTES_MAX,
+        invalid=_l("Enter a whole number of minutes, 0 or more."),
+        too_large=_l("At most %(n)s minutes.", n=MINUTES_MAX),
+        group="cost",
+        hint=_l("Staff time across its scope, in whole minutes per week."),
+        width=12,
+        explanation=_l("Staff time across its scope: a whole number, 0 or more. Empty: unknown."),
+    ),
+    Field(
+        "relation_impact",
+        _l("Effect on the client relation"),
+        CHOICE,
+        choices=IMPACTS,
+        empty=_l("(not assessed)"),
+        group="cost",
+        width=16,
+        headers=("Relation impact", "Effect op relatie"),  # the report's headers until 2026
+        explanation=_l("The effect on the relation with the client."),
+        spellings={"negatief": "hinders", "positief": "supports", "geen": "neutral"},
+        import_hint=_l("Use hinders, neutral or supports."),
+    ),
+    Field(
+        "values_touched",
+        _l("Values touched"),
+        CHOICES,
+        choices=VALUES,
+        group="cost",
+        width=24,
+        headers=("Waarden",),  # the report's Dutch header until 2026
+        explanation=_l("Values the rule touches, separated by commas."),
+        spellings={"autonomy": "autonomy", "zelfbeschikking": "autonomy", "waardigheid": "dignity"},
+        import_hint=_l("Use autonomy, privacy, dignity, safety or independence."),
+    ),
+    Field(
+        "status",
+        _l("Status"),
+        CHOICE,
+        choices=STATUSES,
+        required=True,
+        default="active",
+        width=16,
+        explanation=_l("Empty: active."),
+        spellings={
+            "in review": "under_review",
+            "herziening": "under_review",
+            "vervallen": "dropped",
+        },
+        import_hint=_l("Use active, under review, adapted or dropped."),
+    ),
+    Field(
+        "owner",
+        _l("Owner"),
+        max_length=OWNER_MAX,
+        group="scope",
+        hint=_l("Who answers for this rule: a name or a role."),
+        explanation=_l("Who answers for the rule: a user name or free text."),
+    ),
+    Field(
+        "introduced_on",
+        _l("Introduced on"),
+        DATE,
+        group="cost",
+        width=13,
+        explanation=_DATE_EXPLANATION,
+    ),
+    Field(
+        "review_due",
+        _l("Review due"),
+        DATE,
+        group="cost",
+        width=13,
+        explanation=_DATE_EXPLANATION,
+    ),
+    # Set by the app: shown and exported, never typed.
+    Field(
+        "self_invented",
+        _l("Self-invented"),
+        FLAG,
+        editable=False,
+        group=None,
+        width=12,
+        explanation=_l("Filled in by Regelaudit from the verified origin; ignored on import."),
+    ),
+    Field("myth", _l("Myth"), FLAG, editable=False, group=None, width=10, explanation=_AUTOMATIC),
+    Field(
+        "verified_by",
+        _l("Verified by"),
+        REFERENCE,
+        table="users",
+        shown="verified_by_name",
+        editable=False,
+        group=None,
+        explanation=_AUTOMATIC,
+    ),
+    Field(
+        "verified_on",
+        _l("Verified on"),
+        DATE,
+        editable=False,
+        group=None,
+        width=13,
+        explanation=_AUTOMATIC,
+    ),
+)
+
+
+class Spec:
+    """Lookups derived from one field table, built once per table rather than per rule."""
+
+    def __init__(self, table: tuple[Field, ...]) -> None:
+        self.table = table
+        self.by_key = {f.key: f for f in table}
+        self.editable = tuple(f for f in table if f.editable)
+        self.keys = tuple(f.key for f in self.editable)
+        self.defaults = {f.key: f.empty_value for f in self.editable}
+        self.columns = tuple(f for f in table if f.column_key is not None)
+        self.by_column = {f.column_key: f for f in self.columns}
+        # Columns of the rules table (FLAG ones SQLite computes); REFERENCES live in link tables.
+        self.stored = tuple(f for f in table if f.kind != REFERENCES)
+        self.labels = {f.key: f.label for f in table}
+
+
+_spec: Spec | None = None
+
+
+def rule_spec() -> Spec:
+    """The lookups of ``RULE_FIELDS`` as it is now (a test may swap the table)."""
+    global _spec
+    if _spec is None or _spec.table is not RULE_FIELDS:
+        _spec = Spec(RULE_FIELDS)
+    return _spec
+
+
+def rule_fields() -> tuple[Field, ...]:
+    return RULE_FIELDS
+
+
+def rule_field(key: str) -> Field:
+    return rule_spec().by_key[key]
