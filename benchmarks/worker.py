@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,53 @@ def peak_mb(status: Path = STATUS) -> float:
             assert unit == "kB", line
             return int(value) / 1024
     raise RuntimeError(f"no VmHWM line in {status}: peak memory is measured on Linux only")
+
+
+class ChildrenPeak:
+    """The highest VmHWM of this process's children while the block runs, in MB.
+
+    An import reads the workbook in a worker process of its own (audit/xlsx_worker.py), whose
+    memory VmHWM of this process leaves out: its children are polled from /proc instead. VmHWM
+    only grows, so a poll shortly before a child ends sees its peak.
+    """
+
+    def __init__(self, every: float = 0.01) -> None:
+        self.every = every
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak_kb / 1024
+
+    def _children(self) -> set[int]:
+        pids: set[int] = set()
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                pids.update(int(pid) for pid in (task / "children").read_text().split())
+            except OSError:
+                continue  # the thread ended meanwhile
+        return pids
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for pid in self._children():
+                try:
+                    self.peak_kb = max(
+                        self.peak_kb, int(peak_mb(Path(f"/proc/{pid}/status")) * 1024)
+                    )
+                except (OSError, RuntimeError):
+                    continue  # the child ended between the listing and the read
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> ChildrenPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _app(database: str):
@@ -133,18 +181,20 @@ def import_workbook(database: str, workbook: str) -> dict:
     db = connect(database)
     with app.app_context():
         started = time.perf_counter()
-        plan = xlsx_import.read_plan(
-            db,
-            Path(workbook),
-            filename="register.xlsx",
-            create_teams=True,
-            max_bytes=200 * 1024 * 1024,
-        )
+        with ChildrenPeak() as reader:
+            plan = xlsx_import.read_plan(
+                db,
+                Path(workbook),
+                filename="register.xlsx",
+                create_teams=True,
+                max_bytes=200 * 1024 * 1024,
+            )
         read = time.perf_counter() - started
         counts = xlsx_import.apply_plan(db, None, plan)
         return {
             "seconds": time.perf_counter() - started,
             "read_seconds": read,
+            "reader_peak_mb": round(reader.peak_mb, 1),
             "created": counts["create"],
             "invalid": counts["invalid"],
         }

@@ -87,3 +87,14 @@ def test_a_worker_started_from_a_fat_parent_reports_its_own_peak():
     assert result["own"] < 100, result
     # What the worker used to report: the parent's 300 MB (this shows the test's setup works).
     assert result["maxrss"] > 250, result
+
+
+def test_the_peak_of_a_child_process_is_seen():
+    """An import reads its workbook in a child process: the benchmark counts that one's peak."""
+    code = "b = b'x' * (90 * 1024 * 1024); import time; time.sleep(0.5)"
+    with worker.ChildrenPeak() as children:
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert children.peak_mb >= 85
+    with worker.ChildrenPeak() as none:
+        pass
+    assert none.peak_mb == 0
