@@ -9,7 +9,7 @@ session's and the decision's tables in ``session_fields``. How a kind is cleaned
 Every reader of a rule's fields (``rules.clean`` and the database row, the rule form, the
 history, the Register sheet, the import template and the importer) walks ``RULE_FIELDS`` at call
 time, so one more line here puts a plain field everywhere (docs/design.md, "Adding a field").
-What a *kind* means (how a date is cleaned, shown, exported, parsed) lives with each reader, in a
+What else a *kind* means (how a date is shown, exported, parsed) lives with each reader, in a
 table per kind: a new field of a known kind needs nothing but its line.
 """
 

@@ -170,3 +170,24 @@ def test_a_field_added_to_the_table_reaches_the_form_and_clean(app):
 def test_an_unknown_kind_is_refused_at_once():
     with pytest.raises(ValueError):
         Field("x", "X", "colour")
+
+
+def test_rule_session_and_decision_fields_share_one_vocabulary(app):
+    # One Field class and one set of kinds: a one-line text is cleaned the same way whichever
+    # table it stands in; only the field's own messages and limits differ.
+    tables = (fields.rule_spec().by_key, SESSION_FIELDS, DECISION_FIELDS)
+    for spec in tables:
+        for f in spec.values():
+            assert isinstance(f, Field) and f.kind in fields.KINDS, f.key
+    rule_title = fields.rule_field("title")
+    session_title = SESSION_FIELDS["title"]
+    assert rule_title.kind == session_title.kind == TEXT
+    with app.test_request_context(), force_locale("en"):
+        for f in (rule_title, session_title):
+            errors: dict = {}
+            assert fields.clean_value(f, "  Niet   alleen \n", errors) == "Niet alleen"
+            fields.clean_value(f, " ", errors)
+            assert str(errors[f.key]) == "Enter a title."
+    minutes = fields.rule_field("minutes_per_week")
+    new_minutes = DECISION_FIELDS["new_minutes_per_week"]
+    assert minutes.kind == new_minutes.kind and minutes.maximum == new_minutes.maximum
