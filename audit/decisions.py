@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, rules, session_fields, sessions
+from audit import clock, events, fields, rules, session_fields, sessions
 from audit.ballots import mandatory_message
 from audit.db import transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
@@ -66,7 +66,7 @@ def record_decision(
     """Record (or change, until applied) the decision about one rule of a closed session."""
     sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
     errors: dict[str, Any] = {}
-    values = session_fields.clean(
+    values = fields.clean(
         FIELDS,
         {
             "outcome": outcome,

@@ -1,11 +1,15 @@
-"""The rule's fields, each named once: what it is called (one Babel label for the form, the
-history, the register download, the template and the importer), what kind of value it holds and
-its limits, whether it is required, where the form shows it, and its column in a workbook.
+"""Fields, each named once: what it is called (one Babel label for the form, the history, the
+register download, the template and the importer), what kind of value it holds and its limits,
+whether it is required, where the form shows it, and its column in a workbook.
+
+One ``Field`` and one vocabulary of kinds serve every entity: ``RULE_FIELDS`` here, the review
+session's and the decision's tables in ``session_fields``. How a kind is cleaned is here too
+(``CLEANERS``, ``clean``); the messages that differ per entity are the field's own attributes.
 
 Every reader of a rule's fields (``rules.clean`` and the database row, the rule form, the
 history, the Register sheet, the import template and the importer) walks ``RULE_FIELDS`` at call
 time, so one more line here puts a plain field everywhere (docs/design.md, "Adding a field").
-What a *kind* means (how a date is cleaned, shown, exported, parsed) lives with each reader, in a
+What else a *kind* means (how a date is shown, exported, parsed) lives with each reader, in a
 table per kind: a new field of a known kind needs nothing but its line.
 """
 
@@ -14,24 +18,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
 from audit import origins
-from audit.text import blank, has_control_characters
+from audit.text import blank, has_control_characters, too_long
 from audit.vocabulary import IMPACTS, STATUSES, VALUES
 
 # The kinds of value a field can hold.
 TEXT = "text"  # one line; runs of whitespace fold to one space
 LONG_TEXT = "long_text"  # several lines; only the ends are trimmed
-INTEGER = "integer"  # a whole number from 0 up to ``maximum``
+INTEGER = "integer"  # a whole number from 0 up to ``maximum``, or none
 DATE = "date"
+MOMENT = "moment"  # a date and time with its time zone, stored in UTC
 CHOICE = "choice"  # one key of ``choices``, or none
 CHOICES = "choices"  # some keys of ``choices``, kept in the order of ``choices``
 REFERENCE = "reference"  # the id of a row of ``table``, or none
-REFERENCES = "references"  # ids of rows of ``table`` (kept in a link table)
-FLAG = "flag"  # yes or no, computed by the app
+REFERENCES = "references"  # ids of rows of ``table``, sorted (``ordered``: as chosen); link table
+FLAG = "flag"  # yes or no
+KINDS = (TEXT, LONG_TEXT, INTEGER, DATE, MOMENT, CHOICE, CHOICES, REFERENCE, REFERENCES, FLAG)
 
 # The groups of the rule form, in their order.
 FORM_GROUPS = {
@@ -58,22 +65,24 @@ _DEFAULTS = {TEXT: "", LONG_TEXT: "", CHOICES: [], REFERENCES: []}
 
 @dataclass(frozen=True, eq=False)
 class Field:
-    """One field of a rule. Only ``key``, ``label`` and ``kind`` are needed for a plain one."""
+    """One field. Only ``key``, ``label`` and ``kind`` are needed for a plain one."""
 
     key: str  # the attribute, the database column, the form field and the event log's name
     label: Any  # lazy Babel string: the one name people see, everywhere
     kind: str = TEXT
     max_length: int | None = None  # TEXT and LONG_TEXT: characters
-    maximum: int | None = None  # INTEGER
+    maximum: int | None = None  # INTEGER: the largest number; REFERENCES: the most ids
     required: bool = False
-    default: Any = None  # for a new rule; None: the kind's empty value
+    missing: Any = None  # the message when a required field is left empty
+    default: Any = None  # when left out (or an optional CHOICE empty); None: the kind's empty value
     choices: Mapping[str, Any] | None = None  # CHOICE and CHOICES: key -> lazy label
     table: str | None = None  # REFERENCE and REFERENCES: the table the ids point into
+    ordered: bool = False  # REFERENCES: keep the ids in the order chosen (else sorted)
     entity: str | None = None  # ... and what one row is called ("team"): the importer makes it
     shown: str | None = None  # the Rule attribute with the name to show, e.g. "team_names"
     empty: Any = None  # how the form's drop-down names "none"
     invalid: Any = None  # the message for a value that is not of the kind (e.g. not a number)
-    too_large: Any = None  # INTEGER: the message for a number over ``maximum``
+    too_large: Any = None  # the message for more than ``maximum``
     check: Callable[[Any], Any] | None = None  # a further rule: a message when the value breaks it
     editable: bool = True  # False: set by the app, shown and exported, never typed or imported
     group: str | None = "rule"  # the form's group (FORM_GROUPS); None: not on the form
@@ -86,6 +95,10 @@ class Field:
     spellings: Mapping[str, str] | None = None  # CHOICE(S): more import spellings -> key
     import_hint: Any = None  # CHOICE(S): what to use instead of an unknown value
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r} of field {self.key!r}")
+
     @property
     def column_key(self) -> str | None:
         return self.key if self.column == "" else self.column
@@ -96,10 +109,6 @@ class Field:
             return self.default
         value = _DEFAULTS.get(self.kind)
         return list(value) if isinstance(value, list) else value
-
-
-def _title_given(value: str) -> Any:
-    return _l("Enter a title.") if blank(value) else None
 
 
 def _code_allowed(value: str) -> Any:
@@ -163,7 +172,7 @@ RULE_FIELDS: tuple[Field, ...] = (
         _l("Title"),
         max_length=TITLE_MAX,
         required=True,
-        check=_title_given,
+        missing=_l("Enter a title."),
         width=40,
         explanation=_l("Required. The rule in a few words."),
     ),
@@ -420,3 +429,185 @@ def rule_fields() -> tuple[Field, ...]:
 
 def rule_field(key: str) -> Field:
     return rule_spec().by_key[key]
+
+
+def table(*fields: Field) -> dict[str, Field]:
+    """A table of fields by key (the session's and the decision's)."""
+    return {f.key: f for f in fields}
+
+
+def labels(*tables: Mapping[str, Field]) -> dict[str, Any]:
+    """Field key to label, for the history."""
+    return {key: f.label for spec in tables for key, f in spec.items()}
+
+
+# --- cleaning: one function per kind; the field gives the limits and the messages -------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _clean_text(f: Field, value: Any, errors: dict) -> str:
+    text = " ".join(_text(value).split()) if f.kind == TEXT else _text(value)
+    if f.required and blank(text):
+        errors[f.key] = f.missing or _l("Enter a value.")
+    elif f.max_length is not None and len(text) > f.max_length:
+        errors[f.key] = too_long(f.max_length, len(text))
+    return text
+
+
+def _clean_integer(f: Field, value: Any, errors: dict) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or value < 0:
+        errors[f.key] = f.invalid or _l("Enter a whole number, 0 or more.")
+        return None
+    if f.maximum is not None and value > f.maximum:
+        errors[f.key] = f.too_large or _l("At most %(n)s.", n=f.maximum)
+        return None
+    return value
+
+
+def _clean_date(f: Field, value: Any, errors: dict) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        errors[f.key] = f.invalid or _l("Enter a date as YYYY-MM-DD.")
+        return None
+
+
+def _clean_moment(f: Field, value: Any, errors: dict) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(_text(value))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        errors[f.key] = f.invalid or _l("Enter a date and time.")
+        return None
+    return moment
+
+
+def _clean_choice(f: Field, value: Any, errors: dict) -> str | None:
+    value = _text(value) or (None if f.required else f.default)
+    if value is None:
+        if f.required:
+            errors[f.key] = f.missing or _l("Choose a value.")
+        return None
+    if value not in (f.choices or {}):
+        errors[f.key] = f.invalid or _l("Unknown value %(value)s.", value=value)
+        return None
+    return value
+
+
+def _clean_choices(f: Field, value: Any, errors: dict) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    keys = [_text(v) for v in items if _text(v)]
+    bad = [k for k in keys if k not in f.choices]
+    if bad:
+        errors[f.key] = _l("Unknown value %(value)s.", value=", ".join(bad))
+    return [k for k in f.choices if k in keys]  # fixed order, no duplicates
+
+
+def _clean_references(f: Field, value: Any, errors: dict) -> list[int]:
+    """The ids as numbers; whether their rows exist the entity's module checks (the database)."""
+    if value in (None, ""):
+        value = []
+    try:
+        numbers = [int(v) for v in value]
+    except (TypeError, ValueError):
+        errors[f.key] = f.invalid or _l("Unknown value %(value)s.", value=value)
+        return []
+    ids = list(dict.fromkeys(numbers)) if f.ordered else sorted(set(numbers))
+    if not ids and f.required:
+        errors[f.key] = f.missing or _l("Choose a value.")
+    elif f.maximum is not None and len(ids) > f.maximum:
+        errors[f.key] = f.too_large or _l("At most %(n)s.", n=f.maximum)
+    return ids
+
+
+def _clean_reference(f: Field, value: Any, errors: dict) -> int | None:
+    ids = _clean_references(f, [] if value in (None, "") else [value], errors)
+    return ids[0] if ids else None
+
+
+def _clean_flag(f: Field, value: Any, errors: dict) -> bool:
+    return bool(value)
+
+
+CLEANERS: dict[str, Callable[[Field, Any, dict], Any]] = {
+    TEXT: _clean_text,
+    LONG_TEXT: _clean_text,
+    INTEGER: _clean_integer,
+    DATE: _clean_date,
+    MOMENT: _clean_moment,
+    CHOICE: _clean_choice,
+    CHOICES: _clean_choices,
+    REFERENCE: _clean_reference,
+    REFERENCES: _clean_references,
+    FLAG: _clean_flag,
+}
+
+
+def clean_value(f: Field, value: Any, errors: dict) -> Any:
+    """One value cleaned by its field's kind, then by its ``check``; a problem goes into
+    ``errors`` under the field's key."""
+    out = CLEANERS[f.kind](f, value, errors)
+    if f.check is not None and f.key not in errors and (problem := f.check(out)):
+        errors[f.key] = problem
+    return out
+
+
+def clean(spec: Mapping[str, Field], given: Mapping[str, Any], errors: dict) -> dict[str, Any]:
+    """Every field of ``spec`` from ``given`` (a field left out is its default), cleaned by its
+    kind; what is wrong goes into ``errors`` (the caller adds its own checks and raises them
+    together, see errors.check)."""
+    return {key: clean_value(f, given.get(key, f.default), errors) for key, f in spec.items()}
+
+
+# --- storing and the history ----------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """A moment as stored: in UTC, so that times compare correctly as text."""
+    return value.astimezone(UTC).replace(microsecond=0).isoformat() if value else None
+
+
+def to_db(kind: str, value: Any) -> Any:
+    """A cleaned value as its column holds it."""
+    if kind == CHOICES:
+        return ",".join(value)
+    if kind == DATE and isinstance(value, date):
+        return value.isoformat()
+    if kind == MOMENT:
+        return iso(value)
+    if kind == FLAG:
+        return int(value)
+    return value
+
+
+def stored(spec: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entity's own columns, as its table holds them (REFERENCES live in link tables)."""
+    return {key: to_db(f.kind, values[key]) for key, f in spec.items() if f.kind != REFERENCES}
+
+
+def summary(spec: Mapping[str, Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field as the event log keeps it (moments as text, links as their ids)."""
+    return {key: iso(values[key]) if f.kind == MOMENT else values[key] for key, f in spec.items()}
+
+
+def current(spec: Mapping[str, Field], entity: Any) -> dict[str, Any]:
+    """The fields' values as an entity holds them now: the "before" of a change."""
+    return {key: getattr(entity, key) for key in spec}

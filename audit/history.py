@@ -43,7 +43,7 @@ FIELD_LABELS = {
 # The session's and the decision's own fields, with the words of their forms. A key they
 # share with the rule (title, team_ids) keeps the rule's label above.
 FIELD_LABELS = {
-    **session_fields.labels(session_fields.SESSION_FIELDS, session_fields.DECISION_FIELDS),
+    **fields.labels(session_fields.SESSION_FIELDS, session_fields.DECISION_FIELDS),
     **FIELD_LABELS,
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +18,7 @@ from audit import clock, events, fields, origins
 from audit.db import is_duplicate, transaction
 from audit.errors import Conflict, NotFound, ValidationError, check
 from audit.fields import GENERATED_CODE, rule_spec
-from audit.text import blank, fold, too_long
+from audit.text import blank, fold
 
 # The limits live with the fields (audit/fields.py); these names stay for the forms and tests.
 CODE_MAX = fields.CODE_MAX
@@ -302,22 +302,6 @@ def history(db: Database, rule_id: int) -> list[dict]:
 # --- validation -----------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _date(value: Any, field_name: str, errors: dict) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors[field_name] = _l("Enter a date as YYYY-MM-DD.")
-        return None
-
-
 class KnownIds:
     """Every id of the referenced tables, read once: validating 10,000 rules then checks
     membership in memory instead of asking the database four times per rule."""
@@ -329,123 +313,23 @@ class KnownIds:
         }
 
 
-def _ids(
-    db: Database,
-    value: Any,
-    table: str,
-    field_name: str,
-    errors: dict,
-    known: KnownIds | None = None,
-) -> list[int]:
-    if value in (None, ""):
-        return []
-    try:
-        ids = sorted({int(v) for v in value})
-    except (TypeError, ValueError):
-        errors[field_name] = _l("Unknown value %(value)s.", value=value)
-        return []
-    if ids:
-        if known is not None:
-            found = sum(1 for i in ids if i in known.ids[table])
-        else:
-            marks = ",".join("?" * len(ids))
-            found = db.execute(
-                f"SELECT count(*) FROM {table} WHERE id IN ({marks})",
-                ids,
-            ).fetchone()[0]
-        if found != len(ids):
-            errors[field_name] = _l("Unknown value %(value)s.", value=", ".join(map(str, ids)))
-    return ids
-
-
-def _ref(
-    db: Database,
-    value: Any,
-    table: str,
-    field_name: str,
-    errors: dict,
-    known: KnownIds | None = None,
-) -> int | None:
-    ids = _ids(db, [] if value in (None, "") else [value], table, field_name, errors, known)
-    return ids[0] if ids else None
-
-
-def _limit(value: str, n: int | None, field_name: str, errors: dict) -> str:
-    if n is not None and len(value) > n:
-        errors[field_name] = too_long(n, len(value))
-    return value
-
-
-def _clean_text(db, f: fields.Field, value: Any, errors: dict, known) -> str:
-    return _limit(" ".join(_text(value).split()), f.max_length, f.key, errors)
-
-
-def _clean_long_text(db, f: fields.Field, value: Any, errors: dict, known) -> str:
-    return _limit(_text(value), f.max_length, f.key, errors)
-
-
-def _clean_integer(db, f: fields.Field, value: Any, errors: dict, known) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        value = str(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or value < 0:
-        errors[f.key] = f.invalid or _l("Enter a whole number, 0 or more.")
-        return None
-    if f.maximum is not None and value > f.maximum:
-        errors[f.key] = f.too_large or _l("At most %(n)s.", n=f.maximum)
-        return None
-    return value
-
-
-def _clean_date(db, f: fields.Field, value: Any, errors: dict, known) -> date | None:
-    return _date(value, f.key, errors)
-
-
-def _clean_choice(db, f: fields.Field, value: Any, errors: dict, known) -> str | None:
-    value = _text(value) or None
-    if value is None:
-        if f.required:
-            errors[f.key] = _l("Choose a value.")
-        return None
-    if value not in f.choices:
-        errors[f.key] = _l("Unknown value %(value)s.", value=value)
-        return None
-    return value
-
-
-def _clean_choices(db, f: fields.Field, value: Any, errors: dict, known) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    keys = [_text(v) for v in items if _text(v)]
-    bad = [k for k in keys if k not in f.choices]
-    if bad:
-        errors[f.key] = _l("Unknown value %(value)s.", value=", ".join(bad))
-    return [k for k in f.choices if k in keys]  # fixed order, no duplicates
-
-
-def _clean_reference(db, f: fields.Field, value: Any, errors: dict, known) -> int | None:
-    return _ref(db, value, f.table, f.key, errors, known)
-
-
-def _clean_references(db, f: fields.Field, value: Any, errors: dict, known) -> list[int]:
-    return _ids(db, value, f.table, f.key, errors, known)
-
-
-# How a typed value is cleaned, per kind of field; the field gives the limits and messages.
-CLEANERS: dict[str, Callable[..., Any]] = {
-    fields.TEXT: _clean_text,
-    fields.LONG_TEXT: _clean_long_text,
-    fields.INTEGER: _clean_integer,
-    fields.DATE: _clean_date,
-    fields.CHOICE: _clean_choice,
-    fields.CHOICES: _clean_choices,
-    fields.REFERENCE: _clean_reference,
-    fields.REFERENCES: _clean_references,
-}
+def _check_exist(
+    db: Database, f: fields.Field, value: Any, errors: dict, known: KnownIds | None
+) -> None:
+    """A REFERENCE(S) field's ids, cleaned by fields.clean_value, name rows that exist."""
+    ids = value if isinstance(value, list) else [] if value is None else [value]
+    if not ids:
+        return
+    if known is not None:
+        found = sum(1 for i in ids if i in known.ids[f.table])
+    else:
+        marks = ",".join("?" * len(ids))
+        found = db.execute(
+            f"SELECT count(*) FROM {f.table} WHERE id IN ({marks})",
+            ids,
+        ).fetchone()[0]
+    if found != len(ids):
+        errors[f.key] = _l("Unknown value %(value)s.", value=", ".join(map(str, ids)))
 
 
 def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None) -> dict[str, Any]:
@@ -464,9 +348,9 @@ def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None
         f = spec.by_key.get(name)
         if f is None or not f.editable:
             continue
-        out[name] = CLEANERS[f.kind](db, f, value, errors, known)
-        if f.check is not None and name not in errors and (problem := f.check(out[name])):
-            errors[name] = problem
+        out[name] = fields.clean_value(f, value, errors)
+        if f.kind in (fields.REFERENCE, fields.REFERENCES) and name not in errors:
+            _check_exist(db, f, out[name], errors, known)
     check(errors)
     return out
 
@@ -503,21 +387,13 @@ def _history_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _to_db(kind: str, value: Any) -> Any:
-    if kind == fields.CHOICES:
-        return ",".join(value)
-    if kind == fields.DATE and isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
 def _columns(values: Mapping[str, Any]) -> dict[str, Any]:
     by_key = rule_spec().by_key
     row = {}
     for name, value in values.items():
         kind = by_key[name].kind if name in by_key else fields.TEXT
         if kind != fields.REFERENCES:  # kept in link tables (_write_scope)
-            row[name] = _to_db(kind, value)
+            row[name] = fields.to_db(kind, value)
     row["org_wide"] = int(not values["team_ids"] and not values["location_ids"])
     row["search_text"] = _search_text(values)
     return row

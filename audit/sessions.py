@@ -16,7 +16,7 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, figures, register, rules, session_fields
+from audit import clock, events, fields, figures, register, rules, session_fields
 from audit.access import EDITORS, VOTERS
 from audit.db import compact, transaction
 from audit.errors import Conflict, NotFound, check
@@ -386,12 +386,12 @@ def in_other_open_sessions(
 # --- writing --------------------------------------------------------------------------------
 
 
-def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
-    """The session's fields cleaned one by one (session_fields), then what concerns the
+def clean(db: Database, given: dict[str, Any]) -> dict[str, Any]:
+    """The session's fields cleaned one by one (fields.clean), then what concerns the
     database and more than one field: the teams and rules exist, the rules apply to the teams,
     the closing time comes after the opening, and an empty quorum is the teams' default."""
     errors: dict[str, Any] = {}
-    out = session_fields.clean(FIELDS, fields, errors)
+    out = fields.clean(FIELDS, given, errors)
     team_ids, rule_ids = out["team_ids"], out["rule_ids"]
     if team_ids and "team_ids" not in errors:
         marks = ",".join("?" * len(team_ids))
@@ -424,7 +424,7 @@ def clean(db: Database, fields: dict[str, Any]) -> dict[str, Any]:
 
 def _stored(values: dict[str, Any]) -> dict[str, Any]:
     """The session's own columns, as both create and update write them."""
-    return {**session_fields.stored(FIELDS, values), "updated_at": clock.now_iso()}
+    return {**fields.stored(FIELDS, values), "updated_at": clock.now_iso()}
 
 
 def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: list[int]) -> None:
@@ -437,11 +437,11 @@ def _write_links(db: Database, session_id: int, team_ids: list[int], rule_ids: l
 
 
 def _summary(values: dict[str, Any]) -> dict[str, Any]:
-    return session_fields.summary(FIELDS, values)
+    return fields.summary(FIELDS, values)
 
 
-def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
-    values = clean(db, fields)
+def create_session(db: Database, actor: User, **given: Any) -> ReviewSession:
+    values = clean(db, given)
     stamp = clock.now_iso()
     with transaction(db):
         row = {**_stored(values), "facilitator_id": actor.id, "created_at": stamp}
@@ -463,10 +463,10 @@ def create_session(db: Database, actor: User, **fields: Any) -> ReviewSession:
 
 
 def update_session(
-    db: Database, actor: User, session_id: int, *, expected_version: int | None = None, **fields
+    db: Database, actor: User, session_id: int, *, expected_version: int | None = None, **given
 ) -> ReviewSession:
     """Change a draft session: once it is open, the rules and teams before the team stay put."""
-    values = clean(db, fields)
+    values = clean(db, given)
     with transaction(db):
         old = get_session(db, session_id)
         if old.state != "draft":
@@ -482,7 +482,7 @@ def update_session(
             [*row.values(), session_id],
         )
         _write_links(db, session_id, values["team_ids"], values["rule_ids"])
-        before = _summary(session_fields.current(FIELDS, old))
+        before = _summary(fields.current(FIELDS, old))
         changes = events.diff(before, _summary(values), before)
         if changes:
             events.record(db, actor, "review_session", session_id, "update", changes)

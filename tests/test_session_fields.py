@@ -9,9 +9,10 @@ import pytest
 from flask_babel import force_locale
 from flask_wtf import FlaskForm
 
-from audit import decisions, events, history, session_fields, sessions
+from audit import decisions, events, fields, history, sessions
 from audit.errors import ValidationError
-from audit.session_fields import DECISION_FIELDS, SESSION_FIELDS, Field
+from audit.fields import REFERENCES, TEXT, Field
+from audit.session_fields import DECISION_FIELDS, SESSION_FIELDS
 from audit.text import too_long
 from audit.views import sessions as session_views
 from tests.conftest import make_rule, make_team, make_user
@@ -53,14 +54,14 @@ def test_form_and_history_say_the_words_of_the_table(app, lang, table, form_clas
 def test_limits_and_required_messages_come_from_the_table(app):
     with app.test_request_context():
         form = session_views.SessionForm(
-            meta={"csrf": False}, data={"title": "x" * (SESSION_FIELDS["title"].limit + 1)}
+            meta={"csrf": False}, data={"title": "x" * (SESSION_FIELDS["title"].max_length + 1)}
         )
         form.validate()
         assert form.title.errors == [str(too_long(200, 201))]
-        assert form.team_ids.errors == [str(SESSION_FIELDS["team_ids"].required)]
+        assert form.team_ids.errors == [str(SESSION_FIELDS["team_ids"].missing)]
         decision = session_views.DecisionForm(meta={"csrf": False}, data={"rationale": ""})
         decision.validate()
-        assert decision.rationale.errors == [str(DECISION_FIELDS["rationale"].required)]
+        assert decision.rationale.errors == [str(DECISION_FIELDS["rationale"].missing)]
 
 
 def test_session_and_decision_forms_never_cut_pasted_text(app, login_as, db, world):
@@ -80,12 +81,12 @@ def test_session_and_decision_forms_never_cut_pasted_text(app, login_as, db, wor
 @pytest.mark.parametrize(
     "fields, field, message",
     [
-        ({"title": " "}, "title", SESSION_FIELDS["title"].required),
+        ({"title": " "}, "title", SESSION_FIELDS["title"].missing),
         ({"title": "x" * 201}, "title", too_long(200, 201)),
         ({"mode": "fax"}, "mode", "Unknown value fax."),
         ({"team_ids": ["x"]}, "team_ids", SESSION_FIELDS["team_ids"].invalid),
-        ({"rule_ids": []}, "rule_ids", SESSION_FIELDS["rule_ids"].required),
-        ({"rule_ids": list(range(1, 102))}, "rule_ids", SESSION_FIELDS["rule_ids"].too_many),
+        ({"rule_ids": []}, "rule_ids", SESSION_FIELDS["rule_ids"].missing),
+        ({"rule_ids": list(range(1, 102))}, "rule_ids", SESSION_FIELDS["rule_ids"].too_large),
         ({"opens_at": "tomorrow"}, "opens_at", "Enter a date and time."),
         ({"quorum": "-1"}, "quorum", "Enter a whole number from 0 to 1000000."),
     ],
@@ -112,7 +113,7 @@ def test_stored_columns_and_the_history_follow_the_table(db, world):
 
 
 def _values(session, **changes):
-    return {**session_fields.current(SESSION_FIELDS, session), **changes}
+    return {**fields.current(SESSION_FIELDS, session), **changes}
 
 
 def test_a_decisions_fields_are_cleaned_by_the_table(db, world):
@@ -149,21 +150,44 @@ def test_a_decisions_fields_are_cleaned_by_the_table(db, world):
 
 def test_a_field_added_to_the_table_reaches_the_form_and_clean(app):
     # One line in a table is a field: the form shows it, clean() cleans it by its kind.
-    extra = Field("venue", "Venue", "line", 20, required="Where?", column=False)
-    table = {**SESSION_FIELDS, "venue": extra}
+    extra = Field("venue", "Venue", TEXT, 20, required=True, missing="Where?")
+    helpers = Field("helper_ids", "Helpers", REFERENCES, table="users")
+    table = {**SESSION_FIELDS, "venue": extra, "helper_ids": helpers}
     form_class = session_views._form_class("WithVenue", FlaskForm, table)
     with app.test_request_context():
         form = form_class(meta={"csrf": False})
         assert str(form.venue.label.text) == "Venue"
         errors: dict = {}
-        cleaned = session_fields.clean({"venue": extra}, {"venue": "  De   Tuin "}, errors)
+        cleaned = fields.clean({"venue": extra}, {"venue": "  De   Tuin "}, errors)
         assert cleaned == {"venue": "De Tuin"} and errors == {}
-        session_fields.clean({"venue": extra}, {"venue": ""}, errors)
+        fields.clean({"venue": extra}, {"venue": ""}, errors)
         assert errors == {"venue": "Where?"}
-    assert session_fields.labels(table)["venue"] == "Venue"
-    assert "venue" not in session_fields.stored(table, {**dict.fromkeys(table), "anonymous": 1})
+    assert fields.labels(table)["venue"] == "Venue"
+    # Ids are kept in a link table, not a column of the entity's own.
+    assert "helper_ids" not in fields.stored(table, {**dict.fromkeys(table), "anonymous": 1})
 
 
 def test_an_unknown_kind_is_refused_at_once():
     with pytest.raises(ValueError):
         Field("x", "X", "colour")
+
+
+def test_rule_session_and_decision_fields_share_one_vocabulary(app):
+    # One Field class and one set of kinds: a one-line text is cleaned the same way whichever
+    # table it stands in; only the field's own messages and limits differ.
+    tables = (fields.rule_spec().by_key, SESSION_FIELDS, DECISION_FIELDS)
+    for spec in tables:
+        for f in spec.values():
+            assert isinstance(f, Field) and f.kind in fields.KINDS, f.key
+    rule_title = fields.rule_field("title")
+    session_title = SESSION_FIELDS["title"]
+    assert rule_title.kind == session_title.kind == TEXT
+    with app.test_request_context(), force_locale("en"):
+        for f in (rule_title, session_title):
+            errors: dict = {}
+            assert fields.clean_value(f, "  Niet   alleen \n", errors) == "Niet alleen"
+            fields.clean_value(f, " ", errors)
+            assert str(errors[f.key]) == "Enter a title."
+    minutes = fields.rule_field("minutes_per_week")
+    new_minutes = DECISION_FIELDS["new_minutes_per_week"]
+    assert minutes.kind == new_minutes.kind and minutes.maximum == new_minutes.maximum

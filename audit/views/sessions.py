@@ -31,10 +31,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import ballots, decisions, organisation, rules, session_fields, sessions
+from audit import ballots, decisions, fields, organisation, rules, sessions
 from audit.access import EDITORS, READERS, VOTERS, allow
 from audit.db import get_db
-from audit.session_fields import Field
+from audit.fields import Field
 from audit.views.helpers import (
     MaxLength,
     Problems,
@@ -59,22 +59,22 @@ def _local_zone() -> ZoneInfo:
 def _form_field(spec: Field, **options: Any):
     """The form field a session or decision field is shown with, by its kind: its label, limit
     and required message come from the table (session_fields), so form and domain agree."""
-    checks: list = [DataRequired(message=spec.required)] if spec.required is not None else []
-    if spec.kind in ("line", "text"):
-        field = StringField if spec.kind == "line" else TextAreaField
+    checks: list = [DataRequired(message=spec.missing)] if spec.required else []
+    if spec.kind in (fields.TEXT, fields.LONG_TEXT):
+        field = StringField if spec.kind == fields.TEXT else TextAreaField
         # MaxLength, not Length: no maxlength attribute that cuts pasted text unsaid.
-        limit = [MaxLength(spec.limit)] if spec.limit is not None else []
+        limit = [MaxLength(spec.max_length)] if spec.max_length is not None else []
         return field(spec.label, validators=checks + limit, **options)
-    if spec.kind == "choice":
+    if spec.kind == fields.CHOICE:
         return RadioField(
             spec.label,
             choices=lambda: choices((spec.choices or {}).items()),
             default=spec.default,
             **options,
         )
-    if spec.kind == "flag":
+    if spec.kind == fields.FLAG:
         return BooleanField(spec.label, default=spec.default, **options)
-    if spec.kind in ("id_set", "id_list"):
+    if spec.kind == fields.REFERENCES:
         return SelectMultipleField(
             spec.label,
             coerce=int_id,
@@ -83,19 +83,19 @@ def _form_field(spec: Field, **options: Any):
             option_widget=CheckboxInput(),
             **options,
         )
-    if spec.kind == "time":
+    if spec.kind == fields.MOMENT:
         return DateTimeLocalField(spec.label, validators=[Optional()], **options)
-    if spec.kind == "count":
+    if spec.kind == fields.INTEGER:
         return IntegerField(
-            spec.label, validators=[Optional(), NumberRange(min=0, max=spec.limit)], **options
+            spec.label, validators=[Optional(), NumberRange(min=0, max=spec.maximum)], **options
         )
     raise ValueError(f"no form field for kind {spec.kind!r}")
 
 
 def _form_class(name: str, base: type[FlaskForm], table: dict[str, Field], **options: Any):
     """``base`` with a form field for every field of the table (``options`` per key)."""
-    fields = {key: _form_field(spec, **options.get(key, {})) for key, spec in table.items()}
-    return type(name, (base,), fields)
+    members = {key: _form_field(spec, **options.get(key, {})) for key, spec in table.items()}
+    return type(name, (base,), members)
 
 
 class _SessionForm(FlaskForm):
@@ -106,7 +106,7 @@ class _SessionForm(FlaskForm):
         zone = _local_zone()
         values = {key: self[key].data for key in sessions.FIELDS}
         for key, spec in sessions.FIELDS.items():
-            if spec.kind == "time" and values[key] is not None:
+            if spec.kind == fields.MOMENT and values[key] is not None:
                 values[key] = values[key].replace(tzinfo=zone)
         return values
 
@@ -114,9 +114,9 @@ class _SessionForm(FlaskForm):
 def _session_form_data(session: sessions.ReviewSession) -> dict:
     """A session's fields as its form shows them: times in the organisation's zone."""
     zone = _local_zone()
-    data = {**session_fields.current(sessions.FIELDS, session), "version": session.version}
+    data = {**fields.current(sessions.FIELDS, session), "version": session.version}
     for key, spec in sessions.FIELDS.items():
-        if spec.kind == "time" and data[key] is not None:
+        if spec.kind == fields.MOMENT and data[key] is not None:
             data[key] = data[key].astimezone(zone).replace(tzinfo=None)
     return data
 
