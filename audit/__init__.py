@@ -7,8 +7,9 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from audit import access, config, db, i18n, ratelimit, web
+from audit import access, config, i18n, ratelimit, web
 from audit.config import ROOT
+from audit.store import db
 
 csrf = CSRFProtect()
 

@@ -4,9 +4,10 @@ A view says ``@allow(*EDITORS)`` or ``@public``; a before-request hook enforces 
 A view without a declaration is refused for everybody, so a new route cannot be open by
 accident (and a test walks the URL map to make sure every route has one).
 
-The groups of roles are named here and nowhere else: views, domain modules and templates use
-these names, and a link or menu item asks ``may_open(endpoint)`` (the route's own
-declaration) instead of repeating who may follow it.
+The groups of roles are named once, in ``audit/domain/roles.py`` (the domain needs them too:
+who votes, who runs a session); views and templates use these names, and a link or menu item
+asks ``may_open(endpoint)`` (the route's own declaration) instead of repeating who may follow
+it.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from typing import TypeVar
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
+# The groups of roles are the domain's (audit/domain/roles.py); the web layer names them from
+# there, so views and templates say ``EDITORS`` and never list roles themselves.
+from audit.domain.roles import (  # noqa: F401 - the names views import from here
+    ADMINS,
+    ALL_ROLES,
+    EDITORS,
+    FIGURE_READERS,
+    READERS,
+    ROLES,
+    VOTERS,
+)
+
 PUBLIC = "public"
-# Every role, from the most to the least it may do.
-ROLES = ("admin", "quality", "member", "viewer")
-ALL_ROLES = frozenset(ROLES)
-READERS = tuple(sorted(ALL_ROLES))
-# Who changes the register and runs review sessions.
-EDITORS = ("admin", "quality")
-ADMINS = ("admin",)
-# Who votes in a review session: viewers read, they never vote.
-VOTERS = ("member", "quality", "admin")
-# Who sees the figures (dashboard and reports): team members see their own sessions instead.
-FIGURE_READERS = ("admin", "quality", "viewer")
 
 F = TypeVar("F", bound=Callable)
 

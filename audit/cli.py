@@ -17,21 +17,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from audit import (
-    backup,
-    demo,
-    figures,
-    organisation,
-    register,
-    users,
-    xlsx_export,
-    xlsx_import,
-    xlsx_reader,
-    xlsx_template,
-)
-from audit.db import open_app_db
-from audit.errors import AuditError
-from audit.register import RuleFilter
+from audit import demo
+from audit.core.errors import AuditError
+from audit.domain import figures, organisation, register, users
+from audit.domain.register import RuleFilter
+from audit.store import backup
+from audit.store.db import open_app_db
+from audit.xlsx import export as xlsx_export
+from audit.xlsx import importer as xlsx_import
+from audit.xlsx import reader as xlsx_reader
+from audit.xlsx import template as xlsx_template
 
 
 class CommandError(click.ClickException):

@@ -27,7 +27,7 @@ DEFAULTS = {
     "SESSION_COOKIE_NAME": "rule_audit_session",
     "IMPORT_MAX_BYTES": 10 * 1024 * 1024,  # the largest workbook an import accepts
     "IMPORT_MAX_ROWS": 50_000,
-    # What reading one workbook may cost; it is read in a worker process (audit/xlsx_reader.py).
+    # What reading one workbook may cost; it is read in a worker process (audit/xlsx/reader.py).
     "IMPORT_MAX_COLUMNS": 200,
     "IMPORT_MAX_CELLS": 2_000_000,
     "IMPORT_MAX_UNPACKED": 200 * 1024 * 1024,  # bytes actually inflated, not those declared

@@ -10,10 +10,19 @@ import secrets
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import ballots, categories, decisions, organisation, protocols, rules, sessions, users
-from audit.db import transaction
-from audit.errors import AuditError
-from audit.schema import DEFAULT_REFERENCE_LABEL_EN, DEFAULT_REFERENCE_LABEL_NL
+from audit.core.errors import AuditError
+from audit.domain import (
+    ballots,
+    categories,
+    decisions,
+    organisation,
+    protocols,
+    rules,
+    sessions,
+    users,
+)
+from audit.store.db import transaction
+from audit.store.schema import DEFAULT_REFERENCE_LABEL_EN, DEFAULT_REFERENCE_LABEL_NL
 
 ORGANISATION = "Zorgcentrum De Lindehof"
 LOCATIONS = ["Lindehof Noord", "Lindehof Zuid"]

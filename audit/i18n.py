@@ -8,8 +8,8 @@ from flask import Flask, g, has_request_context, session
 from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
 from flask_login import current_user
 
-from audit import organisation
-from audit.db import get_db
+from audit.domain import organisation
+from audit.store.db import get_db
 
 LANGUAGES = {"nl": "Nederlands", "en": "English"}
 

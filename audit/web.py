@@ -16,10 +16,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from audit import users
 from audit.access import may_open
-from audit.db import SQLITE_INT_MAX, close_db, get_db, problem_kind
+from audit.domain import users
 from audit.i18n import LANGUAGES
+from audit.store.db import SQLITE_INT_MAX, close_db, get_db, problem_kind
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

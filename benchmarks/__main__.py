@@ -59,7 +59,7 @@ def database(scale: float, fresh: bool) -> tuple[Path, dict]:
 
 def copy_of(path: Path, folder: Path) -> Path:
     """A private copy, so no measurement changes the cached database."""
-    from audit.db import connect
+    from audit.store.db import connect
 
     target = folder / path.name
     source = connect(path)
@@ -241,7 +241,7 @@ def exports(path: Path, folder: Path) -> dict:
 
 
 def imports(report: Path, folder: Path, scale: float) -> dict:
-    from audit.db import init_db
+    from audit.store.db import init_db
 
     target = folder / f"import-{scale}.sqlite3"
     init_db(target)

@@ -11,10 +11,10 @@ import random
 import time
 from pathlib import Path
 
-from audit import (
+from audit import create_app
+from audit.domain import (
     ballots,
     categories,
-    create_app,
     decisions,
     organisation,
     protocols,
@@ -22,8 +22,8 @@ from audit import (
     sessions,
     users,
 )
-from audit.db import connect, transaction
-from audit.origins import ORIGINS
+from audit.domain.origins import ORIGINS
+from audit.store.db import connect, transaction
 
 PASSWORD = "benchmark password"
 WORDS = [

@@ -33,7 +33,7 @@ def peak_mb(status: Path = STATUS) -> float:
 class ChildrenPeak:
     """The highest VmHWM of this process's children while the block runs, in MB.
 
-    An import reads the workbook in a worker process of its own (audit/xlsx_worker.py), whose
+    An import reads the workbook in a worker process of its own (audit/xlsx/worker.py), whose
     memory VmHWM of this process leaves out: its children are polled from /proc instead. VmHWM
     only grows, so a poll shortly before a child ends sees its peak.
     """
@@ -85,10 +85,11 @@ def _app(database: str):
 
 def _register_rows(database: str) -> tuple[list[str], list[list]]:
     """The Register sheet's header and rows, as plain values (for the reference writers)."""
-    from audit import register, rules, xlsx_export
-    from audit.db import connect
-    from audit.register import RuleFilter
-    from audit.xlsx_columns import COLUMNS
+    from audit.domain import register, rules
+    from audit.domain.register import RuleFilter
+    from audit.store.db import connect
+    from audit.xlsx import export as xlsx_export
+    from audit.xlsx.columns import COLUMNS
 
     app = _app(database)
     db = connect(database)
@@ -111,8 +112,8 @@ def baseline() -> dict:
 
 
 def export(database: str, out: str) -> dict:
-    from audit import xlsx_export
-    from audit.db import connect
+    from audit.store.db import connect
+    from audit.xlsx import export as xlsx_export
 
     app = _app(database)
     db = connect(database)
@@ -127,9 +128,9 @@ def export_register_only(database: str, out: str) -> dict:
     from flask_babel import force_locale
     from openpyxl import Workbook
 
-    from audit import xlsx_export
-    from audit.db import connect
-    from audit.register import RuleFilter
+    from audit.domain.register import RuleFilter
+    from audit.store.db import connect
+    from audit.xlsx import export as xlsx_export
 
     app = _app(database)
     db = connect(database)
@@ -174,8 +175,8 @@ def xlsxwriter_constant_memory(database: str, out: str) -> dict:
 
 def import_workbook(database: str, workbook: str) -> dict:
     """Check and import a whole Register sheet into an empty database."""
-    from audit import xlsx_import
-    from audit.db import connect
+    from audit.store.db import connect
+    from audit.xlsx import importer as xlsx_import
 
     app = _app(database)
     db = connect(database)

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from audit import ballots, clock, sessions
-from audit.db import connect
-from audit.users import User
+from audit.core import clock
+from audit.domain import ballots, sessions
+from audit.domain.users import User
+from audit.store.db import connect
 from tests.conftest import Auth
 
 TIME = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?")
@@ -26,7 +27,7 @@ START = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 
 
 class Clock:
-    """audit.clock moved by the test: every timestamp the app writes comes from it."""
+    """audit.core.clock moved by the test: every timestamp the app writes comes from it."""
 
     def __init__(self, start: datetime = START) -> None:
         clock.set(start)  # tests/conftest.py puts the real time back after the test
@@ -225,7 +226,7 @@ def difference_attack(before: dict | None, after: dict | None) -> dict[int, str]
 
 def close_read_reopen(db, actor, session_id: int) -> tuple[dict | None, bool]:
     """Close, read the results, try to reopen: (what was read, whether the reopen worked)."""
-    from audit.errors import Conflict
+    from audit.core.errors import Conflict
 
     sessions.close_session(db, actor, session_id)
     read = tallies(ballots.results(db, sessions.get_session(db, session_id)))

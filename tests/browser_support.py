@@ -17,7 +17,7 @@ import pytest
 
 from audit import create_app, demo
 from audit.config import ROOT
-from audit.db import connect
+from audit.store.db import connect
 from tests.servers import CHROMIUM_ARGS, DESKTOP, chromium_path, start_server
 
 # Screenshots go to a temporary folder unless this names a folder (relative to the checkout),

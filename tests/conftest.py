@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from audit import clock, create_app, organisation, rules, users
-from audit.db import connect
+from audit import create_app
+from audit.core import clock
+from audit.domain import organisation, rules, users
+from audit.store.db import connect
 
 PASSWORD = "correct horse"
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit import protocols, sessions
 from audit.access import PUBLIC, access_of
+from audit.domain import protocols, sessions
 from tests.conftest import Auth, make_rule, make_team, make_user
 
 ALL = {"admin", "quality", "member", "viewer"}

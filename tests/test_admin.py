@@ -1,6 +1,6 @@
 import pytest
 
-from audit import events, organisation, users
+from audit.domain import events, organisation, users
 from tests.conftest import make_team, make_user, post
 
 

@@ -6,8 +6,8 @@ import re
 import pytest
 from werkzeug.security import check_password_hash
 
-from audit import events, users
-from audit.errors import ValidationError
+from audit.core.errors import ValidationError
+from audit.domain import events, users
 from tests.conftest import PASSWORD, Auth, make_team, make_user, post
 
 

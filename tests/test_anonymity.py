@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from audit import backup, ballots, create_app, events, sessions, users
-from audit.db import apply_migrations, connect
-from audit.errors import Conflict
+from audit import create_app
+from audit.core.errors import Conflict
+from audit.domain import ballots, events, sessions, users
+from audit.store import backup
+from audit.store.db import apply_migrations, connect
 from tests import anonymity_attacks as attack
 from tests.conftest import Auth, make_rule, make_team, make_user, post
 
@@ -362,8 +364,8 @@ def test_closing_an_anonymous_session_asks_for_confirmation(app, db, world):
 
 
 def test_migration_unlinks_old_ballots(tmp_path, monkeypatch):
-    from audit import db as db_module
-    from audit import schema
+    from audit.store import db as db_module
+    from audit.store import schema
 
     path = tmp_path / "old.sqlite3"
     old = connect(path)

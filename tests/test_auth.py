@@ -2,7 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from audit import clock, events, users
+from audit.core import clock
+from audit.domain import events, users
 from tests.conftest import PASSWORD, Auth, csrf_token, make_user, post
 
 
@@ -216,7 +217,7 @@ def test_unknown_language_is_refused(client, db):
 
 
 def test_organisation_default_language(client, db):
-    from audit import organisation
+    from audit.domain import organisation
 
     make_user(db, "anna")
     assert 'lang="nl"' in client.get("/login").get_data(as_text=True)

@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
-from audit import backup, rules
-from audit.db import connect
+from audit.domain import rules
+from audit.store import backup
+from audit.store.db import connect
 from tests.conftest import make_rule
 from tests.servers import CLI, start_server
 

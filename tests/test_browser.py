@@ -14,8 +14,8 @@ import re
 import openpyxl
 import pytest
 
-from audit import rules, sessions, users
-from audit.db import connect
+from audit.domain import rules, sessions, users
+from audit.store.db import connect
 from tests.browser_support import login, shoot, switch_language
 from tests.servers import PHONE
 

@@ -12,8 +12,9 @@ import re
 
 import pytest
 
-from audit import categories, create_app, organisation, rules, sessions, users
-from audit.db import connect
+from audit import create_app
+from audit.domain import categories, organisation, rules, sessions, users
+from audit.store.db import connect
 from tests.servers import CHROMIUM_ARGS, DESKTOP, PHONE, chromium_path, start_server
 
 pytestmark = pytest.mark.browser

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit import sessions
-from audit.db import connect
+from audit.domain import sessions
+from audit.store.db import connect
 from tests.browser_support import login, switch_language
 from tests.servers import PHONE
 
@@ -49,7 +49,7 @@ def test_the_session_builder_with_flags_fits_a_phone(watch, demo_server, lang):
 @pytest.mark.parametrize("lang", ["nl", "en"])
 def test_the_confirm_page_with_flags_fits_a_phone(watch, demo_server, lang):
     """The confirm page before opening names the same flags, badges in a list item."""
-    from audit import users
+    from audit.domain import users
 
     db = connect(demo_server.database)
     try:

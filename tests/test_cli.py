@@ -2,7 +2,8 @@ import urllib.request
 
 import pytest
 
-from audit import cli, demo, organisation, users
+from audit import cli, demo
+from audit.domain import organisation, users
 from tests.conftest import make_team
 from tests.servers import start_server
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import audit
-from audit import clock, events, register, rules, sessions, users
+from audit.core import clock
+from audit.domain import events, register, rules, sessions, users
 from tests.conftest import PASSWORD, make_rule, make_team, make_user
 
 MOMENT = datetime(2031, 5, 6, 10, 0, 0, tzinfo=UTC)
@@ -22,13 +23,13 @@ def _modules():
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_keeps_its_own_copy_of_the_clock(path):
-    """``from audit.clock import now`` binds the function at import time, so setting the clock
+    """``from audit.core.clock import now`` binds the function at import time, so setting the clock
     would pass that module by; every module looks the clock up when it calls it."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     copied = [
         alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.module == "audit.clock"
+        if isinstance(node, ast.ImportFrom) and node.module == "audit.core.clock"
         for alias in node.names
     ]
     assert copied == [], f"{path.name}: call clock.{copied[0]}() instead"

@@ -2,9 +2,9 @@ import sqlite3
 
 import pytest
 
-from audit import events
-from audit.db import apply_migrations, connect, init_db, transaction
-from audit.schema import MIGRATIONS
+from audit.domain import events
+from audit.store.db import apply_migrations, connect, init_db, transaction
+from audit.store.schema import MIGRATIONS
 
 
 def test_migrations_applied_twice_are_a_no_op(tmp_path):

@@ -5,15 +5,17 @@ import sqlite3
 
 import pytest
 
-from audit import create_app, decisions, rules, sessions
-from audit.db import connect
+from audit import create_app
+from audit.domain import decisions, rules, sessions
+from audit.store.db import connect
 from tests.conftest import make_rule, make_team, make_user, post
 from tests.faults import kill_midway
 
 PRELUDE = """
 import pathlib, time
-from audit import create_app, decisions, events, rules, sessions, users
-from audit.db import connect
+from audit import create_app
+from audit.domain import decisions, events, rules, sessions, users
+from audit.store.db import connect
 app = create_app({{"SECRET_KEY": "x", "DATABASE": {database!r}}})
 db = connect(app.config["DATABASE"])
 marker = pathlib.Path({marker!r})
@@ -137,7 +139,7 @@ def broken_database(monkeypatch):
     """Make every request's connection fail on writes, as a read-only file or full disk does."""
 
     def install(pragma):
-        from audit import db as db_module
+        from audit.store import db as db_module
 
         original = db_module.connect
 

@@ -1,4 +1,4 @@
-"""The rule's field table (audit/fields.py) is the one place a field is named: a field added
+"""The rule's field table (audit/domain/fields.py) is the one place a field is named: a field added
 there (and to the database) reaches the form, the history, the register download, the import
 template and the importer, and every one of them calls a field by the same label."""
 
@@ -14,9 +14,12 @@ import pytest
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from audit import fields, rules, xlsx_export, xlsx_import, xlsx_template
-from audit.fields import Field
-from audit.history import HistoryLookup
+from audit.domain import fields, rules
+from audit.domain.fields import Field
+from audit.domain.history import HistoryLookup
+from audit.xlsx import export as xlsx_export
+from audit.xlsx import importer as xlsx_import
+from audit.xlsx import template as xlsx_template
 from tests.conftest import Auth, make_rule, make_user, post
 
 NOTE = "handover_note"

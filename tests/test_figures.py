@@ -5,9 +5,10 @@ import re
 
 import pytest
 
-from audit import categories, decisions, demo, figures, organisation, rules, sessions
-from audit.figures import Scope
-from audit.users import find_user
+from audit import demo
+from audit.domain import categories, decisions, figures, organisation, rules, sessions
+from audit.domain.figures import Scope
+from audit.domain.users import find_user
 from tests.conftest import make_rule, make_team, make_user
 
 

@@ -7,8 +7,9 @@ import openpyxl
 import pytest
 from flask_babel import force_locale
 
-from audit import categories, protocols, register, xlsx_export
-from audit.register import RuleFilter
+from audit.domain import categories, protocols, register
+from audit.domain.register import RuleFilter
+from audit.xlsx import export as xlsx_export
 from tests.conftest import make_rule, make_team
 
 

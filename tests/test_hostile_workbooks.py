@@ -27,9 +27,11 @@ from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from audit import uploads, users, xlsx_import
-from audit.xlsx_import import ImportFileError
-from audit.xlsx_reader import Limits, open_workbook
+from audit.domain import users
+from audit.xlsx import importer as xlsx_import
+from audit.xlsx import uploads
+from audit.xlsx.importer import ImportFileError
+from audit.xlsx.reader import Limits, open_workbook
 from tests import hostile_files as hostile
 from tests.conftest import csrf_token
 
@@ -72,7 +74,7 @@ def _workers() -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if f"\nPPid:\t{os.getpid()}\n" in status and b"xlsx_worker" in command:
+        if f"\nPPid:\t{os.getpid()}\n" in status and b"xlsx/worker.py" in command:
             found.append(int(entry.name))
     return found
 
@@ -218,8 +220,8 @@ def test_openpyxl_reads_with_defusedxml_and_without_lxml(tmp_path):
     script = (
         "import sys\n"
         f"sys.path.insert(0, {str(Path(xlsx_import.__file__).parent)!r})\n"
-        "import xlsx_worker\n"
-        "xlsx_worker._import_openpyxl()\n"
+        "import worker\n"
+        "worker._import_openpyxl()\n"
         "import openpyxl\n"
         "loaded = [sys.modules.get(name) is not None for name in ('lxml', 'numpy')]\n"
         "print(openpyxl.DEFUSEDXML, openpyxl.LXML, *loaded)\n"
@@ -279,9 +281,9 @@ def test_the_worker_keeps_a_stricter_limit_it_was_given():
     script = (
         "import resource, sys\n"
         f"sys.path.insert(0, {str(Path(xlsx_import.__file__).parent)!r})\n"
-        "import xlsx_worker\n"
+        "import worker\n"
         "resource.setrlimit(resource.RLIMIT_CPU, (20, 20))\n"
-        "xlsx_worker.limit_self({'seconds': 60, 'memory_mb': 256})\n"
+        "worker.limit_self({'seconds': 60, 'memory_mb': 256})\n"
         "print(resource.getrlimit(resource.RLIMIT_CPU), resource.getrlimit(resource.RLIMIT_AS))\n"
     )
     done = subprocess.run(

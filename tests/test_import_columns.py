@@ -7,7 +7,7 @@ import re
 import openpyxl
 import pytest
 
-from audit import xlsx_import
+from audit.xlsx import importer as xlsx_import
 from tests.conftest import csrf_token
 
 

@@ -8,7 +8,8 @@ import re
 import openpyxl
 import pytest
 
-from audit import events, rules, xlsx_import
+from audit.domain import events, rules
+from audit.xlsx import importer as xlsx_import
 from tests.conftest import csrf_token, make_rule, make_team
 
 

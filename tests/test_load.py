@@ -15,8 +15,9 @@ import urllib.request
 
 import pytest
 
-from audit import create_app, sessions
-from audit.db import connect
+from audit import create_app
+from audit.domain import sessions
+from audit.store.db import connect
 from tests.conftest import PASSWORD, make_rule, make_team, make_user
 from tests.servers import start_server
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from audit import ballots, create_app, sessions
-from audit.db import connect
-from audit.errors import Conflict
+from audit import create_app
+from audit.core.errors import Conflict
+from audit.domain import ballots, sessions
+from audit.store.db import connect
 from tests import anonymity_attacks as attack
 from tests.conftest import make_rule, make_team, make_user
 

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from audit import create_app
-from audit.db import connect
+from audit.store.db import connect
 from tests.conftest import PASSWORD, make_rule, make_user
 from tests.servers import start_server
 

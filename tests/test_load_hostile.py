@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from audit import create_app
-from audit.db import connect
+from audit.store.db import connect
 from tests import hostile_files as hostile
 from tests.conftest import PASSWORD, make_user
 from tests.servers import start_server
@@ -123,7 +123,7 @@ class WorkerMemory:
                 try:
                     if parent not in (entry / "status").read_text():
                         continue
-                    if b"xlsx_worker" not in (entry / "cmdline").read_bytes():
+                    if b"xlsx/worker.py" not in (entry / "cmdline").read_bytes():
                         continue
                     self.peak_kb = max(self.peak_kb, _hwm_kb(int(entry.name)))
                     self.workers.add(int(entry.name))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from audit import create_app
-from audit.db import connect
+from audit.store.db import connect
 from tests.conftest import PASSWORD, make_user
 from tests.servers import free_port, start_server
 

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from audit import origins
+from audit.domain import origins
 from tests.conftest import make_rule
 
 KEYS = [None, *origins.ORIGINS]

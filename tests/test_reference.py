@@ -9,15 +9,17 @@ from io import BytesIO
 import openpyxl
 import pytest
 
-from audit import demo, events, figures, organisation, xlsx_export
-from audit.db import apply_migrations, connect, transaction
-from audit.errors import ValidationError
-from audit.history import HistoryLookup
-from audit.schema import (
+from audit import demo
+from audit.core.errors import ValidationError
+from audit.domain import events, figures, organisation
+from audit.domain.history import HistoryLookup
+from audit.store.db import apply_migrations, connect, transaction
+from audit.store.schema import (
     DEFAULT_REFERENCE_LABEL_EN,
     DEFAULT_REFERENCE_LABEL_NL,
     MIGRATIONS,
 )
+from audit.xlsx import export as xlsx_export
 from tests.conftest import make_rule, post
 
 NL_SOURCE = "Onderzoek naar regels in de Nederlandse ouderenzorg"

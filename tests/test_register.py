@@ -2,8 +2,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit import categories, clock, protocols, register, rules
-from audit.register import RuleFilter
+from audit.core import clock
+from audit.domain import categories, protocols, register, rules
+from audit.domain.register import RuleFilter
 from tests.conftest import make_rule, make_team
 
 

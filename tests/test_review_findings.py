@@ -9,8 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from audit import ballots, clock, rules, sessions
-from audit.errors import Conflict
+from audit.core import clock
+from audit.core.errors import Conflict
+from audit.domain import ballots, rules, sessions
 from tests.conftest import make_rule, make_user, post
 from tests.test_sessions_ui import _mine, _session
 from tests.test_sessions_ui import world as _world
@@ -146,7 +147,7 @@ def test_the_same_inventory_confirmed_twice_at_once_is_created_once(app, db, tmp
     """The duplicate check ran when the plan was read, outside the write transaction: two
     confirms of the same upload (a double click on Import, or two colleagues) each planned
     "create" before either wrote, and the register got every uncoded rule twice."""
-    from audit import xlsx_import
+    from audit.xlsx import importer as xlsx_import
     from tests.test_import_duplicates import workbook
 
     path = workbook(tmp_path / "inventaris.xlsx", [["Geen taart van familie", "", 10]])
@@ -240,7 +241,7 @@ def w_client(app, username):
 def test_the_history_writes_yes_and_no_in_the_reports_language(app, db):
     """Flags in the log (a session's anonymous ballots, the close for good) came out as
     "True" in the Dutch report's History sheet."""
-    from audit.history import HistoryLookup
+    from audit.domain.history import HistoryLookup
 
     with app.test_request_context("/"):
         text = HistoryLookup(db).describe(

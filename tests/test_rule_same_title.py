@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from audit import rules
+from audit.domain import rules
 from tests.conftest import make_rule, make_team, post
 
 

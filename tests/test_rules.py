@@ -2,8 +2,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from audit import categories, clock, events, protocols, rules
-from audit.errors import Conflict, ValidationError
+from audit.core import clock
+from audit.core.errors import Conflict, ValidationError
+from audit.domain import categories, events, protocols, rules
 from tests.conftest import make_rule, make_team, make_user
 
 

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 
-from audit import clock, create_app, register, rules
-from audit.errors import Conflict
-from audit.register import RuleFilter
+from audit import create_app
+from audit.core import clock
+from audit.core.errors import Conflict
+from audit.domain import register, rules
+from audit.domain.register import RuleFilter
 from tests.conftest import make_rule, post
 
 
@@ -247,7 +249,7 @@ def test_the_register_uses_the_per_page_setting(tmp_path, monkeypatch):
             "PER_PAGE": 20,
         }
     )
-    from audit.db import connect
+    from audit.store.db import connect
     from tests.conftest import Auth, make_user
 
     db = connect(app.config["DATABASE"])
@@ -322,7 +324,7 @@ def test_too_long_text_is_refused_with_its_length_and_kept(quality, db, name):
 
 
 def test_the_domain_refuses_over_long_text_with_its_length(db):
-    from audit.errors import ValidationError
+    from audit.core.errors import ValidationError
 
     with pytest.raises(ValidationError) as refused:
         make_rule(db, description="a" * 6600)
@@ -333,7 +335,7 @@ def test_the_domain_refuses_over_long_text_with_its_length(db):
 def test_the_importer_names_the_row_of_an_over_long_description(app, db, tmp_path):
     import openpyxl
 
-    from audit import xlsx_import
+    from audit.xlsx import importer as xlsx_import
 
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -453,7 +455,7 @@ def test_the_help_page_is_linked_where_the_figures_and_words_are(login_as, db, r
 
 
 def test_the_help_page_names_the_reference_and_its_source_or_says_there_is_none(login_as, db):
-    from audit import organisation
+    from audit.domain import organisation
 
     client = login_as("member", "mirjam")
     post(client, "/language", {"lang": "en", "next": "/help"}, token_from="/")

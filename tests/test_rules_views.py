@@ -3,7 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from audit import categories, clock, events, protocols, rules
+from audit.core import clock
+from audit.domain import categories, events, protocols, rules
 from tests.conftest import make_rule, make_team, post
 
 

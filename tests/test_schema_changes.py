@@ -8,9 +8,10 @@ from functools import partial
 
 import pytest
 
-from audit import db as db_module
-from audit import schema, sessions
-from audit.db import apply_migrations
+from audit.domain import sessions
+from audit.store import db as db_module
+from audit.store import schema
+from audit.store.db import apply_migrations
 from tests.conftest import make_rule, make_team, make_user
 
 KEY = "oral_tradition"  # exists only in this test

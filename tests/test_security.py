@@ -11,7 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audit import (
+from audit.config import ROOT
+from audit.core.errors import AuditError
+from audit.domain import (
     ballots,
     categories,
     decisions,
@@ -20,11 +22,9 @@ from audit import (
     rules,
     sessions,
     users,
-    xlsx_export,
-    xlsx_import,
 )
-from audit.config import ROOT
-from audit.errors import AuditError
+from audit.xlsx import export as xlsx_export
+from audit.xlsx import importer as xlsx_import
 from tests.conftest import Auth, csrf_token, make_rule, make_team, make_user, post
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
@@ -474,7 +474,7 @@ def test_bulk_form_never_breaks(login_as, db, owner, status, review):
 @pytest.mark.parametrize("text", ["\x00", "\x00 titel", " \x00"])
 def test_text_that_starts_with_nul_counts_as_empty(db, text):
     # SQLite's length() stops at NUL: such text would pass a Python check and fail the database's.
-    from audit.errors import ValidationError
+    from audit.core.errors import ValidationError
 
     with pytest.raises(ValidationError):
         make_rule(db, title=text)

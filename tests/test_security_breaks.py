@@ -11,9 +11,10 @@ import threading
 import pytest
 from werkzeug.security import check_password_hash
 
-from audit import create_app, rules, sessions, users
-from audit.db import connect
-from audit.errors import LoginFailed, ValidationError
+from audit import create_app
+from audit.core.errors import LoginFailed, ValidationError
+from audit.domain import rules, sessions, users
+from audit.store.db import connect
 from tests.conftest import PASSWORD, Auth, csrf_token, make_rule, make_team, make_user, post
 
 HUGE = "99999999999999999999999"  # more than SQLite's 8-byte integers hold
@@ -319,8 +320,8 @@ def full_disk(monkeypatch):
     cannot grow: "disk I/O error"), and the disk reports no free space."""
 
     def install():
-        from audit import db as db_module
         from audit import web
+        from audit.store import db as db_module
 
         def connect_on_a_full_disk(*args, **kwargs):
             # As SQLite raises it: the page is chosen by the code, not by the words.

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from flask import url_for
 
-from audit import ballots, clock, decisions, events, protocols, sessions
-from audit.errors import Conflict
+from audit.core import clock
+from audit.core.errors import Conflict
+from audit.domain import ballots, decisions, events, protocols, sessions
 from tests.conftest import Auth, make_rule, make_team, make_user
 
 SECRET = "test"

@@ -9,11 +9,11 @@ import pytest
 from flask_babel import force_locale
 from flask_wtf import FlaskForm
 
-from audit import decisions, events, fields, history, sessions
-from audit.errors import ValidationError
-from audit.fields import REFERENCES, TEXT, Field
-from audit.session_fields import DECISION_FIELDS, SESSION_FIELDS
-from audit.text import too_long
+from audit.core.errors import ValidationError
+from audit.core.text import too_long
+from audit.domain import decisions, events, fields, history, sessions
+from audit.domain.fields import REFERENCES, TEXT, Field
+from audit.domain.session_fields import DECISION_FIELDS, SESSION_FIELDS
 from audit.views import sessions as session_views
 from tests.conftest import make_rule, make_team, make_user
 

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from audit import ballots, clock, decisions, events, figures, rules, sessions
-from audit.db import connect
-from audit.errors import Conflict, ValidationError
+from audit.core import clock
+from audit.core.errors import Conflict, ValidationError
+from audit.domain import ballots, decisions, events, figures, rules, sessions
+from audit.store.db import connect
 from tests.conftest import make_rule, make_team, make_user
 
 SECRET = "test"

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from audit import ballots, decisions, rules, sessions
-from audit.errors import ValidationError
+from audit.core.errors import ValidationError
+from audit.domain import ballots, decisions, rules, sessions
 from tests.conftest import Auth, csrf_token, make_rule, make_team, make_user, post
 
 SECRET = "test"

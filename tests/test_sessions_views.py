@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from audit import ballots, decisions, rules, sessions
+from audit.domain import ballots, decisions, rules, sessions
 from tests.conftest import Auth, make_rule, make_team, make_user, post
 
 SECRET = "test"

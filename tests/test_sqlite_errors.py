@@ -6,9 +6,10 @@ import sqlite3
 
 import pytest
 
-from audit import categories, organisation, protocols, rules, sessions, users, web
-from audit.db import connect, is_duplicate, problem_kind
-from audit.errors import ValidationError
+from audit import web
+from audit.core.errors import ValidationError
+from audit.domain import categories, organisation, protocols, rules, sessions, users
+from audit.store.db import connect, is_duplicate, problem_kind
 from tests.conftest import make_rule, make_team, make_user
 
 # A trigger whose refusal even reads like a duplicate: only its error name

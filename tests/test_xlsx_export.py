@@ -11,18 +11,11 @@ from io import BytesIO
 import openpyxl
 import pytest
 
-from audit import (
-    ballots,
-    categories,
-    decisions,
-    demo,
-    organisation,
-    rules,
-    sessions,
-    xlsx_export,
-)
-from audit.register import RuleFilter
-from audit.xlsx_columns import COLUMNS
+from audit import demo
+from audit.domain import ballots, categories, decisions, organisation, rules, sessions
+from audit.domain.register import RuleFilter
+from audit.xlsx import export as xlsx_export
+from audit.xlsx.columns import COLUMNS
 from tests.conftest import make_rule, make_team, make_user
 
 HOSTILE = ['=HYPERLINK("http://x","click")', "+1", "-1", "@SUM(A1)", "=1+1", "\t=cmd|' /C calc'!A0"]

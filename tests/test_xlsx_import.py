@@ -13,11 +13,14 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from audit import create_app, demo, events, organisation, protocols, rules, xlsx_export, xlsx_import
-from audit.db import connect
-from audit.errors import ValidationError
-from audit.xlsx_columns import COLUMNS
-from audit.xlsx_import import ImportFileError
+from audit import create_app, demo
+from audit.core.errors import ValidationError
+from audit.domain import events, organisation, protocols, rules
+from audit.store.db import connect
+from audit.xlsx import export as xlsx_export
+from audit.xlsx import importer as xlsx_import
+from audit.xlsx.columns import COLUMNS
+from audit.xlsx.importer import ImportFileError
 from tests.conftest import make_rule, make_team, make_user
 
 EN = [
@@ -517,8 +520,10 @@ def test_killed_import_leaves_the_database_as_it_was(app, db, tmp_path):
     script = textwrap.dedent(
         f"""
         import pathlib, time
-        from audit import create_app, events, xlsx_import
-        from audit.db import connect
+        from audit import create_app
+        from audit.domain import events
+        from audit.xlsx import importer as xlsx_import
+        from audit.store.db import connect
         app = create_app({{"SECRET_KEY": "x", "DATABASE": {app.config["DATABASE"]!r}}})
         original = events.record_many
         def slow(*args, **kwargs):

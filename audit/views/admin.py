@@ -18,10 +18,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import organisation, users
 from audit.access import ADMINS, allow
-from audit.db import get_db
+from audit.domain import organisation, users
 from audit.i18n import LANGUAGES
+from audit.store.db import get_db
 from audit.views.helpers import attempt, choices, get_or_404, int_id, int_or_none
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")

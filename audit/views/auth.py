@@ -22,11 +22,11 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from audit import organisation, users
 from audit.access import READERS, allow, public
-from audit.db import get_db, transaction
+from audit.domain import organisation, users
 from audit.i18n import LANGUAGES
 from audit.ratelimit import login_attempts
+from audit.store.db import get_db, transaction
 from audit.views.helpers import attempt, choices
 
 bp = Blueprint("auth", __name__)

@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
-from audit import categories
 from audit.access import EDITORS, allow
-from audit.db import get_db
+from audit.domain import categories
+from audit.store.db import get_db
 from audit.views.helpers import attempt, get_or_404
 
 bp = Blueprint("categories", __name__, url_prefix="/categories")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from audit import categories, figures, organisation
 from audit.access import FIGURE_READERS, allow
-from audit.db import get_db
+from audit.domain import categories, figures, organisation
+from audit.store.db import get_db
 from audit.views.helpers import id_arg
 
 bp = Blueprint("dashboard", __name__)

@@ -8,9 +8,9 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from audit import ballots, decisions, origins, sessions
-from audit.history import ACTION_LABELS, field_label, label_of
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.domain import ballots, decisions, origins, sessions
+from audit.domain.history import ACTION_LABELS, field_label, label_of
+from audit.domain.vocabulary import IMPACTS, STATUSES, VALUES
 
 
 def category_name(row: Any) -> str:

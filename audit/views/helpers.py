@@ -11,9 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms import Field, SelectChoice
 from wtforms.validators import StopValidation
 
-from audit.db import SQLITE_INT_MAX, get_db
-from audit.errors import AuditError, Conflict, NotFound, ValidationError
-from audit.text import too_long
+from audit.core.errors import AuditError, Conflict, NotFound, ValidationError
+from audit.core.text import too_long
+from audit.store.db import SQLITE_INT_MAX, get_db
 
 T = TypeVar("T")
 

@@ -25,12 +25,14 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField
 
-from audit import uploads, xlsx_import, xlsx_template
 from audit.access import EDITORS, allow
-from audit.db import get_db
+from audit.store.db import get_db
 from audit.views.helpers import attempt, choices
 from audit.views.reports import IN_MEMORY, XLSX
-from audit.xlsx_reader import Limits
+from audit.xlsx import importer as xlsx_import
+from audit.xlsx import template as xlsx_template
+from audit.xlsx import uploads
+from audit.xlsx.reader import Limits
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 
@@ -65,7 +67,7 @@ def _stored(token: str) -> Path:
 
 
 def _reading() -> AbstractContextManager[None]:
-    """One workbook read at a time per user, and a few per server (see audit/uploads.py)."""
+    """One workbook read at a time per user, and a few per server (see audit/xlsx/uploads.py)."""
     readers = current_app.extensions.setdefault("import_readers", uploads.Readers())
     return readers.reading(current_user.id, current_app.config["IMPORT_MAX_WORKERS"])
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from audit import ballots, organisation, sessions
 from audit.access import READERS, allow
-from audit.db import get_db
+from audit.domain import ballots, organisation, sessions
+from audit.store.db import get_db
 
 bp = Blueprint("main", __name__)
 

@@ -10,9 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from audit import protocols, register
 from audit.access import EDITORS, READERS, allow
-from audit.db import get_db
+from audit.domain import protocols, register
+from audit.store.db import get_db
 from audit.views.helpers import attempt, get_or_404
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")

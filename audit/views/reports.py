@@ -7,12 +7,14 @@ import tempfile
 from flask import Blueprint, request, send_file
 from flask_babel import get_locale
 
-from audit import clock, organisation, xlsx_export
 from audit.access import FIGURE_READERS, allow
-from audit.db import get_db
-from audit.register import RuleFilter
+from audit.core import clock
+from audit.domain import organisation
+from audit.domain.register import RuleFilter
+from audit.store.db import get_db
 from audit.views.dashboard import scope_from_args
 from audit.views.rules import filter_from_args
+from audit.xlsx import export as xlsx_export
 
 bp = Blueprint("reports", __name__)
 

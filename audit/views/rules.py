@@ -26,10 +26,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import categories, fields, organisation, origins, protocols, register, rules
 from audit.access import EDITORS, READERS, allow
-from audit.db import get_db
-from audit.history import HistoryLookup
+from audit.domain import categories, fields, organisation, origins, protocols, register, rules
+from audit.domain.history import HistoryLookup
+from audit.domain.vocabulary import IMPACTS, STATUSES
+from audit.store.db import get_db
 from audit.views.helpers import (
     MaxLength,
     attempt,
@@ -40,7 +41,6 @@ from audit.views.helpers import (
     int_id,
     int_or_none,
 )
-from audit.vocabulary import IMPACTS, STATUSES
 
 bp = Blueprint("rules", __name__)
 

@@ -31,10 +31,10 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit import ballots, decisions, fields, organisation, rules, sessions
 from audit.access import EDITORS, READERS, VOTERS, allow
-from audit.db import get_db
-from audit.fields import Field
+from audit.domain import ballots, decisions, fields, organisation, rules, sessions
+from audit.domain.fields import Field
+from audit.store.db import get_db
 from audit.views.helpers import (
     MaxLength,
     Problems,

@@ -17,11 +17,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import categories, clock, events, organisation, origins, protocols, rules
-from audit.db import transaction
-from audit.errors import Conflict
-from audit.text import fold, like_pattern
-from audit.vocabulary import IMPACTS, STATUSES
+from audit.core import clock
+from audit.core.errors import Conflict
+from audit.core.text import fold, like_pattern
+from audit.domain import categories, events, organisation, origins, protocols, rules
+from audit.domain.vocabulary import IMPACTS, STATUSES
+from audit.store.db import transaction
 
 PER_PAGE_CHOICES = (25, 50, 100)
 

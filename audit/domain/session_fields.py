@@ -1,5 +1,5 @@
 """The fields of a review session and of a decision, each named once, as ``Field`` lines of
-audit/fields.py (the same kinds and cleaning as the rule's).
+audit/domain/fields.py (the same kinds and cleaning as the rule's).
 
 ``sessions.clean`` and ``decisions.record_decision`` clean by these tables, the stored columns
 and the history's before/after follow them, the forms in ``views/sessions.py`` are built from
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from audit.fields import (
+from audit.domain.fields import (
     CHOICE,
     FLAG,
     INTEGER,
@@ -25,7 +25,7 @@ from audit.fields import (
     Field,
     table,
 )
-from audit.fields import TITLE_MAX as RULE_TITLE_MAX
+from audit.domain.fields import TITLE_MAX as RULE_TITLE_MAX
 
 
 def _whole_number(n: int) -> object:

@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from audit.db import apply_migrations, connect
-from audit.errors import AuditError
+from audit.core.errors import AuditError
+from audit.store.db import apply_migrations, connect
 
 
 class BackupError(AuditError):

@@ -1,6 +1,6 @@
 """Reading an untrusted workbook without letting it near the server's memory or time.
 
-The workbook is parsed by ``audit/xlsx_worker.py`` in a process of its own, which limits its
+The workbook is parsed by ``audit/xlsx/worker.py`` in a process of its own, which limits its
 own address space and CPU seconds before it opens the file; this side starts it, keeps a
 wall-clock deadline on every answer (and kills it when the deadline passes), and turns what it
 streams back into rows shaped like openpyxl's read-only rows, so the importer reads them as it
@@ -29,9 +29,9 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from audit.errors import AuditError
+from audit.core.errors import AuditError
 
-WORKER = Path(__file__).with_name("xlsx_worker.py")
+WORKER = Path(__file__).with_name("worker.py")
 MAX_LINE = 16 * 1024 * 1024  # far above the worker's answers (a batch holds about 1 MB of text)
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
-from audit import clock
+from audit.core import clock
 
 SYSTEM = "system"
 

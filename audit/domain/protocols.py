@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events
-from audit.db import is_duplicate, transaction
-from audit.errors import NotFound, ValidationError, check
-from audit.text import blank
+from audit.core import clock
+from audit.core.errors import NotFound, ValidationError, check
+from audit.core.text import blank
+from audit.domain import events
+from audit.store.db import is_duplicate, transaction
 
 NAME_MAX = 200
 VERSION_MAX = 50

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
 
-from audit.xlsx_reader import ImportFileError
+from audit.xlsx.reader import ImportFileError
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
 KEEP_SECONDS = 24 * 3600

@@ -16,11 +16,12 @@ from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, fields, figures, register, rules, session_fields
-from audit.access import EDITORS, VOTERS
-from audit.db import compact, transaction
-from audit.errors import Conflict, NotFound, check
-from audit.users import User
+from audit.core import clock
+from audit.core.errors import Conflict, NotFound, check
+from audit.domain import events, fields, figures, register, rules, session_fields
+from audit.domain.roles import EDITORS, VOTERS
+from audit.domain.users import User
+from audit.store.db import compact, transaction
 
 STATES = {"draft": _l("Draft"), "open": _l("Open"), "closed": _l("Closed")}
 # The session's fields, their limits and their cleaning: see session_fields.

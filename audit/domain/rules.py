@@ -14,13 +14,15 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, fields, origins
-from audit.db import is_duplicate, transaction
-from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.fields import GENERATED_CODE, rule_spec
-from audit.text import blank, fold
+from audit.core import clock
+from audit.core.errors import Conflict, NotFound, ValidationError, check
+from audit.core.text import blank, fold
+from audit.domain import events, fields, origins
+from audit.domain.fields import GENERATED_CODE, rule_spec
+from audit.store.db import is_duplicate, transaction
 
-# The limits live with the fields (audit/fields.py); these names stay for the forms and tests.
+# The limits live with the fields (audit/domain/fields.py); these names stay for the forms
+# and tests.
 CODE_MAX = fields.CODE_MAX
 TITLE_MAX = fields.TITLE_MAX
 TEXT_MAX = fields.TEXT_MAX
@@ -94,7 +96,7 @@ class Rule:
     location_ids: list[int] = field(default_factory=list)
     team_names: list[str] = field(default_factory=list)
     location_names: list[str] = field(default_factory=list)
-    # Fields of the table (audit/fields.py) that have no attribute above yet: a field added
+    # Fields of the table (audit/domain/fields.py) that have no attribute above yet: a field added
     # there is read as ``rule.key`` through ``__getattr__`` without touching this class.
     more: dict[str, Any] = field(default_factory=dict)
 
@@ -334,7 +336,7 @@ def _check_exist(
 
 def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None) -> dict[str, Any]:
     """Validate and normalise the given fields (any subset of ``FIELDS``), each by its line in
-    the field table (audit/fields.py).
+    the field table (audit/domain/fields.py).
 
     Raises ValidationError naming every bad field at once; unknown field names are refused too.
     """

@@ -18,8 +18,8 @@ from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 from sqlite_utils import Database
 
-from audit import clock
-from audit.schema import MIGRATIONS
+from audit.core import clock
+from audit.store.schema import MIGRATIONS
 
 # SQLite stores integers in 8 bytes: a larger number (an id typed into a URL or a form)
 # cannot even be compared with a column and would raise OverflowError instead of matching

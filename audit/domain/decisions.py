@@ -7,11 +7,12 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, fields, rules, session_fields, sessions
-from audit.ballots import mandatory_message
-from audit.db import transaction
-from audit.errors import Conflict, NotFound, ValidationError, check
-from audit.users import User
+from audit.core import clock
+from audit.core.errors import Conflict, NotFound, ValidationError, check
+from audit.domain import events, fields, rules, session_fields, sessions
+from audit.domain.ballots import mandatory_message
+from audit.domain.users import User
+from audit.store.db import transaction
 
 # The decision's fields, their limits and their cleaning: see session_fields.
 FIELDS = session_fields.DECISION_FIELDS

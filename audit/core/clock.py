@@ -1,8 +1,8 @@
 """Time in one place, so tests can move it and every stored timestamp has the same form.
 
 Every module calls ``clock.now()``, ``clock.today()`` or ``clock.now_iso()`` through this module
-at call time (never ``from audit.clock import now``), so that ``clock.set(moment)`` moves the time
-that every part of the app sees at once.
+at call time (never ``from audit.core.clock import now``), so that ``clock.set(moment)``
+moves the time that every part of the app sees at once.
 """
 
 from __future__ import annotations

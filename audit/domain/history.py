@@ -9,10 +9,10 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import fields, session_fields
+from audit.domain import fields, session_fields
 
 # The names of what events change besides a rule's fields, whose labels come from the field
-# table (audit/fields.py; ``field_labels`` joins the two).
+# table (audit/domain/fields.py; ``field_labels`` joins the two).
 FIELD_LABELS = {
     "archived_at": _l("Archived"),
     # users, teams, settings, protocols, categories

@@ -16,10 +16,11 @@ from flask_login import UserMixin
 from sqlite_utils import Database
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from audit import clock, events
-from audit.access import ROLES
-from audit.db import is_duplicate, transaction
-from audit.errors import LoginFailed, NotFound, ValidationError, check
+from audit.core import clock
+from audit.core.errors import LoginFailed, NotFound, ValidationError, check
+from audit.domain import events
+from audit.domain.roles import ROLES
+from audit.store.db import is_duplicate, transaction
 
 ROLE_LABELS = {
     "admin": _l("Administrator"),

@@ -1,4 +1,4 @@
-"""The schema as numbered migrations: plain data, applied by ``audit.db.apply_migrations``.
+"""The schema as numbered migrations: plain data, applied by ``audit.store.db.apply_migrations``.
 
 Each migration is a list of SQL statements applied in one transaction together with its row in
 ``schema_migrations``. Never edit a published migration: add the next number. A step SQLite's
@@ -105,8 +105,8 @@ FOUNDATION = [
     """,
 ]
 
-# Origin groups as docs/design.md defines them. audit/origins.py holds the same sets for Python;
-# tests/test_origins.py checks that the two agree for every combination.
+# Origin groups as docs/design.md defines them. audit/domain/origins.py holds the same sets for
+# Python; tests/test_origins.py checks that the two agree for every combination.
 _EXTERNAL = "('law', 'inspectorate', 'financier', 'professional_standard', 'certification')"
 _SELF = "('interpretation', 'organisation', 'team')"
 _ORIGIN_KEYS = (
@@ -481,7 +481,7 @@ def add_check_values(create_sql: str, column: str, *values: str) -> str:
     return pattern.sub(widen, create_sql)
 
 
-# The sibling whose lists a new origin key joins, per group of audit/origins.py.
+# The sibling whose lists a new origin key joins, per group of audit/domain/origins.py.
 ORIGIN_SIBLINGS = {
     "external_mandatory": "law",
     "external_professional": "professional_standard",

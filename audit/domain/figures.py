@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from audit import categories, organisation, origins
-from audit.register import RuleFilter
-from audit.rules import IN_FORCE_SQL, in_force
-from audit.vocabulary import IMPACTS, STATUSES
+from audit.domain import categories, organisation, origins
+from audit.domain.register import RuleFilter
+from audit.domain.rules import IN_FORCE_SQL, in_force
+from audit.domain.vocabulary import IMPACTS, STATUSES
 
 IN_FORCE = IN_FORCE_SQL
 TOP_CANDIDATES = 10

@@ -1,8 +1,9 @@
 """The register's columns in Excel, shared by the export, the import and the template, so an
 exported Register sheet imports again unchanged.
 
-The columns are the rule's fields with a workbook column (audit/fields.py): a column's header is
-its field's label in the workbook's language, the same words the form and the history use.
+The columns are the rule's fields with a workbook column (audit/domain/fields.py): a column's
+header is its field's label in the workbook's language, the same words the form and the history
+use.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask_babel import force_locale
 
-from audit import fields
+from audit.domain import fields
 
 
 @dataclass(frozen=True)

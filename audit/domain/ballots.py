@@ -9,10 +9,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit import clock, events, origins, rules, sessions
-from audit.db import transaction
-from audit.errors import Conflict, ValidationError, check
-from audit.users import User
+from audit.core import clock
+from audit.core.errors import Conflict, ValidationError, check
+from audit.domain import events, origins, rules, sessions
+from audit.domain.users import User
+from audit.store.db import transaction
 
 CHOICES = {
     "keep": _l("Keep"),

@@ -23,9 +23,9 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from audit import origins
-from audit.text import blank, has_control_characters, too_long
-from audit.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.core.text import blank, has_control_characters, too_long
+from audit.domain import origins
+from audit.domain.vocabulary import IMPACTS, STATUSES, VALUES
 
 # The kinds of value a field can hold.
 TEXT = "text"  # one line; runs of whitespace fold to one space

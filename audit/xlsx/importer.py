@@ -4,7 +4,7 @@ Three steps, each usable alone: ``inspect_file`` refuses what is not a plain, re
 .xlsx before any sheet is parsed; ``read_plan`` reads the whole sheet and says per row what would
 be created, updated or left unchanged and what is wrong with it (nothing is written);
 ``apply_plan`` writes the plan in one transaction and records the import in the event log. The
-workbook itself is only ever read by ``audit.xlsx_reader``, in a worker process with hard limits.
+workbook itself is only ever read by ``audit.xlsx.reader``, in a worker process with hard limits.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from sqlite_utils import Database
 
-from audit import categories, events, fields, organisation, protocols, rules
-from audit.db import transaction
-from audit.errors import ValidationError
-from audit.fields import Field, rule_spec
-from audit.users import User
-from audit.xlsx_columns import header_keys, normalise_header
-from audit.xlsx_reader import ImportFileError, Limits, Workbook, open_workbook
+from audit.core.errors import ValidationError
+from audit.domain import categories, events, fields, organisation, protocols, rules
+from audit.domain.fields import Field, rule_spec
+from audit.domain.users import User
+from audit.store.db import transaction
+from audit.xlsx.columns import header_keys, normalise_header
+from audit.xlsx.reader import ImportFileError, Limits, Workbook, open_workbook
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED = 200 * 1024 * 1024

@@ -1,6 +1,6 @@
 """Reads an untrusted .xlsx workbook in a process of its own, under hard limits.
 
-``audit.xlsx_reader`` starts this file as ``python -I xlsx_worker.py LIMITS FD``. Before it
+``audit.xlsx.reader`` starts this file as ``python -I worker.py LIMITS FD``. Before it
 opens the file the process limits itself (address space, CPU seconds, no files written, no
 core dumps) and lowers its priority: a hostile workbook can cost one slow core for a bounded
 time, never the server's memory or the other users' requests.

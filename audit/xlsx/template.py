@@ -12,8 +12,8 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlite_utils import Database
 
-from audit import categories, fields
-from audit.xlsx_columns import headers
+from audit.domain import categories, fields
+from audit.xlsx.columns import headers
 
 ROWS_WITH_LISTS = 2000
 HEADER_FILL = PatternFill("solid", start_color="DDE7E1", end_color="DDE7E1")

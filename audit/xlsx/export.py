@@ -25,9 +25,9 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from sqlite_utils import Database
 
-from audit import (
+from audit.core import clock
+from audit.domain import (
     ballots,
-    clock,
     decisions,
     events,
     fields,
@@ -38,9 +38,9 @@ from audit import (
     rules,
     sessions,
 )
-from audit.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
-from audit.register import RuleFilter
-from audit.xlsx_columns import headers
+from audit.domain.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
+from audit.domain.register import RuleFilter
+from audit.xlsx.columns import headers
 
 CHUNK = 500
 SELF_INVENTED_FILL = PatternFill("solid", start_color="FFF1E8", end_color="FFF1E8")

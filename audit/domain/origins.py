@@ -1,6 +1,6 @@
 """Where rules come from: the nine origin keys, their groups, and the flags derived from them.
 
-The same groups are written into the database as generated columns (audit/schema.py), so that
+The same groups are written into the database as generated columns (audit/store/schema.py), so that
 filters and figures can be computed in SQL; tests check both say the same.
 """
 
