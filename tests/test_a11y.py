@@ -168,3 +168,25 @@ def test_a_failed_trace_marks_the_origin_invalid(app, demo_clients):
     attrs = Elements(html).by_id("r1-verified_origin")
     assert attrs.get("aria-invalid") == "true"
     assert attrs.get("aria-describedby") == "r1-verified_origin-error"
+
+
+def test_no_page_lets_the_browser_cut_text(app, demo_clients):
+    """A ``maxlength`` attribute makes a browser cut pasted text at the limit without a word;
+    every form checks the length on the server instead and says so (``MaxLength``)."""
+    checked = 0
+    for name in VISITORS:
+        client = demo_clients[name]
+        for url in _page_urls(app):
+            response = client.get(url)
+            if response.status_code == 200:
+                assert "maxlength" not in response.get_data(as_text=True), f"{name} {url}"
+                checked += 1
+    assert checked > 40
+
+
+def test_a_too_long_name_is_refused_with_its_length_not_cut(app, demo_clients):
+    client = demo_clients["beheer"]
+    data = {"csrf_token": csrf_token(client, "/admin/locations/new"), "name": "L" * 150}
+    response = client.post("/admin/locations/new", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "150" in page and "L" * 150 in page

@@ -15,14 +15,14 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import ADMINS, allow
 from audit.domain import organisation, users
 from audit.i18n import LANGUAGES
 from audit.store.db import get_db
-from audit.views.helpers import attempt, choices, get_or_404, int_id, int_or_none
+from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_id, int_or_none
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -32,8 +32,8 @@ def _role_choices():
 
 
 class UserForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
-    display_name = StringField(_l("Name"), validators=[Length(max=100)])
+    username = StringField(_l("User name"), validators=[DataRequired(), MaxLength(64)])
+    display_name = StringField(_l("Name"), validators=[MaxLength(100)])
     # The least privilege unless the admin chooses otherwise; an admin needs confirm_admin.
     role = SelectField(_l("Role"), choices=_role_choices, default="member")
     confirm_admin = BooleanField(
@@ -46,14 +46,14 @@ class UserForm(FlaskForm):
         option_widget=CheckboxInput(),
     )
     active = BooleanField(_l("Active"), default=True)
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=128)])
+    password = PasswordField(_l("Password"), validators=[Optional(), MaxLength(128)])
     confirm = PasswordField(
         _l("Password again"), validators=[EqualTo("password", message=_l("The passwords differ."))]
     )
 
 
 class NameForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(), MaxLength(100)])
 
 
 class TeamForm(NameForm):
@@ -61,7 +61,7 @@ class TeamForm(NameForm):
 
 
 class SettingsForm(FlaskForm):
-    name = StringField(_l("Organisation name"), validators=[Length(max=200)])
+    name = StringField(_l("Organisation name"), validators=[MaxLength(200)])
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGES.items()))
     reference_share = DecimalField(
         _l("Reference share of self-invented rules (%)"),
@@ -70,11 +70,11 @@ class SettingsForm(FlaskForm):
     )
     reference_label_nl = StringField(
         _l("Source of the reference, in Dutch"),
-        validators=[Length(max=organisation.LABEL_MAX)],
+        validators=[MaxLength(organisation.LABEL_MAX)],
     )
     reference_label_en = StringField(
         _l("Source of the reference, in English"),
-        validators=[Length(max=organisation.LABEL_MAX)],
+        validators=[MaxLength(organisation.LABEL_MAX)],
     )
 
 
@@ -108,7 +108,7 @@ def _admin_confirmed(form: UserForm, user: users.User | None) -> bool:
 def user_new():
     form = UserForm()
     form.team_ids.choices = _team_choices()
-    form.password.validators = [DataRequired(), Length(max=128)]
+    form.password.validators = [DataRequired(), MaxLength(128)]
     if form.validate_on_submit() and _admin_confirmed(form, None):
         user = attempt(
             form,

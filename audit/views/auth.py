@@ -27,26 +27,24 @@ from audit.domain import organisation, users
 from audit.i18n import LANGUAGES
 from audit.ratelimit import login_attempts
 from audit.store.db import get_db, transaction
-from audit.views.helpers import attempt, choices
+from audit.views.helpers import MaxLength, attempt, choices
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    username = StringField(_l("User name"), validators=[DataRequired(), MaxLength(64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), MaxLength(128)])
     next = HiddenField()
 
 
 class SetupForm(FlaskForm):
-    organisation = StringField(
-        _l("Organisation name"), validators=[DataRequired(), Length(max=200)]
-    )
+    organisation = StringField(_l("Organisation name"), validators=[DataRequired(), MaxLength(200)])
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGES.items()))
-    username = StringField(_l("Your user name"), validators=[DataRequired(), Length(max=64)])
-    display_name = StringField(_l("Your name"), validators=[Length(max=100)])
+    username = StringField(_l("Your user name"), validators=[DataRequired(), MaxLength(64)])
+    display_name = StringField(_l("Your name"), validators=[MaxLength(100)])
     password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(min=users.PASSWORD_MIN, max=128)]
+        _l("Password"), validators=[DataRequired(), Length(min=users.PASSWORD_MIN), MaxLength(128)]
     )
     confirm = PasswordField(
         _l("Password again"), validators=[EqualTo("password", message=_l("The passwords differ."))]
@@ -56,7 +54,8 @@ class SetupForm(FlaskForm):
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(min=users.PASSWORD_MIN, max=128)]
+        _l("New password"),
+        validators=[DataRequired(), Length(min=users.PASSWORD_MIN), MaxLength(128)],
     )
     confirm = PasswordField(
         _l("New password again"),

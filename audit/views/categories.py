@@ -8,21 +8,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from audit.access import EDITORS, allow
 from audit.domain import categories
 from audit.store.db import get_db
-from audit.views.helpers import attempt, get_or_404
+from audit.views.helpers import MaxLength, attempt, get_or_404
 
 bp = Blueprint("categories", __name__, url_prefix="/categories")
 
 
 class CategoryForm(FlaskForm):
     name_nl = StringField(
-        _l("Name in Dutch"), validators=[DataRequired(), Length(max=categories.NAME_MAX)]
+        _l("Name in Dutch"), validators=[DataRequired(), MaxLength(categories.NAME_MAX)]
     )
-    name_en = StringField(_l("Name in English"), validators=[Length(max=categories.NAME_MAX)])
+    name_en = StringField(_l("Name in English"), validators=[MaxLength(categories.NAME_MAX)])
     active = BooleanField(_l("In use"), default=True)
 
 

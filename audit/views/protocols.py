@@ -8,21 +8,21 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Optional
 
 from audit.access import EDITORS, READERS, allow
 from audit.domain import protocols, register
 from audit.store.db import get_db
-from audit.views.helpers import attempt, get_or_404
+from audit.views.helpers import MaxLength, attempt, get_or_404
 
 bp = Blueprint("protocols", __name__, url_prefix="/protocols")
 
 
 class ProtocolForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=protocols.NAME_MAX)])
-    version = StringField(_l("Version"), validators=[Length(max=protocols.VERSION_MAX)])
+    name = StringField(_l("Name"), validators=[DataRequired(), MaxLength(protocols.NAME_MAX)])
+    version = StringField(_l("Version"), validators=[MaxLength(protocols.VERSION_MAX)])
     url = StringField(
-        _l("Link to the document"), validators=[Optional(), Length(max=protocols.URL_MAX)]
+        _l("Link to the document"), validators=[Optional(), MaxLength(protocols.URL_MAX)]
     )
 
 
