@@ -11,6 +11,7 @@ from audit import create_app
 from audit.core import clock
 from audit.domain import organisation, rules, users
 from audit.store.db import connect
+from audit.xlsx import importer as xlsx_import
 
 PASSWORD = "correct horse"
 
@@ -141,3 +142,26 @@ def make_rule(db, actor=None, **fields):
     """A rule with sensible defaults; any field can be given."""
     fields.setdefault("title", "Geen taart van familie")
     return rules.create_rule(db, actor, **fields)
+
+
+# --- Excel imports: read a plan and apply it as the command line does ---------------------
+
+
+@pytest.fixture
+def imp(app, db):
+    """imp(path, **options) -> the plan, read in an app context as the CLI does."""
+
+    def read(path, **kwargs):
+        with app.app_context():
+            return xlsx_import.read_plan(db, path, filename=path.name, **kwargs)
+
+    return read
+
+
+@pytest.fixture
+def apply(app, db):
+    def run(plan, actor=None, **kwargs):
+        with app.app_context():
+            return xlsx_import.apply_plan(db, actor, plan, **kwargs)
+
+    return run

@@ -9,7 +9,6 @@ import openpyxl
 import pytest
 
 from audit.domain import events, rules
-from audit.xlsx import importer as xlsx_import
 from tests.conftest import csrf_token, make_rule, make_team
 
 
@@ -22,24 +21,6 @@ def workbook(path, rows, header=("Title", "Teams", "Minutes per week")):
         ws.append(list(row))
     wb.save(path)
     return path
-
-
-@pytest.fixture
-def imp(app, db):
-    def read(path, **kwargs):
-        with app.app_context():
-            return xlsx_import.read_plan(db, path, filename=path.name, **kwargs)
-
-    return read
-
-
-@pytest.fixture
-def apply(app, db):
-    def run(plan, **kwargs):
-        with app.app_context():
-            return xlsx_import.apply_plan(db, None, plan, **kwargs)
-
-    return run
 
 
 def _count(db):

@@ -56,26 +56,6 @@ def workbook(path, rows, *, header=EN, above=(), sheet="Rules", extra_sheets=())
     return path
 
 
-@pytest.fixture
-def imp(app, db, tmp_path):
-    """imp(path, **options) -> the plan, read in an app context as the CLI does."""
-
-    def read(path, **kwargs):
-        with app.app_context():
-            return xlsx_import.read_plan(db, path, filename=path.name, **kwargs)
-
-    return read
-
-
-@pytest.fixture
-def apply(app, db):
-    def run(plan, actor=None, **kwargs):
-        with app.app_context():
-            return xlsx_import.apply_plan(db, actor, plan, **kwargs)
-
-    return run
-
-
 def _row(**values):
     base = {
         "Code": "",
