@@ -6,10 +6,10 @@ import subprocess
 import time
 import zipfile
 from io import BytesIO
-from xml.etree import ElementTree
 
 import openpyxl
 import pytest
+from defusedxml import ElementTree
 
 from audit import demo
 from audit.domain import categories, organisation
