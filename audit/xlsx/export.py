@@ -5,7 +5,7 @@ next one starts, and rules are read in chunks through the domain functions, so m
 however large the register. Text that users typed never becomes a formula: every such cell is
 written with ``write_string``, whatever it starts with.
 
-Every sheet is set up for print (docs/design.md, "The report on paper"): A4, one page wide, the
+Every sheet is set up for print: A4, one page wide, the
 header row repeated, a header with the organisation, the filter in words and the date, and a
 footer "page x of y". The Summary lays its tables and charts out on a grid of rows computed from
 the tables' sizes, so nothing overlaps however many origins or categories there are.
