@@ -377,16 +377,6 @@ def _column_px(width: float) -> int:
     return int(width * 7 + 5)
 
 
-@dataclass
-class Block:
-    """A rectangle of the Summary's grid, in zero-based rows and columns (last ones included)."""
-
-    first_row: int
-    first_col: int
-    last_row: int
-    last_col: int
-
-
 def _chart_rows(bars: int, series: int) -> int:
     """Rows a bar chart needs to show every bar readably: a title, an axis and a legend, then
     about 18 pixels per bar; never smaller than a readable 14 rows."""
@@ -401,11 +391,10 @@ def write_summary(
     title: str,
     organisation_name: str,
     filter_words: str,
-) -> tuple[dict, list[Block]]:
+) -> dict:
     """The Summary: three tables, one under the other in columns A to E, then the two charts
     under them, each as wide as the tables and as high as its number of bars needs. Every block
-    has its own rows, computed from the tables' sizes, so nothing overlaps; the blocks are
-    returned for the tests."""
+    has its own rows, computed from the tables' sizes, so nothing overlaps."""
     sheet = Sheet(report.wb, title, report)
     ws, f = sheet.ws, report.formats
     for column, width in enumerate(SUMMARY_WIDTHS):
@@ -415,7 +404,6 @@ def write_summary(
         team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
     )
     head = figures.headline(db, scope)
-    blocks: list[Block] = []
 
     sheet.cell(0, _("Audit report"), f["title"])
     sheet.skip()
@@ -423,7 +411,6 @@ def write_summary(
     sheet.cell(1, clock.now().date(), f["date"])
     sheet.row([_("Date")])
     sheet.row([_("Filter"), filter_words])
-    blocks.append(Block(0, 0, 3, 1))
     sheet.skip()
 
     rows = [
@@ -450,7 +437,7 @@ def write_summary(
             (_("Reference share"), head["reference_share"], "percent"),
             (_("Source of the reference"), head["reference_label"] or _("source not given"), None),
         ]
-    start = sheet.row([_("Figure"), _("Value")], f["header"])
+    sheet.row([_("Figure"), _("Value")], f["header"])
     for label, value, number_format in rows:
         if value is None:
             sheet.row([label, _("not yet known")])
@@ -460,7 +447,6 @@ def write_summary(
                 sheet.row([label])
             else:
                 sheet.row([label, value])
-    blocks.append(Block(start, 0, sheet.next_row - 1, 1))
     sheet.skip()
 
     # Origin distribution: believed and found.
@@ -470,7 +456,6 @@ def write_summary(
         label = origins.label(row["key"]) if row["key"] else _("(not set)")
         sheet.row([label, row["perceived"], row["verified"]])
     origin_end = sheet.next_row - 1
-    blocks.append(Block(origin_header, 0, origin_end, 2))
     sheet.skip()
 
     # Self-invented share per category.
@@ -492,7 +477,6 @@ def write_summary(
             ]
         )
     category_end = sheet.next_row - 1
-    blocks.append(Block(category_header, 0, category_end, 4))
 
     # The charts: under the tables, a blank row apart, as wide as the five table columns.
     width = sum(_column_px(w) for w in SUMMARY_WIDTHS)
@@ -513,7 +497,6 @@ def write_summary(
         height = _chart_rows(len(distribution), 2)
         chart.set_size({"width": width, "height": height * ROW_PX})
         ws.insert_chart(row, 0, chart, {"object_position": 3})
-        blocks.append(Block(row, 0, row + height - 1, 4))
         row += height + 1
     if shares:
         chart = report.wb.add_chart({"type": "bar"})
@@ -530,8 +513,7 @@ def write_summary(
         height = _chart_rows(len(shares), 1)
         chart.set_size({"width": width, "height": height * ROW_PX})
         ws.insert_chart(row, 0, chart, {"object_position": 3})
-        blocks.append(Block(row, 0, row + height - 1, 4))
-    return head, blocks
+    return head
 
 
 # --- sessions, decisions, history -----------------------------------------------------------
@@ -701,21 +683,6 @@ def export_report(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Write the workbook to a path or binary file; return the headline figures it holds."""
-    head, _blocks = export_report_laid_out(
-        db, out, lang=lang, rule_filter=rule_filter, progress=progress
-    )
-    return head
-
-
-def export_report_laid_out(
-    db: Database,
-    out: str | IO[bytes],
-    *,
-    lang: str = "en",
-    rule_filter: RuleFilter | None = None,
-    progress: Progress | None = None,
-) -> tuple[dict[str, Any], list[Block]]:
-    """``export_report``, also returning where the Summary put its tables and charts."""
     if lang not in LANGUAGES:
         raise ValueError(lang)
     rule_filter = rule_filter or RuleFilter()
@@ -729,17 +696,16 @@ def export_report_laid_out(
         filter_words = register.filter_in_words(db, rule_filter)
         wb = Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
         report = Report(wb, lang, organisation_name, filter_words)
-        try:
-            head, blocks = write_summary(
-                report, db, rule_filter, names["summary"], organisation_name, filter_words
-            )
-            write_register(report, db, rule_filter, names["register"], lang, progress)
-            write_sessions(report, db, rule_filter, names["sessions"])
-            write_decisions(report, db, rule_filter, names["decisions"])
-            write_history(report, db, rule_filter, names["history"], progress)
-        finally:
-            wb.close()
-    return head, blocks
+        head = write_summary(
+            report, db, rule_filter, names["summary"], organisation_name, filter_words
+        )
+        write_register(report, db, rule_filter, names["register"], lang, progress)
+        write_sessions(report, db, rule_filter, names["sessions"])
+        write_decisions(report, db, rule_filter, names["decisions"])
+        write_history(report, db, rule_filter, names["history"], progress)
+        # Only a finished report is closed, which writes the file: a failure leaves no half one.
+        wb.close()
+    return head
 
 
 def safe_filename(text: str) -> str:
