@@ -241,7 +241,8 @@ def exports(path: Path, folder: Path) -> dict:
         "pandas_register_sheet": pandas_register,
         "xlsxwriter_constant_memory": constant,
         "time_vs_pandas": round(ours["seconds"] / pandas["seconds"], 2),
-        "time_vs_xlsxwriter": round(ours["seconds"] / constant["seconds"], 2),
+        # Raw xlsxwriter writes the Register's rows only: the floor for that sheet.
+        "register_sheet_vs_xlsxwriter": round(register_only["seconds"] / constant["seconds"], 2),
         "register_sheet_vs_pandas": round(register_only["seconds"] / pandas_register["seconds"], 2),
     }
     log(f"export: {result}")
@@ -343,16 +344,16 @@ def table(r: dict) -> str:
         f"| full report export | {e['regelaudit']['seconds']:.1f} s, peak {e['regelaudit']['peak_mb']:.0f} MB "
         f"| pandas.to_excel (xlsxwriter engine) of every sheet's cells "
         f"({e['pandas_to_excel']['cells']:,} cells) {e['pandas_to_excel']['seconds']:.1f} s, "
-        f"{e['pandas_to_excel']['peak_mb']:.0f} MB; "
-        f"xlsxwriter constant memory {e['xlsxwriter_constant_memory']['seconds']:.1f} s, "
-        f"{e['xlsxwriter_constant_memory']['peak_mb']:.0f} MB "
-        f"| {e['time_vs_pandas']}x pandas, {e['time_vs_xlsxwriter']}x xlsxwriter |"
+        f"{e['pandas_to_excel']['peak_mb']:.0f} MB "
+        f"| {e['time_vs_pandas']}x pandas |"
     )
     lines.append(
         f"| the Register sheet alone (same rows as the references) | {e['regelaudit_register_sheet_only']['seconds']:.1f} s, "
         f"peak {e['regelaudit_register_sheet_only']['peak_mb']:.0f} MB "
-        f"| pandas.to_excel of the Register's cells {e['pandas_register_sheet']['seconds']:.1f} s "
-        f"| {e['register_sheet_vs_pandas']}x pandas |"
+        f"| pandas.to_excel of the Register's cells {e['pandas_register_sheet']['seconds']:.1f} s; "
+        f"bare xlsxwriter (constant memory) of its rows "
+        f"{e['xlsxwriter_constant_memory']['seconds']:.1f} s "
+        f"| {e['register_sheet_vs_pandas']}x pandas, {e['register_sheet_vs_xlsxwriter']}x xlsxwriter |"
     )
     i = r["import"]
     lines.append(
