@@ -87,7 +87,7 @@ def test_summary_charts_overlap_nothing_in_the_demo(app, seeded):
     )
 
 
-def test_summary_charts_overlap_nothing_with_many_categories(app, db):
+def test_summary_charts_overlap_nothing_with_many_categories(app, db, tmp_path):
     # The old layout anchored its charts at fixed cells beside tables that grow downwards.
     team = make_team(db, "Vlinder")
     for i in range(45):
@@ -98,6 +98,9 @@ def test_summary_charts_overlap_nothing_with_many_categories(app, db):
     boxes = _chart_boxes(data)
     # The category chart grows with its bars: at least 18 pixels (about a row) per category.
     assert max(bottom - top + 1 for top, _, bottom, _ in boxes) >= 45
+    # And still at most two pages on paper (scaled to fit).
+    pages = _pdf_pages(_soffice(), _summary_only(data), tmp_path / "many")
+    assert 1 <= pages <= 2, pages
 
 
 def test_every_sheet_is_set_up_for_a4(app, seeded):
