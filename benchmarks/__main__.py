@@ -36,6 +36,10 @@ VOTING_CLIENTS = 16
 TARGETS = {
     "page_p95_ms": 150,
     "export_peak_mb": 300,
+    "export_vs_pandas": 1.0,
+    "register_sheet_vs_pandas": 0.7,
+    # Peak memory "flat": the 10,000-rule export at most this much above the 1,000-rule one.
+    "export_growth_mb": 25,
     "import_vs_pandas": 1.5,
 }
 
@@ -225,16 +229,21 @@ def voting(path: Path, info: dict, folder: Path) -> dict:
 def exports(path: Path, folder: Path) -> dict:
     ours = worker("export", path, folder / "report.xlsx")
     register_only = worker("export_register", path, folder / "register.xlsx")
-    pandas = worker("pandas_to_excel", path, folder / "pandas.xlsx")
+    # pandas writes the very cells of our report: every sheet, read back as DataFrames before
+    # its clock starts; and the Register sheet alone, the same rows as ours.
+    pandas = worker("pandas_to_excel", folder / "report.xlsx", folder / "pandas.xlsx")
+    pandas_register = worker("pandas_register", folder / "report.xlsx", folder / "pandas-reg.xlsx")
     constant = worker("xlsxwriter", path, folder / "xlsxwriter.xlsx")
     result = {
         "regelaudit": ours,
         "regelaudit_register_sheet_only": register_only,
         "pandas_to_excel": pandas,
+        "pandas_register_sheet": pandas_register,
         "xlsxwriter_constant_memory": constant,
         "time_vs_pandas": round(ours["seconds"] / pandas["seconds"], 2),
-        "time_vs_xlsxwriter": round(ours["seconds"] / constant["seconds"], 2),
-        "register_sheet_vs_pandas": round(register_only["seconds"] / pandas["seconds"], 2),
+        # Raw xlsxwriter writes the Register's rows only: the floor for that sheet.
+        "register_sheet_vs_xlsxwriter": round(register_only["seconds"] / constant["seconds"], 2),
+        "register_sheet_vs_pandas": round(register_only["seconds"] / pandas_register["seconds"], 2),
     }
     log(f"export: {result}")
     return result
@@ -300,7 +309,17 @@ def check_targets(r: dict) -> dict:
     pages = max(p["p95_ms"] for p in r["pages"].values())
     return {
         "register and dashboard p95 < 150 ms": pages < TARGETS["page_p95_ms"],
-        "export no slower than pandas.to_excel": r["export"]["time_vs_pandas"] <= 1.0,
+        "full report at most 1.0x pandas.to_excel of the same cells": r["export"]["time_vs_pandas"]
+        <= TARGETS["export_vs_pandas"],
+        "Register sheet alone at most 0.7x pandas.to_excel of the same rows": r["export"][
+            "register_sheet_vs_pandas"
+        ]
+        <= TARGETS["register_sheet_vs_pandas"],
+        "export peak memory flat from 1,000 to 10,000 rules (within 25 MB)": r["memory_growth"][
+            "export_10000_mb"
+        ]
+        - r["memory_growth"]["export_1000_mb"]
+        <= TARGETS["export_growth_mb"],
         "export peak memory < 300 MB": r["export"]["regelaudit"]["peak_mb"]
         < TARGETS["export_peak_mb"],
         "import no slower than 1.5x pandas.read_excel": r["import"]["time_vs_pandas"]
@@ -323,15 +342,18 @@ def table(r: dict) -> str:
     e = r["export"]
     lines.append(
         f"| full report export | {e['regelaudit']['seconds']:.1f} s, peak {e['regelaudit']['peak_mb']:.0f} MB "
-        f"| pandas.to_excel {e['pandas_to_excel']['seconds']:.1f} s, {e['pandas_to_excel']['peak_mb']:.0f} MB; "
-        f"xlsxwriter constant memory {e['xlsxwriter_constant_memory']['seconds']:.1f} s, "
-        f"{e['xlsxwriter_constant_memory']['peak_mb']:.0f} MB "
-        f"| {e['time_vs_pandas']}x pandas, {e['time_vs_xlsxwriter']}x xlsxwriter |"
+        f"| pandas.to_excel (xlsxwriter engine) of every sheet's cells "
+        f"({e['pandas_to_excel']['cells']:,} cells) {e['pandas_to_excel']['seconds']:.1f} s, "
+        f"{e['pandas_to_excel']['peak_mb']:.0f} MB "
+        f"| {e['time_vs_pandas']}x pandas |"
     )
     lines.append(
         f"| the Register sheet alone (same rows as the references) | {e['regelaudit_register_sheet_only']['seconds']:.1f} s, "
-        f"peak {e['regelaudit_register_sheet_only']['peak_mb']:.0f} MB | pandas.to_excel {e['pandas_to_excel']['seconds']:.1f} s "
-        f"| {e['register_sheet_vs_pandas']}x pandas |"
+        f"peak {e['regelaudit_register_sheet_only']['peak_mb']:.0f} MB "
+        f"| pandas.to_excel of the Register's cells {e['pandas_register_sheet']['seconds']:.1f} s; "
+        f"bare xlsxwriter (constant memory) of its rows "
+        f"{e['xlsxwriter_constant_memory']['seconds']:.1f} s "
+        f"| {e['register_sheet_vs_pandas']}x pandas, {e['register_sheet_vs_xlsxwriter']}x xlsxwriter |"
     )
     i = r["import"]
     lines.append(

@@ -1,29 +1,32 @@
 """The Excel audit report: Summary, Register, Sessions, Decisions and History.
 
-Written with openpyxl in write-only mode, rules read in chunks through the domain functions, so
-memory stays flat however large the register. Text that users typed never becomes a formula:
-every such cell is written as a string cell, whatever it starts with.
+Written with xlsxwriter in its ``constant_memory`` mode: every row goes to disk as soon as the
+next one starts, and rules are read in chunks through the domain functions, so memory stays flat
+however large the register. Text that users typed never becomes a formula: every such cell is
+written with ``write_string``, whatever it starts with.
+
+Every sheet is set up for print: A4, one page wide, the
+header row repeated, a header with the organisation, the filter in words and the date, and a
+footer "page x of y". The Summary lays its tables and charts out on a grid of rows computed from
+the tables' sizes, so nothing overlaps however many origins or categories there are.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from operator import attrgetter
 from typing import IO, Any
 
+import xlsxwriter
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-from openpyxl.chart import BarChart, Reference
-from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from sqlite_utils import Database
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
 
 from audit.core import clock
 from audit.domain import (
@@ -43,13 +46,24 @@ from audit.domain.register import RuleFilter
 from audit.xlsx.columns import headers
 
 CHUNK = 500
-SELF_INVENTED_FILL = PatternFill("solid", start_color="FFF1E8", end_color="FFF1E8")
-HEADER_FILL = PatternFill("solid", start_color="DDE7E1", end_color="DDE7E1")
-HEADER_FONT = Font(bold=True)
-TITLE_FONT = Font(bold=True, size=14)
+SELF_INVENTED_FILL = "#FFF1E8"
+HEADER_FILL = "#DDE7E1"
 LANGUAGES = ("en", "nl")
+MAX_TEXT = 32_767  # the most characters a cell holds in Excel
+MAX_HEADER = 255  # the most characters of a page header, its codes included
+A4 = 9  # xlsxwriter's paper code
+# Dates as the report's language writes them; numbers follow the reader's own separators.
+DATE_FORMATS = {"en": "yyyy-mm-dd", "nl": "d-m-yyyy"}
+MOMENT_FORMATS = {"en": "yyyy-mm-dd hh:mm", "nl": "d-m-yyyy hh:mm"}
+EVENT_FORMATS = {"en": "yyyy-mm-dd hh:mm:ss", "nl": "d-m-yyyy hh:mm:ss"}
+# Summary grid: xlsxwriter's default row is 20 pixels high; a column of width w is 7w+5 wide.
+ROW_PX = 20
+SUMMARY_WIDTHS = (44, 34, 14, 14, 14)
 
 Progress = Callable[[int], None]
+# Characters XML 1.0 (and so Excel) cannot hold: tab, newline and carriage return are allowed.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
 def sheet_names(lang: str) -> dict[str, str]:
@@ -63,61 +77,96 @@ def sheet_names(lang: str) -> dict[str, str]:
         }
 
 
+def sheet_title(name: str, taken: set[str] | None = None) -> str:
+    """A name Excel accepts as a sheet title: none of []:*?/\\, no apostrophe at either end, at
+    most 31 characters, not empty, and unique (case-insensitive) among ``taken``."""
+    title = _SHEET_FORBIDDEN.sub("_", _ILLEGAL.sub("", name)).strip().strip("'")[:31].strip()
+    title = title or "Sheet"
+    used = {t.lower() for t in taken or ()}
+    base, n = title, 2
+    while title.lower() in used:
+        suffix = f" ({n})"
+        title = base[: 31 - len(suffix)] + suffix
+        n += 1
+    return title
+
+
 # --- cells ----------------------------------------------------------------------------------
 
 
-def _clean(text: str) -> str:
-    # Excel cannot hold most control characters; they become a visible replacement mark.
-    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+def text(value: str) -> str:
+    """User text as a cell can hold it: characters Excel cannot store become a visible
+    replacement mark, and text beyond a cell's 32,767 characters is cut with a marker that says
+    how much was left out, never silently."""
+    if _ILLEGAL.search(value):
+        value = _ILLEGAL.sub("\ufffd", value)
+    if len(value) > MAX_TEXT:
+        marker = " " + _("[cut off: %(count)s more characters]", count="{count}")
+        keep = MAX_TEXT - len(marker) - 10
+        value = value[:keep] + marker.format(count=len(value) - keep)
+    return value
 
 
-def _cell(
-    ws,
-    value: Any,
-    *,
-    fill: PatternFill | None = None,
-    font: Font | None = None,
-    number_format: str | None = None,
-) -> Any:
-    """A value for ``ws.append``. Plain values go as they are (fast); a styled value, or text
-    openpyxl would otherwise take for a formula ("=...") or an error ("#N/A"), becomes a cell
-    of its own, and typed text always stays a string."""
-    if isinstance(value, str):
-        value = _clean(value)
-        risky = value.startswith("=") or value in ERROR_CODES
-        if not (risky or fill or font or number_format):
-            return value
-        cell = WriteOnlyCell(ws, value=value)
-        cell.data_type = "s"  # "=HYPERLINK(...)", "+1", "@SUM(A1)" stay text
-    elif fill is None and font is None and number_format is None:
-        return value
-    else:
-        cell = WriteOnlyCell(ws, value=value)
-    if fill is not None:
-        cell.fill = fill
-    if font is not None:
-        cell.font = font
-    if number_format is not None:
-        cell.number_format = number_format
-    return cell
+class Sheet:
+    """One worksheet written row after row, as constant_memory requires."""
 
+    def __init__(self, wb: Workbook, title: str, report: Report) -> None:
+        self.ws: Worksheet = wb.add_worksheet(title)
+        self.report = report
+        self.next_row = 0
 
-def _row(ws, values: list[Any], **style: Any) -> list[WriteOnlyCell]:
-    return [_cell(ws, v, **style) for v in values]
+    def row(self, values: list[Any], fmt: Any = None) -> int:
+        """Write a row of values, each by its type; return its index."""
+        r = self.next_row
+        ws = self.ws
+        dates = self.report.formats
+        for c, value in enumerate(values):
+            if value is None or value == "":
+                if fmt is not None:
+                    ws.write_blank(r, c, None, fmt)
+            elif isinstance(value, str):
+                ws.write_string(r, c, text(value), fmt)
+            elif isinstance(value, bool):
+                ws.write_boolean(r, c, value, fmt)
+            elif isinstance(value, int | float):
+                ws.write_number(r, c, value, fmt)
+            elif isinstance(value, datetime):
+                ws.write_datetime(r, c, value, fmt or dates["moment"])
+            elif isinstance(value, date):
+                ws.write_datetime(r, c, value, fmt or dates["date"])
+            else:
+                ws.write_string(r, c, text(str(value)), fmt)
+        self.next_row = r + 1
+        return r
 
+    def cell(self, c: int, value: Any, fmt: Any) -> None:
+        """A formatted value in the current row (before ``row`` writes the rest)."""
+        if value is None:
+            self.ws.write_blank(self.next_row, c, None, fmt)
+        elif isinstance(value, str):
+            self.ws.write_string(self.next_row, c, text(value), fmt)
+        elif isinstance(value, date):
+            self.ws.write_datetime(self.next_row, c, value, fmt)
+        else:
+            self.ws.write_number(self.next_row, c, value, fmt)
 
-def _header(ws, labels: list[str]) -> None:
-    ws.append(_row(ws, labels, fill=HEADER_FILL, font=HEADER_FONT))
+    def skip(self) -> None:
+        self.next_row += 1
 
+    def table(self, labels: list[str], widths: list[int]) -> None:
+        """A table sheet: column widths, the header row, frozen and repeated on every page."""
+        for index, width in enumerate(widths):
+            self.ws.set_column(index, index, width)
+        self.row(labels, self.report.formats["header"])
+        self.ws.freeze_panes(1, 0)
+        self.ws.repeat_rows(0)
+        self.report.print_setup(self.ws, landscape=True)
 
-def _setup_table(ws, widths: list[int]) -> None:
-    for index, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-
-
-def _finish_table(ws, columns: int, rows: int) -> None:
-    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
+    def finish(self, columns: int) -> int:
+        """The filter buttons over the table; the number of data rows."""
+        rows = self.next_row - 1
+        self.ws.autofilter(0, 0, max(rows, 1), columns - 1)
+        return rows
 
 
 def _time(value: str | None) -> datetime | None:
@@ -125,6 +174,57 @@ def _time(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(value).replace(tzinfo=None)
+
+
+def _header_text(text_value: str) -> str:
+    # "&" starts a code in a page header; typed text shows it as itself.
+    return _ILLEGAL.sub("", text_value).replace("&", "&&")
+
+
+class Report:
+    """The workbook being written: its formats and its page header and footer."""
+
+    def __init__(self, wb: Workbook, lang: str, organisation_name: str, filter_words: str) -> None:
+        self.wb = wb
+        self.lang = lang
+        add = wb.add_format
+        self.formats = {
+            "header": add(
+                {"bold": True, "bg_color": HEADER_FILL, "text_wrap": True, "valign": "top"}
+            ),
+            "title": add({"bold": True, "font_size": 14}),
+            "date": add({"num_format": DATE_FORMATS[lang]}),
+            "moment": add({"num_format": MOMENT_FORMATS[lang]}),
+            "event": add({"num_format": EVENT_FORMATS[lang]}),
+            "percent": add({"num_format": "0%"}),
+            "decimal": add({"num_format": "0.0"}),
+            "self_invented": add({"bg_color": SELF_INVENTED_FILL}),
+            "wrap": add({"text_wrap": True, "valign": "top"}),
+        }
+        today = clock.today()
+        shown_date = (
+            f"{today.day}-{today.month}-{today.year}" if lang == "nl" else today.isoformat()
+        )
+        left = "&L" + _header_text(organisation_name)[:80]
+        right = "&R" + _header_text(shown_date)
+        room = MAX_HEADER - len(left) - len(right) - len("&C")
+        centre = _header_text(filter_words or _("All rules"))
+        if len(centre) > room:
+            centre = centre[: room - 1].rstrip("&") + "…"
+        self.header = left + "&C" + centre + right
+        page = _("Page %(page)s of %(pages)s", page="\0P", pages="\0N")
+        self.footer = "&L&A&R" + page.replace("&", "&&").replace("\0", "&")
+
+    def print_setup(self, ws: Worksheet, *, landscape: bool, pages_high: int = 0) -> None:
+        ws.set_paper(A4)
+        if landscape:
+            ws.set_landscape()
+        else:
+            ws.set_portrait()
+        ws.fit_to_pages(1, pages_high)
+        ws.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.75)
+        ws.set_header(self.header, {"margin": 0.3})
+        ws.set_footer(self.footer, {"margin": 0.3})
 
 
 # --- register -------------------------------------------------------------------------------
@@ -208,42 +308,60 @@ def _rules_in_chunks(db: Database, rule_ids: list[int]) -> Iterator[list[rules.R
 
 
 def write_register(
-    wb: Workbook,
+    report: Report,
     db: Database,
     rule_filter: RuleFilter,
     title: str,
     lang: str,
     progress: Progress | None = None,
 ) -> int:
-    ws = wb.create_sheet(title)
+    sheet = Sheet(report.wb, title, report)
     columns = fields.rule_spec().columns
-    _setup_table(ws, [f.width for f in columns])
-    _header(ws, headers(lang))
+    sheet.table(headers(lang), [f.width for f in columns])
     labels = Labels.current()
     reader = labels.register_reader(lang)
-    keys, dates = reader.keys, reader.dates
     ids = _rule_ids(db, rule_filter)
+    ws = sheet.ws
+    # The hot loop: one typed write per cell, without Sheet.row's per-value dispatch on None.
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    date_format = report.formats["date"]
+    illegal = _ILLEGAL.search
+    r = 1
     for chunk in _rules_in_chunks(db, ids):
         for rule in chunk:
-            ws.append(
-                [
-                    _cell(
-                        ws,
-                        value,
-                        number_format="yyyy-mm-dd" if index in dates and value else None,
-                    )
-                    for index, value in enumerate(reader(rule))
-                ]
-            )
+            for c, value in enumerate(reader(rule)):
+                if value is None or value == "":
+                    continue
+                kind = type(value)
+                if kind is str:
+                    if len(value) > MAX_TEXT or illegal(value):
+                        value = text(value)
+                    write_string(r, c, value)
+                elif kind is int or kind is float:
+                    write_number(r, c, value)
+                elif kind is date or kind is datetime:
+                    write_datetime(r, c, value, date_format)
+                elif kind is bool:
+                    ws.write_boolean(r, c, value)
+                else:
+                    write_string(r, c, text(str(value)))
+            r += 1
         if progress:
             progress(len(chunk))
-    last_row = max(len(ids), 1) + 1
-    _finish_table(ws, len(columns), len(ids))
+    sheet.next_row = r
+    sheet.finish(len(columns))
     # Self-invented rows get a fill: one rule for the sheet, not a style on 200,000 cells.
-    flag = get_column_letter(keys.index("self_invented") + 1)
-    ws.conditional_formatting.add(
-        f"A2:{get_column_letter(len(columns))}{last_row}",
-        FormulaRule(formula=[f'${flag}2="{labels.yes}"'], fill=SELF_INVENTED_FILL),
+    flag = xlsxwriter.utility.xl_col_to_name(reader.keys.index("self_invented"))
+    ws.conditional_format(
+        1,
+        0,
+        max(len(ids), 1),
+        len(columns) - 1,
+        {
+            "type": "formula",
+            "criteria": f'=${flag}2="{labels.yes}"',
+            "format": report.formats["self_invented"],
+        },
     )
     return len(ids)
 
@@ -255,28 +373,52 @@ def _rule_ids(db: Database, rule_filter: RuleFilter) -> list[int]:
 # --- summary --------------------------------------------------------------------------------
 
 
-def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> dict:
-    ws = wb.create_sheet(title, 0)
-    for column, width in zip("ABCDE", (44, 34, 14, 14, 14), strict=True):
-        ws.column_dimensions[column].width = width
+def _column_px(width: float) -> int:
+    return int(width * 7 + 5)
+
+
+def _chart_rows(bars: int, series: int) -> int:
+    """Rows a bar chart needs to show every bar readably: a title, an axis and a legend, then
+    about 18 pixels per bar; never smaller than a readable 14 rows."""
+    pixels = 110 + 18 * max(bars, 1) * series
+    return max(14, math.ceil(pixels / ROW_PX))
+
+
+def write_summary(
+    report: Report,
+    db: Database,
+    rule_filter: RuleFilter,
+    title: str,
+    organisation_name: str,
+    filter_words: str,
+) -> dict:
+    """The Summary: three tables, one under the other in columns A to E, then the two charts
+    under them, each as wide as the tables and as high as its number of bars needs. Every block
+    has its own rows, computed from the tables' sizes, so nothing overlaps."""
+    sheet = Sheet(report.wb, title, report)
+    ws, f = sheet.ws, report.formats
+    for column, width in enumerate(SUMMARY_WIDTHS):
+        ws.set_column(column, column, width)
+    report.print_setup(ws, landscape=False, pages_high=2)
     scope = figures.Scope(
         team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
     )
     head = figures.headline(db, scope)
-    settings = organisation.get_settings(db)
-    ws.append([_cell(ws, _("Audit report"), font=TITLE_FONT)])
-    ws.append(_row(ws, [_("Organisation"), settings["name"]]))
-    ws.append([_cell(ws, _("Date")), _cell(ws, clock.now().date(), number_format="yyyy-mm-dd")])
-    ws.append(_row(ws, [_("Filter"), register.filter_in_words(db, rule_filter)]))
-    ws.append([])
-    _header(ws, [_("Figure"), _("Value")])
-    percent, one_decimal = "0%", "0.0"
+
+    sheet.cell(0, _("Audit report"), f["title"])
+    sheet.skip()
+    sheet.row([_("Organisation"), organisation_name])
+    sheet.cell(1, clock.now().date(), f["date"])
+    sheet.row([_("Date")])
+    sheet.row([_("Filter"), filter_words])
+    sheet.skip()
+
     rows = [
         (_("Rules in force"), head["total"], None),
         (_("Traced"), head["traced"], None),
-        (_("Coverage (traced share)"), head["coverage"], percent),
+        (_("Coverage (traced share)"), head["coverage"], "percent"),
         (_("Self-invented"), head["self_invented"], None),
-        (_("Self-invented share of traced rules"), head["self_invented_share"], percent),
+        (_("Self-invented share of traced rules"), head["self_invented_share"], "percent"),
         (_("Myths"), head["myths"], None),
         (
             _("Minutes per week on self-invented rules"),
@@ -286,74 +428,91 @@ def write_summary(wb: Workbook, db: Database, rule_filter: RuleFilter, title: st
         (
             _("Hours per week on self-invented rules"),
             head["hours_per_week_self_invented"],
-            one_decimal,
+            "decimal",
         ),
-        (_("Hours per week given back"), head["hours_per_week_given_back"], one_decimal),
+        (_("Hours per week given back"), head["hours_per_week_given_back"], "decimal"),
     ]
     if head["reference_share"] is not None:  # no reference set: none in the report either
         rows[5:5] = [
-            (_("Reference share"), head["reference_share"], percent),
+            (_("Reference share"), head["reference_share"], "percent"),
             (_("Source of the reference"), head["reference_label"] or _("source not given"), None),
         ]
+    sheet.row([_("Figure"), _("Value")], f["header"])
     for label, value, number_format in rows:
-        shown = value if value is not None else _("not yet known")
-        ws.append(
-            [
-                _cell(ws, label),
-                _cell(ws, shown, number_format=number_format if value is not None else None),
-            ]
-        )
-    ws.append([])
+        if value is None:
+            sheet.row([label, _("not yet known")])
+        else:
+            if number_format:
+                sheet.cell(1, value, f[number_format])
+                sheet.row([label])
+            else:
+                sheet.row([label, value])
+    sheet.skip()
 
-    # Origin distribution, with a chart beside it.
-    origin_start = 6 + len(rows) + 2
-    _header(ws, [_("Origin"), _("Perceived"), _("Verified")])
+    # Origin distribution: believed and found.
+    origin_header = sheet.row([_("Origin"), _("Perceived"), _("Verified")], f["header"])
     distribution = figures.origin_distribution(db, scope)
     for row in distribution:
         label = origins.label(row["key"]) if row["key"] else _("(not set)")
-        ws.append([_cell(ws, label), _cell(ws, row["perceived"]), _cell(ws, row["verified"])])
-    origin_end = origin_start + len(distribution)
-    chart = BarChart()
-    chart.type = "bar"
-    chart.title = _("Where rules come from: believed and found")
-    chart.y_axis.title = _("Rules")
-    data = Reference(ws, min_col=2, max_col=3, min_row=origin_start, max_row=origin_end)
-    labels = Reference(ws, min_col=1, min_row=origin_start + 1, max_row=origin_end)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(labels)
-    chart.height, chart.width = 9, 16
-    ws.add_chart(chart, f"D{origin_start}")
-    ws.append([])
+        sheet.row([label, row["perceived"], row["verified"]])
+    origin_end = sheet.next_row - 1
+    sheet.skip()
 
-    # Self-invented share per category, with a chart beside it.
-    category_start = origin_end + 2
-    _header(ws, [_("Category"), _("Rules"), _("Traced"), _("Self-invented"), _("Share")])
+    # Self-invented share per category.
+    category_header = sheet.row(
+        [_("Category"), _("Rules"), _("Traced"), _("Self-invented"), _("Share")], f["header"]
+    )
     shares = figures.share_by_category(db, scope)
     for row in shares:
         share = row["self_invented_share"]
-        ws.append(
+        if share is not None:
+            sheet.cell(4, share, f["percent"])
+        sheet.row(
             [
-                _cell(ws, row["name"] or _("(no category)")),
-                _cell(ws, row["total"]),
-                _cell(ws, row["traced"]),
-                _cell(ws, row["self_invented"]),
-                _cell(ws, share, number_format=percent)
-                if share is not None
-                else _cell(ws, _("not yet known")),
+                row["name"] or _("(no category)"),
+                row["total"],
+                row["traced"],
+                row["self_invented"],
+                *([] if share is not None else [_("not yet known")]),
             ]
         )
-    category_end = category_start + len(shares)
+    category_end = sheet.next_row - 1
+
+    # The charts: under the tables, a blank row apart, as wide as the five table columns.
+    width = sum(_column_px(w) for w in SUMMARY_WIDTHS)
+    row = category_end + 2
+    if distribution:
+        chart = report.wb.add_chart({"type": "bar"})
+        for column in (1, 2):
+            chart.add_series(
+                {
+                    "name": [title, origin_header, column],
+                    "categories": [title, origin_header + 1, 0, origin_end, 0],
+                    "values": [title, origin_header + 1, column, origin_end, column],
+                }
+            )
+        chart.set_title({"name": _("Where rules come from: believed and found")})
+        chart.set_y_axis({"name": _("Rules")})
+        chart.set_legend({"position": "bottom"})
+        height = _chart_rows(len(distribution), 2)
+        chart.set_size({"width": width, "height": height * ROW_PX})
+        ws.insert_chart(row, 0, chart, {"object_position": 3})
+        row += height + 1
     if shares:
-        chart = BarChart()
-        chart.type = "bar"
-        chart.title = _("Self-invented share per category")
-        data = Reference(ws, min_col=5, min_row=category_start, max_row=category_end)
-        labels = Reference(ws, min_col=1, min_row=category_start + 1, max_row=category_end)
-        chart.add_data(data, titles_from_data=True)
-        chart.set_categories(labels)
-        chart.y_axis.number_format = "0%"
-        chart.height, chart.width = 9, 16
-        ws.add_chart(chart, f"G{category_start}")
+        chart = report.wb.add_chart({"type": "bar"})
+        chart.add_series(
+            {
+                "name": [title, category_header, 4],
+                "categories": [title, category_header + 1, 0, category_end, 0],
+                "values": [title, category_header + 1, 4, category_end, 4],
+            }
+        )
+        chart.set_title({"name": _("Self-invented share per category")})
+        chart.set_y_axis({"num_format": "0%"})
+        chart.set_legend({"none": True})
+        height = _chart_rows(len(shares), 1)
+        chart.set_size({"width": width, "height": height * ROW_PX})
+        ws.insert_chart(row, 0, chart, {"object_position": 3})
     return head
 
 
@@ -374,8 +533,8 @@ def _sessions_in_scope(db: Database, rule_filter: RuleFilter) -> list[sessions.R
     return [s for s in found if team_ids & set(s.team_ids)]
 
 
-def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> int:
-    ws = wb.create_sheet(title)
+def write_sessions(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    sheet = Sheet(report.wb, title, report)
     labels = [
         _("Session"),
         _("State"),
@@ -390,13 +549,11 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
         _("Decision"),
         _("Applied"),
     ]
-    _setup_table(ws, [30, 10, 14, 18, 11, 40, 9, 9, 9, 9, 9, 12, 16, 14, 11])
-    _header(ws, labels)
-    text = Labels.current()
+    sheet.table(labels, [30, 10, 14, 18, 11, 40, 9, 9, 9, 9, 9, 12, 16, 14, 11])
+    text_labels = Labels.current()
     states, modes = translated(sessions.STATES), translated(sessions.MODES)
     outcomes = translated(decisions.OUTCOMES)
     suggested_labels = {**outcomes, "discuss": _("Discuss")}
-    count = 0
     for session in _sessions_in_scope(db, rule_filter):
         if session.effective_state != "closed":
             continue
@@ -406,35 +563,33 @@ def write_sessions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: s
             decision = decided.get(rule.id)
             # An anonymous session with too few voters: its counts stay out of the report too.
             counted = (
-                []
+                [None] * (len(ballots.CHOICES) + 3)
                 if result["withheld"]
                 else [
                     *[result["counts"][k] for k in ballots.CHOICES],
                     result["total"],
-                    text.yes_no(result["quorum_met"]),
+                    text_labels.yes_no(result["quorum_met"]),
                     suggested_labels[result["suggested"]],
                 ]
             )
-            ws.append(
+            sheet.row(
                 [
-                    _cell(ws, session.title),
-                    _cell(ws, states[session.effective_state]),
-                    _cell(ws, modes[session.mode]),
-                    _cell(ws, ", ".join(session.team_names)),
-                    _cell(ws, rule.code),
-                    _cell(ws, rule.title),
-                    *[_cell(ws, value) for value in counted or [None] * (len(ballots.CHOICES) + 3)],
-                    _cell(ws, outcomes[decision["outcome"]] if decision else ""),
-                    _cell(ws, text.yes_no(bool(decision["applied_at"])) if decision else ""),
+                    session.title,
+                    states[session.effective_state],
+                    modes[session.mode],
+                    ", ".join(session.team_names),
+                    rule.code,
+                    rule.title,
+                    *counted,
+                    outcomes[decision["outcome"]] if decision else "",
+                    text_labels.yes_no(bool(decision["applied_at"])) if decision else "",
                 ]
             )
-            count += 1
-    _finish_table(ws, len(labels), count)
-    return count
+    return sheet.finish(len(labels))
 
 
-def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: str) -> int:
-    ws = wb.create_sheet(title)
+def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    sheet = Sheet(report.wb, title, report)
     labels = [
         _("Session"),
         _("Code"),
@@ -449,76 +604,71 @@ def write_decisions(wb: Workbook, db: Database, rule_filter: RuleFilter, title: 
         _("Applied by"),
         _("Applied at"),
     ]
-    _setup_table(ws, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
-    _header(ws, labels)
+    sheet.table(labels, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
     outcomes = translated(decisions.OUTCOMES)
     in_scope = {session.id for session in _sessions_in_scope(db, rule_filter)}
-    count = 0
-    stamp = "yyyy-mm-dd hh:mm"
     for d in decisions.all_decisions(db):
         if d["session_id"] not in in_scope:
             continue
-        ws.append(
+        sheet.row(
             [
-                _cell(ws, d["session_title"]),
-                _cell(ws, d["code"]),
-                _cell(ws, d["rule_title"]),
-                _cell(ws, outcomes[d["outcome"]]),
-                _cell(ws, d["rationale"]),
-                _cell(ws, d["new_title"] or ""),
-                _cell(ws, d["new_description"] or ""),
-                _cell(ws, d["new_minutes_per_week"]),
-                _cell(ws, d["decided_by_name"]),
-                _cell(ws, _time(d["decided_at"]), number_format=stamp),
-                _cell(ws, d["applied_by_name"] or ""),
-                _cell(ws, _time(d["applied_at"]), number_format=stamp),
+                d["session_title"],
+                d["code"],
+                d["rule_title"],
+                outcomes[d["outcome"]],
+                d["rationale"],
+                d["new_title"] or "",
+                d["new_description"] or "",
+                d["new_minutes_per_week"],
+                d["decided_by_name"],
+                _time(d["decided_at"]),
+                d["applied_by_name"] or "",
+                _time(d["applied_at"]),
             ]
         )
-        count += 1
-    _finish_table(ws, len(labels), count)
-    return count
+    return sheet.finish(len(labels))
 
 
 def write_history(
-    wb: Workbook,
+    report: Report,
     db: Database,
     rule_filter: RuleFilter,
     title: str,
     progress: Progress | None = None,
 ) -> int:
     """The event log (votes left out: the Sessions sheet counts them) in the filter's scope."""
-    ws = wb.create_sheet(title)
+    sheet = Sheet(report.wb, title, report)
     labels = [_("When (UTC)"), _("Who"), _("What"), _("Id"), _("Action"), _("Changes"), _("Note")]
     lookup = HistoryLookup(db)
     entities, actions = translated(ENTITY_LABELS), translated(ACTION_LABELS)
-    _setup_table(ws, [18, 16, 14, 8, 12, 80, 30])
-    _header(ws, labels)
+    sheet.table(labels, [18, 16, 14, 8, 12, 80, 30])
     scoped_rules = set(_rule_ids(db, rule_filter)) if rule_filter.is_filtered() else None
     if scoped_rules is not None:
         archived = RuleFilter(**{**vars(rule_filter), "archived": True})
         scoped_rules |= set(_rule_ids(db, archived))
     count = 0
+    stamp = report.formats["event"]
     for event in events.iterate(db, exclude_actions=("ballot",)):
         if scoped_rules is not None and not (
             event["entity"] == "rule" and event["entity_id"] in scoped_rules
         ):
             continue
-        ws.append(
+        sheet.cell(0, _time(event["at"]), stamp)
+        sheet.row(
             [
-                _cell(ws, _time(event["at"]), number_format="yyyy-mm-dd hh:mm:ss"),
-                _cell(ws, event["actor_name"]),
-                _cell(ws, entities.get(event["entity"], event["entity"])),
-                _cell(ws, event["entity_id"]),
-                _cell(ws, actions.get(event["action"], event["action"])),
-                _cell(ws, lookup.describe(event["changes"])),
-                _cell(ws, event["note"] or ""),
+                None,
+                event["actor_name"],
+                entities.get(event["entity"], event["entity"]),
+                event["entity_id"],
+                actions.get(event["action"], event["action"]),
+                lookup.describe(event["changes"]),
+                event["note"] or "",
             ]
         )
         count += 1
         if progress and count % CHUNK == 0:
             progress(0)
-    _finish_table(ws, len(labels), count)
-    return count
+    return sheet.finish(len(labels))
 
 
 # --- the whole report -----------------------------------------------------------------------
@@ -538,13 +688,23 @@ def export_report(
     rule_filter = rule_filter or RuleFilter()
     with force_locale(lang):
         names = sheet_names(lang)
-        wb = Workbook(write_only=True)
-        head = write_summary(wb, db, rule_filter, names["summary"])
-        write_register(wb, db, rule_filter, names["register"], lang, progress)
-        write_sessions(wb, db, rule_filter, names["sessions"])
-        write_decisions(wb, db, rule_filter, names["decisions"])
-        write_history(wb, db, rule_filter, names["history"], progress)
-        wb.save(out)
+        taken: set[str] = set()
+        for key, name in names.items():
+            names[key] = sheet_title(name, taken)
+            taken.add(names[key])
+        organisation_name = organisation.get_settings(db)["name"] or ""
+        filter_words = register.filter_in_words(db, rule_filter)
+        wb = Workbook(out, {"constant_memory": True, "strings_to_formulas": False})
+        report = Report(wb, lang, organisation_name, filter_words)
+        head = write_summary(
+            report, db, rule_filter, names["summary"], organisation_name, filter_words
+        )
+        write_register(report, db, rule_filter, names["register"], lang, progress)
+        write_sessions(report, db, rule_filter, names["sessions"])
+        write_decisions(report, db, rule_filter, names["decisions"])
+        write_history(report, db, rule_filter, names["history"], progress)
+        # Only a finished report is closed, which writes the file: a failure leaves no half one.
+        wb.close()
     return head
 
 
