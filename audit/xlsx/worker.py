@@ -64,19 +64,22 @@ DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("ascii", "utf-16-le", "
 OVERLAP = max(len(d) for d in DOCTYPES) - 1
 # What sends a workbook to openpyxl rather than python-calamine (see ``open_book``): in a
 # worksheet a formula element (``<f>``, ``<x:f ...>``) or any attribute valued ``e`` (the type
-# of an error cell, however spaced); in the package's lists a macro-enabled content type, a
+# of an error cell, however spaced), below; in the package's lists a macro-enabled content type, a
 # macro or dialog sheet. A false alarm only costs speed; a miss would let a formula's cached
 # value or an error pass as a value, so the patterns are broad and searched across chunk seams.
-PLAIN_SHEET = re.compile(
-    rb"<(?:[\w.-]+:)?f[\s/>]|[\"']e[\"']|\x00|(?i:encoding\s*=\s*[\"'](?!utf-8[\"']))"
-    rb"|_x[0-9a-fA-F]{4}_"
-)
+FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
+ERROR_TYPES = (b'"e"', b"'e'")
+# An XML declaration stands first in its part: any encoding but UTF-8 goes to openpyxl (UTF-16
+# is also caught by its zero bytes, which no UTF-8 part holds).
+ENCODING = re.compile(rb"encoding\s*=\s*[\"'](?!utf-8[\"'])", re.IGNORECASE)
 # openpyxl keeps ``_x0041_`` in a text as it stands, calamine decodes it: such texts go to
 # openpyxl, so that a value never depends on which library read it.
 ESCAPE = re.compile(rb"_x[0-9a-fA-F]{4}_")
 CELL = re.compile(rb"<(?:[\w.-]+:)?c[\s/>]")
-REFERENCE = re.compile(rb"<(?:[\w.-]+:)?c\s[^>]*?\br\s*=\s*[\"']([A-Z]{1,3})([0-9]{1,9})[\"']")
-RANGE_CELLS = 1_000_000  # calamine's rectangle, about 32 bytes a cell
+# Cell references in the form every writer uses; a cell whose reference is written otherwise
+# counts as not placed, which sends the workbook to openpyxl.
+REFERENCE = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"')
+RANGE_CELLS = 500_000  # calamine holds about 90 bytes a cell (texts included) at its peak
 PLAIN_PACKAGE = re.compile(rb"macroenabled|/macrosheet|/dialogsheet|vbaproject")
 STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si[\s/>]")
 SEAM = 1024
@@ -176,18 +179,28 @@ class Scan:
     def _sheet(self, seen: bytes, start: int) -> None:
         if not self.plain:
             return
-        if PLAIN_SHEET.search(seen):
+        if (
+            FORMULA.search(seen)
+            or any(error in seen for error in ERROR_TYPES)
+            or b"\x00" in seen
+            or (b"_x" in seen and ESCAPE.search(seen))
+            or (start == 0 and ENCODING.search(seen[:512]))
+        ):
             self.plain = False
             return
-        cells = sum(1 for m in CELL.finditer(seen) if m.end() > start)
-        for m in REFERENCE.finditer(seen):
-            if m.end() > start:
-                cells -= 1
-                row = int(m[2])
+        # What lies wholly in the tail was counted with the chunk before.
+        cells = len(CELL.findall(seen)) - len(CELL.findall(seen, 0, start))
+        references = REFERENCE.findall(seen)
+        old = len(REFERENCE.findall(seen, 0, start))
+        references = references[old:]
+        cells -= len(references)
+        if references:
+            rows = [row for _, row in references]
+            self.last_row = max(self.last_row, max(map(int, rows)))
+            for letters in set(letters for letters, _ in references):
                 column = 0
-                for letter in m[1]:
+                for letter in letters:
                     column = column * 26 + letter - 64
-                self.last_row = max(self.last_row, row)
                 self.last_column = max(self.last_column, column)
         self.unreferenced += cells
         # (A cell cut at the seam is counted here and its reference with the next chunk, so
@@ -209,7 +222,7 @@ class Scan:
         self.strings += sum(1 for m in STRING_ITEM.finditer(seen) if m.end() > start)
         if self.strings > self.max_cells:
             raise Problem("strings", n=self.max_cells)
-        if ESCAPE.search(seen):
+        if b"_x" in seen and ESCAPE.search(seen):
             self.plain = False
 
     def _read(self, position: int, size: int) -> bytes:
