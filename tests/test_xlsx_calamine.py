@@ -13,6 +13,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from flask_babel import force_locale
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from audit.xlsx import importer as xlsx_import
@@ -71,6 +73,7 @@ def test_a_plain_workbook_is_read_by_calamine_as_openpyxl_reads_it(tmp_path, epo
     for column, number_format in enumerate(formats, 1):
         cell = ws.cell(row=5, column=column, value=45000.5)
         cell.number_format = number_format
+    ws.cell(row=6, column=2, value=CellRichText([TextBlock(InlineFont(b=True), "vet"), " en niet"]))
     ws.cell(row=8, column=30, value="ver weg")
     # A time of day comes last: calamine hands the rest of the sheet to openpyxl there.
     ws.cell(row=9, column=2, value=time_of_day(8, 30))
@@ -123,6 +126,19 @@ def test_what_calamine_cannot_tell_apart_goes_to_openpyxl(tmp_path, cells, strin
     path = _raw(tmp_path / "odd.xlsx", cells, strings=strings)
     assert not plain(path)
     assert plain(_raw(tmp_path / "plain.xlsx", '<c r="A2" t="inlineStr"><is><t>x</t></is></c>'))
+
+
+def test_iso_date_cells_read_as_openpyxl_reads_them(tmp_path):
+    """Cells of type ``d`` (an ISO 8601 date, as LibreOffice may write) are dates in both."""
+    cells = '<c r="A2" t="d"><v>2019-03-12T00:00:00</v></c><c r="B2" t="d"><v>2024-02-29</v></c>'
+    path = _raw(tmp_path / "iso.xlsx", cells)
+    assert plain(path)
+    expected = list(openpyxl.load_workbook(path).active.iter_rows(min_row=2, values_only=True))
+    # The reader hands every date out as a datetime, whichever library read it.
+    expected = [tuple(datetime(v.year, v.month, v.day) for v in row) for row in expected]
+    with open_workbook(path) as book:
+        got = list(book["Rules"].iter_rows(min_row=2, values_only=True))
+    assert _typed(got) == _typed(expected)
 
 
 def test_a_sheet_too_large_for_one_rectangle_goes_to_openpyxl(tmp_path):
