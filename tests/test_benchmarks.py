@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,36 @@ def test_the_peak_of_a_child_process_is_seen():
     with worker.ChildrenPeak() as none:
         pass
     assert none.peak_mb == 0
+
+
+def test_a_child_not_yet_started_counts_not_the_parents_memory(tmp_path):
+    """Between fork and exec a child shares its parent's memory, and its VmHWM says so: the
+    reading worker, started by a server holding 200 MB, looked as large as the server."""
+    script = tmp_path / "fork.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os, sys, time
+            sys.path.insert(0, os.getcwd())
+            from benchmarks import worker
+            held = bytearray(200 * 1024 * 1024)
+            held[:: 4096] = b"x" * len(held[:: 4096])
+            with worker.ChildrenPeak() as children:
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(0.3)
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            print(children.peak_mb)
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=Path(worker.__file__).parent.parent,
+    )
+    assert float(done.stdout) < 100, done.stdout

@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import resource
 import struct
 import sys
@@ -61,6 +62,27 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and .xlsx encrypted wit
 # The encodings an XML parser reads without being told; any other must be declared in one.
 DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("ascii", "utf-16-le", "utf-16-be"))
 OVERLAP = max(len(d) for d in DOCTYPES) - 1
+# What sends a workbook to openpyxl rather than python-calamine (see ``open_book``): in a
+# worksheet a formula element (``<f>``, ``<x:f ...>``) or any attribute valued ``e`` (the type
+# of an error cell, however spaced), below; in the package's lists a macro-enabled content type, a
+# macro or dialog sheet. A false alarm only costs speed; a miss would let a formula's cached
+# value or an error pass as a value, so the patterns are broad and searched across chunk seams.
+FORMULA = re.compile(rb"<(?:[\w.-]+:)?f[\s/>]")
+ERROR_TYPES = (b'"e"', b"'e'")
+# An XML declaration stands first in its part: any encoding but UTF-8 goes to openpyxl (UTF-16
+# is also caught by its zero bytes, which no UTF-8 part holds).
+ENCODING = re.compile(rb"encoding\s*=\s*[\"'](?!utf-8[\"'])", re.IGNORECASE)
+# openpyxl keeps ``_x0041_`` in a text as it stands, calamine decodes it: such texts go to
+# openpyxl, so that a value never depends on which library read it.
+ESCAPE = re.compile(rb"_x[0-9a-fA-F]{4}_")
+CELL = re.compile(rb"<(?:[\w.-]+:)?c[\s/>]")
+# Cell references in the form every writer uses; a cell whose reference is written otherwise
+# counts as not placed, which sends the workbook to openpyxl.
+REFERENCE = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,9})"')
+RANGE_CELLS = 500_000  # calamine holds about 90 bytes a cell (texts included) at its peak
+PLAIN_PACKAGE = re.compile(rb"macroenabled|/macrosheet|/dialogsheet|vbaproject")
+STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si[\s/>]")
+SEAM = 1024
 
 
 class Problem(Exception):
@@ -83,7 +105,15 @@ class Scan:
         self.file = file
         self.max_unpacked = limits["max_unpacked"]
         self.max_ratio = limits["max_ratio"]
+        self.max_cells = limits["max_cells"]
         self.unpacked = 0
+        # Set when a part holds what python-calamine cannot tell apart (a formula, an error
+        # cell) or what only the openpyxl path words precisely (macros, dialog sheets): such a
+        # workbook is read by openpyxl, see ``open_book``.
+        self.plain = True
+        self.strings = 0  # string items in the parts other than worksheets (shared strings)
+        self.last_row = self.last_column = self.unreferenced = 0
+        self.max_columns = limits["max_columns"]
 
     def check(self) -> None:
         file = self.file
@@ -115,10 +145,25 @@ class Scan:
         return Problem("unpacks", n=self.max_unpacked // (1024 * 1024))
 
     def _member(self, info: zipfile.ZipInfo) -> None:
-        xml = info.filename.lower().endswith((".xml", ".rels"))
-        tail = b""
+        name = info.filename.lower()
+        xml = name.endswith((".xml", ".rels"))
+        if not xml:
+            look = None
+        elif name.startswith("xl/worksheets/"):
+            look = self._sheet
+        elif name in ("[content_types].xml", "xl/_rels/workbook.xml.rels"):
+            look = self._package
+        else:
+            look = self._strings
+        tail = seen = b""
         try:
             for chunk in self._inflate(info):
+                if look is not None:
+                    # The tail of the chunk before goes along, so that what the searches
+                    # look for is found across the seam; only what ends in the new chunk
+                    # is counted.
+                    seen = seen[-SEAM:] + chunk
+                    look(seen, len(seen) - len(chunk))
                 if xml:
                     # A DOCTYPE is never in a workbook: it is where entities (XXE, billion
                     # laughs) are declared. defusedxml refuses entities too; this is cheaper.
@@ -128,6 +173,57 @@ class Scan:
                     tail = chunk[-OVERLAP:]
         except zlib.error:
             raise Problem("damaged") from None
+        if self.unreferenced:
+            self.plain = False
+
+    def _sheet(self, seen: bytes, start: int) -> None:
+        if not self.plain:
+            return
+        if (
+            FORMULA.search(seen)
+            or any(error in seen for error in ERROR_TYPES)
+            or b"\x00" in seen
+            or (b"_x" in seen and ESCAPE.search(seen))
+            or (start == 0 and ENCODING.search(seen[:512]))
+        ):
+            self.plain = False
+            return
+        # What lies wholly in the tail was counted with the chunk before.
+        cells = len(CELL.findall(seen)) - len(CELL.findall(seen, 0, start))
+        references = REFERENCE.findall(seen)
+        old = len(REFERENCE.findall(seen, 0, start))
+        references = references[old:]
+        cells -= len(references)
+        if references:
+            rows = [row for _, row in references]
+            self.last_row = max(self.last_row, max(map(int, rows)))
+            for letters in set(letters for letters, _ in references):
+                column = 0
+                for letter in letters:
+                    column = column * 26 + letter - 64
+                self.last_column = max(self.last_column, column)
+        self.unreferenced += cells
+        # (A cell cut at the seam is counted here and its reference with the next chunk, so
+        # whether every cell had one is asked once the part has been read: ``_member``.)
+        # calamine holds a sheet as one rectangle from its first to its last cell: a sheet
+        # whose cells are not all placed, or spread far, is read by openpyxl, row by row.
+        if (
+            self.last_column > self.max_columns
+            or self.last_row > EXCEL_ROWS
+            or self.last_row * self.last_column > RANGE_CELLS
+        ):
+            self.plain = False
+
+    def _package(self, seen: bytes, start: int) -> None:
+        if PLAIN_PACKAGE.search(seen.lower()):
+            self.plain = False
+
+    def _strings(self, seen: bytes, start: int) -> None:
+        self.strings += sum(1 for m in STRING_ITEM.finditer(seen) if m.end() > start)
+        if self.strings > self.max_cells:
+            raise Problem("strings", n=self.max_cells)
+        if b"_x" in seen and ESCAPE.search(seen):
+            self.plain = False
 
     def _read(self, position: int, size: int) -> bytes:
         self.file.seek(position)
@@ -288,12 +384,148 @@ class Book:
         return SheetRead(self.wb[name], min_row, max_row, self.limits)
 
 
+class FastBook:
+    """A plain workbook (see ``Scan.plain``) read by python-calamine: the whole sheet is
+    parsed in Rust at once, about twenty times faster than openpyxl. Calamine gives a
+    formula's cached value and an error cell's code as if they were values, which is why a
+    workbook holding either never comes here. Anything else it cannot read the way openpyxl
+    does (a number cell holding no number) hands the rest of the sheet to openpyxl."""
+
+    def __init__(self, file: IO[bytes], limits: dict) -> None:
+        import python_calamine
+        from python_calamine import SheetTypeEnum
+
+        self.file, self.limits = file, limits
+        self.slow: Book | None = None
+        self.cached: tuple[str, Any] | None = None
+        self.wb = python_calamine.CalamineWorkbook.from_filelike(file)
+        self.sheets: list[tuple[str, str]] = []
+        for meta in self.wb.sheets_metadata:
+            name = meta.name
+            if len(self.sheets) >= MAX_SHEETS or len(name) > MAX_SHEET_NAME:
+                raise Problem("damaged")
+            if meta.typ in (SheetTypeEnum.MacroSheet, SheetTypeEnum.Vba):
+                raise Problem("macros")
+            chart = meta.typ != SheetTypeEnum.WorkSheet
+            self.sheets.append((name, "chart" if chart else "sheet"))
+
+    def read(self, name: str, min_row: int, max_row: int | None) -> SheetRead:
+        if (name, "sheet") not in self.sheets:
+            raise Problem("no_sheet")
+        import python_calamine
+
+        # The importer reads the header rows first, then the rest: the sheet is parsed once.
+        if self.cached is None or self.cached[0] != name:
+            self.cached = None
+            try:
+                self.cached = (name, self.wb.get_sheet_by_name(name))
+            except python_calamine.CalamineError:
+                # A cell calamine cannot read (text in a number cell): openpyxl reads the
+                # sheet and says which cell holds what.
+                rows = self._slow(name, min_row, max_row, 0)
+                return SheetRead(None, min_row, max_row, self.limits, rows)
+        return SheetRead(None, min_row, max_row, self.limits, self._rows(name, min_row, max_row))
+
+    def _rows(
+        self, name: str, min_row: int, max_row: int | None
+    ) -> Iterator[tuple[int, list, int]]:
+        sheet = self.cached[1]
+        max_columns, max_cells = self.limits["max_columns"], self.limits["max_cells"]
+        first_row, first_column = sheet.start or (0, 0)
+        count = 0
+        for index, values in enumerate(sheet.iter_rows()):
+            number = first_row + index + 1
+            if number < min_row:
+                continue
+            if max_row is not None and number > max_row:
+                return
+            if number > EXCEL_ROWS:
+                raise Problem("damaged")
+            cells, chars = [], 0
+            for offset, value in enumerate(values):
+                if value == "" or value is None:
+                    continue
+                column = first_column + offset + 1
+                if column > max_columns:
+                    raise Problem("columns", n=max_columns)
+                count += 1
+                if count > max_cells:
+                    raise Problem("cells", n=max_cells)
+                kind, value = _fast_value(value)
+                if kind is None:
+                    # From this row on openpyxl reads the sheet, as it would have whole.
+                    yield from self._slow(name, number, max_row, count - len(cells) - 1)
+                    return
+                if kind == "s":
+                    if len(value) > MAX_TEXT:
+                        raise Problem("cell_text", n=MAX_TEXT)
+                    chars += len(value)
+                cells.append([column, kind, value])
+            if cells:
+                yield number, cells, chars
+
+    def _slow(
+        self, name: str, min_row: int, max_row: int | None, count: int
+    ) -> Iterator[tuple[int, list, int]]:
+        self.cached = None  # calamine's copy of the sheet is not needed any more
+        if self.slow is None:
+            _import_openpyxl()
+            self.file.seek(0)
+            self.slow = Book(self.file, self.limits)
+        ws = self.slow.wb[name]
+        ws.reset_dimensions()
+        yield from SheetRead._rows(
+            ws, min_row, max_row, self.limits["max_columns"], self.limits["max_cells"], count
+        )
+
+
+def _fast_value(value: Any) -> tuple[str | None, Any]:
+    """A value python-calamine read, as the protocol sends it; ``None`` as the kind when
+    only openpyxl reads it as the importer expects (infinity, NaN, a time of day)."""
+    if isinstance(value, bool):
+        return "b", value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None, None
+        # calamine reads every number as a float; openpyxl reads ``30`` as an int, which is
+        # what the importer has always been given for a whole number.
+        return "n", int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if isinstance(value, int):
+        return "n", value
+    if isinstance(value, timedelta):
+        return "n", value / timedelta(days=1)
+    if isinstance(value, datetime | date):
+        return "d", value.isoformat()
+    if isinstance(value, time):
+        # calamine makes a time of day of a serial below 0 too (a date before 1904 in the
+        # 1904 date system), where openpyxl reads the date: openpyxl decides.
+        return None, None
+    return "s", str(value)
+
+
+def open_book(file: IO[bytes], limits: dict, plain: bool) -> Book | FastBook:
+    """python-calamine for a plain workbook, openpyxl for any other (see ``Scan.plain``)."""
+    if plain:
+        return FastBook(file, limits)
+    _import_openpyxl()
+    return Book(file, limits)
+
+
 class SheetRead:
     """One pass over a sheet's rows, handed out in batches."""
 
-    def __init__(self, ws: Any, min_row: int, max_row: int | None, limits: dict) -> None:
-        ws.reset_dimensions()  # what the sheet says about its size is never believed
-        self.rows = self._rows(ws, min_row, max_row, limits["max_columns"], limits["max_cells"])
+    def __init__(
+        self,
+        ws: Any,
+        min_row: int,
+        max_row: int | None,
+        limits: dict,
+        rows: Iterator[tuple[int, list, int]] | None = None,
+    ) -> None:
+        if rows is None:
+            ws.reset_dimensions()  # what the sheet says about its size is never believed
+            rows = self._rows(ws, min_row, max_row, limits["max_columns"], limits["max_cells"])
+        self.rows = rows
         self.done = False
 
     def batch(self) -> dict:
@@ -309,12 +541,17 @@ class SheetRead:
 
     @staticmethod
     def _rows(
-        ws: Any, min_row: int, max_row: int | None, max_columns: int, max_cells: int
+        ws: Any,
+        min_row: int,
+        max_row: int | None,
+        max_columns: int,
+        max_cells: int,
+        count: int = 0,
     ) -> Iterator[tuple[int, list, int]]:
         """Each row holding a value: its number, its cells, the characters of its texts.
         openpyxl hands out every row up to the last one read, a gap as an empty one, and
         each as wide as its last cell with a value (see ``_install_cell_parser``)."""
-        number, count = min_row - 1, 0
+        number = min_row - 1
         for row in ws.iter_rows(min_row=min_row, max_row=max_row, values_only=False):
             number += 1
             if number > EXCEL_ROWS:
@@ -418,9 +655,9 @@ def main() -> None:
     warnings.simplefilter("ignore")  # openpyxl's warnings about odd files are not for the log
     try:
         with open(int(sys.argv[2]), "rb") as file:
-            Scan(file, limits).check()
-            _import_openpyxl()
-            book = Book(file, limits)
+            scan = Scan(file, limits)
+            scan.check()
+            book = open_book(file, limits, scan.plain)
             send({"book": {"sheets": book.sheets}})
             serve(book)
     except Problem as problem:
