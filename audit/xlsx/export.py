@@ -377,6 +377,18 @@ def _column_px(width: float) -> int:
     return int(width * 7 + 5)
 
 
+# A4 portrait inside the margins of print_setup, in pixels at 96 dpi, and the scale at which
+# the Summary's columns fit its width.
+A4_PRINTABLE_PX = (697, 979)
+SUMMARY_SCALE = min(1.0, A4_PRINTABLE_PX[0] / sum(int(w * 7 + 5) for w in SUMMARY_WIDTHS))
+
+
+def _fits_a_page(rows: int) -> bool:
+    """Whether ``rows`` Summary rows print on one A4 page at the width's scale (with a tenth to
+    spare for what a printer adds)."""
+    return rows * ROW_PX * SUMMARY_SCALE <= 0.9 * A4_PRINTABLE_PX[1]
+
+
 def _chart_rows(bars: int, series: int) -> int:
     """Rows a bar chart needs to show every bar readably: a title, an axis and a legend, then
     about 18 pixels per bar; never smaller than a readable 14 rows."""
@@ -399,6 +411,7 @@ def write_summary(
     ws, f = sheet.ws, report.formats
     for column, width in enumerate(SUMMARY_WIDTHS):
         ws.set_column(column, column, width)
+    # At most two pages; below, two clean pages where the tables and charts allow them.
     report.print_setup(ws, landscape=False, pages_high=2)
     scope = figures.Scope(
         team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
@@ -513,6 +526,14 @@ def write_summary(
         height = _chart_rows(len(shares), 1)
         chart.set_size({"width": width, "height": height * ROW_PX})
         ws.insert_chart(row, 0, chart, {"object_position": 3})
+        row += height + 1
+    charts_start = category_end + 2
+    if _fits_a_page(charts_start) and _fits_a_page(row - charts_start):
+        # Two clean pages, the tables and then the charts, rather than a page that cuts a
+        # chart in two. ("Fit to two pages" ignores page breaks, so this fits the width only
+        # and breaks before the charts; where they would not fit, fit to two pages stays.)
+        ws.fit_to_pages(1, 0)
+        ws.set_h_pagebreaks([charts_start])
     return head
 
 
