@@ -377,10 +377,11 @@ def _column_px(width: float) -> int:
     return int(width * 7 + 5)
 
 
-# A4 portrait inside the margins of print_setup, in pixels at 96 dpi, and the scale at which
-# the Summary's columns fit its width.
+# The Summary's five columns (and so its charts) in pixels; A4 portrait inside the margins of
+# print_setup, in pixels at 96 dpi; and the scale at which the columns fit the page's width.
+SUMMARY_PX = sum(_column_px(w) for w in SUMMARY_WIDTHS)
 A4_PRINTABLE_PX = (697, 979)
-SUMMARY_SCALE = min(1.0, A4_PRINTABLE_PX[0] / sum(int(w * 7 + 5) for w in SUMMARY_WIDTHS))
+SUMMARY_SCALE = min(1.0, A4_PRINTABLE_PX[0] / SUMMARY_PX)
 
 
 def _fits_a_page(rows: int) -> bool:
@@ -492,7 +493,7 @@ def write_summary(
     category_end = sheet.next_row - 1
 
     # The charts: under the tables, a blank row apart, as wide as the five table columns.
-    width = sum(_column_px(w) for w in SUMMARY_WIDTHS)
+    width = SUMMARY_PX
     row = category_end + 2
     if distribution:
         chart = report.wb.add_chart({"type": "bar"})
