@@ -174,7 +174,7 @@ def test_origin_values(imp, tmp_path, text, key):
 )
 def test_value_mappings(imp, tmp_path, column, text, field, expected):
     plan = imp(workbook(tmp_path / "v.xlsx", [_row(**{column: text})]))
-    assert plan.rows[0].errors == []
+    assert not plan.rows[0].errors
     assert plan.rows[0].fields[field] == expected
 
 

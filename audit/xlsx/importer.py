@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,9 +21,8 @@ from typing import Any
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import from_excel
 from sqlite_utils import Database
+from xlsxwriter.utility import xl_col_to_name
 
 from audit.core.errors import ValidationError
 from audit.domain import categories, events, fields, organisation, protocols, rules
@@ -32,6 +31,7 @@ from audit.domain.users import User
 from audit.store.db import transaction
 from audit.xlsx.columns import header_keys, normalise_header
 from audit.xlsx.reader import ImportFileError, Limits, Workbook, open_workbook
+from audit.xlsx.rowstore import RowStore
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -49,19 +49,30 @@ class NewReference:
     name: str
 
 
-@dataclass
+@dataclass(slots=True, eq=False)
 class RowResult:
+    """One row of the sheet: what happens to it and why. Its values wait in the plan's
+    ``RowStore`` (``fields`` reads them back), so that a long sheet costs little memory."""
+
     row: int
     action: str  # create, update, unchanged, duplicate or invalid
     code: str
     title: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    changes: list[str] = field(default_factory=list)
-    errors: list[tuple[str, Any]] = field(default_factory=list)  # (column, message)
+    store: RowStore
+    number: int  # of its values in the store
+    # Title, teams and locations: what a row without a code is recognised by.
+    scope: tuple[str | None, tuple, tuple]
+    # Empty tuples rather than lists when there is nothing: one shared object, not one per row.
+    changes: Sequence[str] = ()
+    errors: Sequence[tuple[str, Any]] = ()  # (column, message)
     # A row without a code that would make a second copy of a rule: of this one in the
     # register, or of the rule an earlier row of the file creates.
     duplicate_of: rules.SameTitle | None = None
     same_as_row: int | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return self.store.get(self.number)
 
 
 @dataclass
@@ -74,6 +85,7 @@ class ImportPlan:
     ignored_columns: list[str]
     rows: list[RowResult]
     create_teams: bool
+    store: RowStore = field(default_factory=RowStore)
     create_duplicates: bool = False
     command_line: bool = False  # hints name the command's flags rather than the web form's
     headers: dict[int, str] = field(default_factory=dict)  # column number -> header as typed
@@ -219,7 +231,11 @@ def _date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     if isinstance(value, int | float) and 1 <= value < 2958466:
-        return from_excel(value).date()  # a date cell that lost its date format
+        # A date cell that lost its date format. Imported here, not at the top: the rest of
+        # openpyxl is read in the worker, and loading it adds a tenth of a second to start-up.
+        from openpyxl.utils.datetime import from_excel
+
+        return from_excel(value).date()
     text = _text(value)
     for form in _DATE_FORMATS:
         try:
@@ -410,9 +426,9 @@ def _header_name(plan: ImportPlan, key: str) -> str:
     for number, column in plan.columns.items():
         if column == key:
             if plan.headers.get(number):
-                return f"{get_column_letter(number)} ({plan.headers[number]})"
+                return f"{xl_col_to_name(number - 1)} ({plan.headers[number]})"
             with force_locale("en"):
-                return f"{get_column_letter(number)} ({f.label if f else key})"
+                return f"{xl_col_to_name(number - 1)} ({f.label if f else key})"
     if f is not None:
         return str(f.label)  # in the reader's language
     return key
@@ -450,24 +466,25 @@ def _compare_with_register(db: Database, plan: ImportPlan) -> None:
     for start in range(0, len(updates), 500):
         chunk = updates[start : start + 500]
         found = {r.id: r for r in rules.get_rules(db, [existing[_norm(row.code)] for row in chunk])}
-        for row in chunk:
+        for row, values in zip(chunk, plan.store.many(r.number for r in chunk), strict=True):
             rule = found[existing[_norm(row.code)]]
             if rule.archived:
                 row.action = "invalid"
-                row.errors.append(
+                row.errors = [
+                    *row.errors,
                     (
                         _header_name(plan, "code"),
                         _l(
                             "Rule %(code)s is archived. Restore it before importing changes.",
                             code=row.code,
                         ),
-                    )
-                )
+                    ),
+                ]
                 continue
             current = rule.values()
             row.changes = [
                 key
-                for key, value in row.fields.items()
+                for key, value in values.items()
                 if key != "code"
                 and (
                     _has_new(value) or _comparable(key, value) != _comparable(key, current.get(key))
@@ -489,11 +506,8 @@ def _unknown(kind: str, name: str, command_line: bool) -> Any:
 
 
 def _scope_of(row: RowResult) -> dict[str, Any]:
-    return {
-        "title": row.fields.get("title"),
-        "team_ids": row.fields.get("team_ids"),
-        "location_ids": row.fields.get("location_ids"),
-    }
+    title, team_ids, location_ids = row.scope
+    return {"title": title, "team_ids": list(team_ids), "location_ids": list(location_ids)}
 
 
 def _find_duplicates(db: Database, plan: ImportPlan) -> None:
@@ -665,11 +679,15 @@ class _RowReader:
         if code:
             stand_in["code"] = code
         try:
-            rules.clean(self.db, stand_in)
+            # Kept as the register cleans them, so the write need not clean them again.
+            cleaned = rules.clean(self.db, stand_in)
         except ValidationError as error:
             for key, messages in error.errors.items():
                 name = _header_name(self.plan, self.column_of.get(key, key))
                 errors.extend((name, message) for message in messages)
+        else:
+            code = cleaned.pop("code", code)
+            values.update(cleaned)
         if code:
             first = self.seen_codes.get(_norm(code))
             if first is not None:
@@ -682,14 +700,23 @@ class _RowReader:
             else:
                 self.seen_codes[_norm(code)] = number
             values["code"] = code
+        title = _text(raw.get("title"))
+        if values.get("title") == title:
+            title = values["title"]  # one string for both, not two
         # The action (create, update or unchanged) is settled once every row is read.
         return RowResult(
             row=number,
             action="invalid",
             code=code,
-            title=_text(raw.get("title")),
-            fields=values,
-            errors=errors,
+            title=title,
+            store=self.plan.store,
+            number=self.plan.store.add(values),
+            scope=(
+                values.get("title"),
+                tuple(values.get("team_ids") or ()),
+                tuple(values.get("location_ids") or ()),
+            ),
+            errors=errors or (),
         )
 
 
@@ -759,16 +786,30 @@ def apply_plan(
             return created[key]
 
         ref = ("import", event_id)
-        creates = []
-        for row in plan.rows:
-            if row.action not in ("create", "update"):
-                continue
+        creates: list[dict[str, Any]] = []
+
+        def create_waiting() -> None:
+            # Rows were cleaned as the file was read (``_RowReader.row``); the references
+            # made just now are checked again by create_rules.
+            rules.create_rules(
+                db, actor, creates, action="import", ref=ref, note=plan.filename, cleaned=True
+            )
+            if progress:
+                progress(len(creates))
+            creates.clear()
+
+        # Values come back from the plan's store a slice at a time and leave with their
+        # slice, so memory stays flat however long the sheet; all in the one transaction.
+        written = [row for row in plan.rows if row.action in ("create", "update")]
+        for row, stored in zip(written, plan.store.many(r.number for r in written), strict=True):
             values = {
                 key: [make(v) for v in value] if isinstance(value, list) else make(value)
-                for key, value in row.fields.items()
+                for key, value in stored.items()
             }
             if row.action == "create":
                 creates.append(values)
+                if len(creates) >= CREATE_SLICE:
+                    create_waiting()
                 continue
             rule = rules.find_by_code(db, row.code)
             values.pop("code", None)
@@ -777,10 +818,6 @@ def apply_plan(
             )
             if progress:
                 progress(1)
-        # In slices, so memory stays flat however long the sheet; all in the one transaction.
-        for start in range(0, len(creates), CREATE_SLICE):
-            part = creates[start : start + CREATE_SLICE]
-            rules.create_rules(db, actor, part, action="import", ref=ref, note=plan.filename)
-            if progress:
-                progress(len(part))
+        if creates:
+            create_waiting()
     return counts
