@@ -12,7 +12,10 @@ guard. What openpyxl does not defend against is done here, before and while it r
 - before openpyxl opens the file, every member of the zip is inflated with the standard
   library and its bytes counted: a member that inflates beyond what the zip's directory
   declares, far beyond its compressed size, or past the total limit is refused, as is a
-  document type declaration in any XML part (no entity is ever declared, let alone expanded);
+  document type declaration in any XML part (no entity is ever declared, let alone expanded).
+  In a workbook python-calamine reads, a worksheet is inflated and checked so only when it is
+  asked for, before calamine parses it: calamine opens no sheet it is not asked for, and a
+  report's History and Votes sheets, never imported, were most of the check's time;
 - a sheet's ``<dimension>`` is dropped (``reset_dimensions``), so openpyxl neither pads rows
   to the declared last column nor stops at the declared last row; rows, columns and cells
   holding a value are counted as they are read.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
 import re
 import resource
 import struct
@@ -83,6 +87,8 @@ RANGE_CELLS = 500_000  # calamine holds about 90 bytes a cell (texts included) a
 PLAIN_PACKAGE = re.compile(rb"macroenabled|/macrosheet|/dialogsheet|vbaproject")
 STRING_ITEM = re.compile(rb"<(?:[\w.-]+:)?si[\s/>]")
 SEAM = 1024
+SHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")  # a worksheet (lower case), not its rels
+RELATIONSHIP_ID = "}id"  # the r:id attribute of <sheet>, in either namespace of the standard
 
 
 class Problem(Exception):
@@ -114,8 +120,15 @@ class Scan:
         self.strings = 0  # string items in the parts other than worksheets (shared strings)
         self.last_row = self.last_column = self.unreferenced = 0
         self.max_columns = limits["max_columns"]
+        # Worksheets not inflated yet, by part name (lower case), and what the ones inflated
+        # since said: whether calamine may read them.
+        self.waiting: dict[str, zipfile.ZipInfo] = {}
+        self.sheet_plain: dict[str, bool] = {}
+        self._parts: dict[str, str] | None = None
 
-    def check(self) -> None:
+    def check(self, defer_sheets: bool = False) -> None:
+        """Inflate and search every member; with ``defer_sheets``, the worksheets of a
+        workbook calamine may read wait until ``sheet`` or ``every_sheet`` asks for them."""
         file = self.file
         if file.read(8) == OLE_MAGIC:
             raise Problem("encrypted")
@@ -138,8 +151,74 @@ class Scan:
         if sum(info.file_size for info in infos) > self.max_unpacked:
             raise self._too_much()
         for info in infos:
-            self._member(info)
+            if SHEET_PART.fullmatch(info.filename.lower()):
+                self.waiting[info.filename.lower()] = info
+            else:
+                self._member(info)
+        if not (defer_sheets and self.plain):
+            # openpyxl reads the start of every sheet when it opens a workbook.
+            self.plain = self.every_sheet() and self.plain
         file.seek(0)
+
+    def every_sheet(self) -> bool:
+        """Inflate and search every worksheet still waiting; whether calamine may read all."""
+        for part in list(self.waiting):
+            self._sheet_part(part)
+        return all(self.sheet_plain.values())
+
+    def sheet(self, name: str) -> bool:
+        """Inflate and search the worksheet called ``name`` (once); whether calamine may read
+        it. A sheet whose part cannot be told has every sheet checked."""
+        part = self.parts().get(name)
+        if part is None or (part not in self.waiting and part not in self.sheet_plain):
+            return self.every_sheet()
+        if part in self.waiting:
+            self._sheet_part(part)
+        return self.sheet_plain[part]
+
+    def _sheet_part(self, part: str) -> None:
+        info = self.waiting.pop(part)
+        # The calamine checks count per sheet (it holds one sheet at a time); the package's
+        # own verdict stays as it was.
+        package, position = self.plain, self.file.tell()
+        self.plain, self.last_row, self.last_column, self.unreferenced = True, 0, 0, 0
+        try:
+            self._member(info)
+            self.sheet_plain[part] = self.plain
+        finally:
+            self.plain = package
+            self.file.seek(position)
+
+    def parts(self) -> dict[str, str]:
+        """Each sheet's name -> its part in the zip (lower case), from the workbook's list of
+        sheets and its relationships, both checked already. Names that cannot be told are
+        left out."""
+        if self._parts is None:
+            from defusedxml.ElementTree import fromstring
+
+            position = self.file.tell()
+            try:
+                archive = zipfile.ZipFile(self.file)
+                names = {info.filename.lower(): info.filename for info in archive.infolist()}
+                book = fromstring(archive.read(names["xl/workbook.xml"]))
+                rels_name = names.get("xl/_rels/workbook.xml.rels")
+                rels = fromstring(archive.read(rels_name)) if rels_name else None
+            finally:
+                self.file.seek(position)
+            targets = {}
+            for element in rels.iter() if rels is not None else ():
+                target = element.get("Target")
+                if element.get("Id") and target:
+                    path = target[1:] if target.startswith("/") else f"xl/{target}"
+                    targets[element.get("Id")] = posixpath.normpath(path).lower()
+            self._parts = {}
+            for element in book.iter():
+                if element.tag.rsplit("}", 1)[-1] != "sheet" or element.get("name") is None:
+                    continue
+                ids = [v for k, v in element.attrib.items() if k.endswith(RELATIONSHIP_ID)]
+                if ids and ids[0] in targets:
+                    self._parts[element.get("name")] = targets[ids[0]]
+        return self._parts
 
     def _too_much(self) -> Problem:
         return Problem("unpacks", n=self.max_unpacked // (1024 * 1024))
@@ -391,11 +470,11 @@ class FastBook:
     workbook holding either never comes here. Anything else it cannot read the way openpyxl
     does (a number cell holding no number) hands the rest of the sheet to openpyxl."""
 
-    def __init__(self, file: IO[bytes], limits: dict) -> None:
+    def __init__(self, file: IO[bytes], limits: dict, scan: Scan) -> None:
         import python_calamine
         from python_calamine import SheetTypeEnum
 
-        self.file, self.limits = file, limits
+        self.file, self.limits, self.scan = file, limits, scan
         self.slow: Book | None = None
         self.cached: tuple[str, Any] | None = None
         self.wb = python_calamine.CalamineWorkbook.from_filelike(file)
@@ -414,6 +493,12 @@ class FastBook:
             raise Problem("no_sheet")
         import python_calamine
 
+        if not self.scan.sheet(name):
+            # A formula, an error cell or a sheet too large for one rectangle: openpyxl
+            # reads this sheet, as it would read the whole of such a workbook.
+            return SheetRead(
+                None, min_row, max_row, self.limits, self._slow(name, min_row, max_row, 0)
+            )
         # The importer reads the header rows first, then the rest: the sheet is parsed once.
         if self.cached is None or self.cached[0] != name:
             self.cached = None
@@ -469,6 +554,9 @@ class FastBook:
     ) -> Iterator[tuple[int, list, int]]:
         self.cached = None  # calamine's copy of the sheet is not needed any more
         if self.slow is None:
+            # openpyxl reads the start of every sheet as it opens the workbook: each is
+            # checked first, as for a workbook openpyxl reads from the start.
+            self.scan.every_sheet()
             _import_openpyxl()
             self.file.seek(0)
             self.slow = Book(self.file, self.limits)
@@ -503,10 +591,10 @@ def _fast_value(value: Any) -> tuple[str | None, Any]:
     return "s", str(value)
 
 
-def open_book(file: IO[bytes], limits: dict, plain: bool) -> Book | FastBook:
+def open_book(file: IO[bytes], limits: dict, scan: Scan) -> Book | FastBook:
     """python-calamine for a plain workbook, openpyxl for any other (see ``Scan.plain``)."""
-    if plain:
-        return FastBook(file, limits)
+    if scan.plain:
+        return FastBook(file, limits, scan)
     _import_openpyxl()
     return Book(file, limits)
 
@@ -656,8 +744,8 @@ def main() -> None:
     try:
         with open(int(sys.argv[2]), "rb") as file:
             scan = Scan(file, limits)
-            scan.check()
-            book = open_book(file, limits, scan.plain)
+            scan.check(defer_sheets=True)
+            book = open_book(file, limits, scan)
             send({"book": {"sheets": book.sheets}})
             serve(book)
     except Problem as problem:
