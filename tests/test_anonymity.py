@@ -464,3 +464,45 @@ def test_a_rule_with_too_few_votes_shows_no_count(app, db, world):
     page = _client(app, "fac").get(f"/sessions/{session.id}").get_data(as_text=True)
     card = page[page.index(f'id="rule-{second}"') :]
     assert "Minder dan 3 stemmen op deze regel" in card and "alleen ik" not in page
+
+
+def test_only_the_facilitator_or_an_admin_changes_or_opens_a_draft(app, db, world):
+    """Another quality manager's draft is theirs to prepare: a second quality manager can
+    neither change its rules or teams nor open it, in the domain or through the pages."""
+    draft = sessions.create_session(
+        db,
+        world["fac"],
+        title="Concept",
+        team_ids=[world["team"]["id"]],
+        rule_ids=world["rules"],
+        mode="online",
+        anonymous=True,
+    )
+    with pytest.raises(Conflict, match="facilitator"):
+        sessions.update_session(
+            db,
+            world["q2"],
+            draft.id,
+            title="Overgenomen",
+            team_ids=[world["team"]["id"]],
+            rule_ids=world["rules"][:1],
+            mode="online",
+            anonymous=False,
+        )
+    with pytest.raises(Conflict, match="facilitator"):
+        sessions.open_session(db, world["q2"], draft.id)
+    q2 = _client(app, "q2")
+    url = f"/sessions/{draft.id}"
+    page = q2.get(url).get_data(as_text=True)
+    assert f"{url}/edit" not in page and f"{url}/open" not in page
+    refused = q2.get(f"{url}/edit", follow_redirects=True).get_data(as_text=True)
+    assert "Alleen de gespreksleider van deze sessie of een beheerder" in refused
+    post(q2, f"{url}/open", {"confirm": "1"}, token_from=url)
+    after = sessions.get_session(db, draft.id)
+    assert (after.state, after.title, after.anonymous) == ("draft", "Concept", True)
+    assert after.rule_ids == draft.rule_ids
+    fac = _client(app, "fac")
+    assert f"{url}/edit" in fac.get(url).get_data(as_text=True)
+    admin = _client(app, "boss")
+    post(admin, f"{url}/open", {"confirm": "1"}, token_from=url)
+    assert sessions.get_session(db, draft.id).state == "open"

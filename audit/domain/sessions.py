@@ -233,7 +233,8 @@ def results_final(db: Database, session: ReviewSession, threshold: int | None = 
 
 
 def may_run(session: ReviewSession, user: User) -> bool:
-    """Closing, reopening and deciding are for the session's facilitator and for admins."""
+    """Changing and opening a draft, closing, reopening and deciding are for the session's
+    facilitator and for admins: another quality manager's draft is theirs to prepare."""
     return user.id == session.facilitator_id or user.role == "admin"
 
 
@@ -470,6 +471,8 @@ def update_session(
     values = clean(db, given)
     with transaction(db):
         old = get_session(db, session_id)
+        if not may_run(old, actor):
+            raise Conflict(_l("Only the facilitator of this session or an admin can change it."))
         if old.state != "draft":
             raise Conflict(_l("Only a draft session can be changed."))
         if expected_version is not None and old.version != expected_version:
@@ -531,6 +534,8 @@ def open_session(db: Database, actor: User, session_id: int) -> ReviewSession:
     """Open a draft: its active rules go under review until a decision is applied."""
     with transaction(db):
         session = get_session(db, session_id)
+        if not may_run(session, actor):
+            raise Conflict(_l("Only the facilitator of this session or an admin can open it."))
         if session.state != "draft":
             raise Conflict(_l("Only a draft session can be opened."))
         _set_state(

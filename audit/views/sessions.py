@@ -227,6 +227,9 @@ def new():
 @allow(*EDITORS)
 def edit(session_id: int):
     session = get_or_404(sessions.get_session, session_id)
+    if not sessions.may_run(session, current_user):
+        flash(_("Only the facilitator of this session or an admin can change it."), "warning")
+        return redirect(url_for("sessions.detail", session_id=session_id))
     if session.state != "draft":
         flash(_("Only a draft session can be changed."), "warning")
         return redirect(url_for("sessions.detail", session_id=session_id))
@@ -250,6 +253,9 @@ def open_(session_id: int):
         if request.form.get("confirm") == "1":
             return _state_change(sessions.open_session, session_id, _("The session is open."))
         return redirect(url_for("sessions.open_", session_id=session_id))
+    if not sessions.may_run(session, current_user):
+        flash(_("Only the facilitator of this session or an admin can open it."), "warning")
+        return redirect(url_for("sessions.detail", session_id=session_id))
     if session.state != "draft":
         flash(_("Only a draft session can be opened."), "warning")
         return redirect(url_for("sessions.detail", session_id=session_id))
