@@ -46,7 +46,7 @@ class NavItem:
 
 
 def _team_menu_label() -> str:
-    """"Our team" for a member, who sees only their own teams; "Teams" for the roles that may
+    """ "Our team" for a member, who sees only their own teams; "Teams" for the roles that may
     open every team."""
     if current_user.is_authenticated and sees_every_team(current_user):
         return _("Teams")
@@ -71,7 +71,7 @@ NAV = [
         "teams.index",
         LazyString(_team_menu_label),
         "teams.",
-        _l("A team's rules in force, its figures, what its sessions decided and the sessions to vote in."),
+        _l("A team's rules, its figures, what it decided and the sessions to vote in."),
     ),
     NavItem(
         "dashboard.index",

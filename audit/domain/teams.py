@@ -103,9 +103,7 @@ _CLOSED_SQL = (
 )
 
 
-def session_decisions(
-    db: Database, team_id: int, limit: int = DECISIONS_SHOWN
-) -> dict[str, Any]:
+def session_decisions(db: Database, team_id: int, limit: int = DECISIONS_SHOWN) -> dict[str, Any]:
     """The decisions of the closed sessions held with the team, newest first: which rule, what
     was decided, when, and whether it has been applied. ``total`` counts them all, ``rows`` holds
     at most ``limit``. No vote, count or name of a voter: only what the session page shows to
