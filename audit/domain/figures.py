@@ -352,7 +352,7 @@ def myths(db: Database, scope: Scope = Scope(), limit: int = MYTHS_SHOWN) -> lis
             SELECT r.id, r.code, r.title, r.perceived_origin, r.verified_origin,
                    r.minutes_per_week
             FROM rules r
-            WHERE {where} AND r.myth = 1
+            WHERE r.myth = 1 AND {where}
             ORDER BY r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code COLLATE NOCASE
             LIMIT :limit
             """,
