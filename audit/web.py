@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, render_template, request, session
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 from flask_wtf.csrf import CSRFError
@@ -18,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from audit.access import may_open
 from audit.domain import users
+from audit.domain.teams import sees_every_team
 from audit.i18n import LANGUAGES
 from audit.store.db import SQLITE_INT_MAX, close_db, get_db, problem_kind
 
@@ -43,6 +45,14 @@ class NavItem:
     hint: Any = None
 
 
+def _team_menu_label() -> str:
+    """ "Our team" for a member, who sees only their own teams; "Teams" for the roles that may
+    open every team."""
+    if current_user.is_authenticated and sees_every_team(current_user):
+        return _("Teams")
+    return _("Our team")
+
+
 NAV = [
     NavItem("main.index", _l("Start"), "main.index"),
     NavItem(
@@ -56,6 +66,12 @@ NAV = [
         _l("Review sessions"),
         "sessions.",
         _l("Teams decide together which rules to keep, adapt or drop."),
+    ),
+    NavItem(
+        "teams.index",
+        LazyString(_team_menu_label),
+        "teams.",
+        _l("A team's rules, its figures, what it decided and the sessions to vote in."),
     ),
     NavItem(
         "dashboard.index",
@@ -240,6 +256,7 @@ def init_app(app: Flask) -> None:
         reports,
         rules,
         sessions,
+        teams,
     )
 
     login_manager.init_app(app)
@@ -252,6 +269,7 @@ def init_app(app: Flask) -> None:
         categories,
         dashboard,
         sessions,
+        teams,
         reports,
         imports,
     )

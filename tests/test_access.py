@@ -58,6 +58,8 @@ ACCESS: dict[str, set[str] | str] = {
     "sessions.decide": EDITORS,
     "sessions.apply": EDITORS,
     "sessions.vote": {"admin", "quality", "member"},
+    "teams.index": ALL,
+    "teams.detail": ALL,
     "reports.dashboard_report": {"admin", "quality", "viewer"},
     "reports.register_report": {"admin", "quality", "viewer"},
     "imports.upload": EDITORS,

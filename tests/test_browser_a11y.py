@@ -143,8 +143,14 @@ def test_main_pages_have_no_serious_accessibility_violations(
     phone.goto(base + "/sessions/2/vote")
     assert phone.locator("input[type=radio][value=keep]").count() >= 2, "no ballot to audit"
     audit(phone, "ballot on a phone")
+    phone.goto(base + "/teams/")  # she is in two teams: the short list, then one of them
+    audit(phone, "her teams on a phone")
+    phone.locator(".team-cards a").first.click()
+    phone.wait_for_load_state()
+    assert phone.locator("#fig-total").count() == 1, "no team page to audit"
+    audit(phone, "team page on a phone")
 
-    assert len(audit.audited) == 9
+    assert len(audit.audited) == 11
     assert audit.problems == [], "serious or critical accessibility violations:\n" + "\n".join(
         audit.problems
     )

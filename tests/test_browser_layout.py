@@ -82,7 +82,7 @@ def long_text_server(tmp_path, monkeypatch):
     )
     db.close()
     server = start_server(instance)
-    server.rule_id, server.session_id = rule.id, session.id
+    server.rule_id, server.session_id, server.team_id = rule.id, session.id, team["id"]
     yield server
     _, errors = server.stop()
     assert "Traceback" not in errors, errors[-2000:]
@@ -113,6 +113,7 @@ def test_long_words_never_make_a_page_wider_than_the_screen(chromium, long_text_
         f"/sessions/{long_text_server.session_id}",
         "/dashboard",
         "/protocols",
+        f"/teams/{long_text_server.team_id}",
     ]
     widths = {}
     for path in paths:

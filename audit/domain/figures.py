@@ -337,3 +337,25 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "funnel": status_funnel(db, scope, groups),
         "candidates": top_candidates(db, scope),
     }
+
+
+MYTHS_SHOWN = 50
+
+
+def myths(db: Database, scope: Scope = Scope(), limit: int = MYTHS_SHOWN) -> list[dict[str, Any]]:
+    """The rules the headline counts as myths (believed external, found self-invented), most
+    hours per week first, at most ``limit`` of them."""
+    where, params = scope.where()
+    return list(
+        db.query(
+            f"""
+            SELECT r.id, r.code, r.title, r.perceived_origin, r.verified_origin,
+                   r.minutes_per_week
+            FROM rules r
+            WHERE r.myth = 1 AND {where}
+            ORDER BY r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code COLLATE NOCASE
+            LIMIT :limit
+            """,
+            {**params, "limit": limit},
+        )
+    )
