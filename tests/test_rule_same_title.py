@@ -85,3 +85,27 @@ def test_a_new_title_saves_at_once(quality, db):
     make_rule(db, title="Geen taart van familie")
     response = post(quality, "/rules/new", _form(title="Geen taart van de buren"))
     assert response.status_code == 302 and _count(db) == 2
+
+
+def test_renaming_a_rule_to_a_title_in_use_warns_too(quality, db):
+    taken = make_rule(db, title="Geen taart van familie")
+    rule = make_rule(db, title="Koffie om tien uur")
+    url = f"/rules/{rule.id}/edit"
+    data = _form(title="Geen taart van familie!", version=str(rule.version))
+    text = post(quality, url, data, token_from=url).get_data(as_text=True)
+    assert 'id="same-title"' in text and f'href="/rules/{taken.id}"' in text
+    assert "give this rule the same title" in text or "dezelfde titel" in text
+    assert rules.get_rule(db, rule.id).title == "Koffie om tien uur"
+    confirm = re.search(r'name="same_title_ok" value="([^"]*)"', text).group(1)
+    response = post(quality, url, {**data, "same_title_ok": confirm}, token_from=url)
+    assert response.status_code == 302
+    assert rules.get_rule(db, rule.id).title == "Geen taart van familie!"
+
+
+def test_editing_a_rule_that_shares_its_title_does_not_warn(quality, db):
+    make_rule(db, title="Geen taart van familie")
+    rule = make_rule(db, title="Geen taart van familie")  # saved anyway, once
+    url = f"/rules/{rule.id}/edit"
+    data = _form(title="Geen taart van familie", status="under_review", version=str(rule.version))
+    assert post(quality, url, data, token_from=url).status_code == 302
+    assert rules.get_rule(db, rule.id).status == "under_review"

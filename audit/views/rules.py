@@ -311,12 +311,18 @@ def _save_form(form: RuleFormBase, rule: rules.Rule | None):
     return redirect(url_for("rules.detail", rule_id=saved.id))
 
 
-def _unconfirmed_same_title(db, form: RuleFormBase) -> list[rules.SameTitle]:
-    """Rules that already have the new rule's title, unless the user ticked "save anyway" for
-    this very title (a changed title is checked again)."""
+def _unconfirmed_same_title(
+    db, form: RuleFormBase, rule: rules.Rule | None = None
+) -> list[rules.SameTitle]:
+    """Other rules that already have the title typed, unless the user ticked "save anyway" for
+    this very title (a changed title is checked again). A rule being edited is checked only
+    when its title changes: it keeps a title it shares already without a word."""
     if request.form.get("same_title_ok") == rules.title_key(form.title.data):
         return []
-    return rules.find_same_title(db, [form.values()])[0]
+    if rule is not None and rules.title_key(form.title.data) == rules.title_key(rule.title):
+        return []
+    found = rules.find_same_title(db, [form.values()])[0]
+    return [match for match in found if rule is None or match.id != rule.id]
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
@@ -346,11 +352,21 @@ def edit(rule_id: int):
     if rule.archived:
         flash(_("This rule is archived. Restore it before changing it."), "warning")
         return redirect(url_for("rules.detail", rule_id=rule_id))
+    db = get_db()
     form = rule_form_class()(data={**rule.values(), "version": rule.version})
-    form.set_choices(get_db())
-    if form.validate_on_submit() and (response := _save_form(form, rule)):
-        return response
-    return render_template("rules/form.html", form=form, rule=rule)
+    form.set_choices(db)
+    same_title = []
+    if form.validate_on_submit():
+        same_title = _unconfirmed_same_title(db, form, rule)
+        if not same_title and (response := _save_form(form, rule)):
+            return response
+    return render_template(
+        "rules/form.html",
+        form=form,
+        rule=rule,
+        same_title=same_title,
+        same_title_key=rules.title_key(form.title.data),
+    )
 
 
 @bp.route("/rules/<int:rule_id>/archive", methods=["POST"])
