@@ -198,13 +198,13 @@ def test_the_domain_refuses_a_horizon_outside_1_to_60_months(db, months):
 # --- the form ---------------------------------------------------------------------------------
 
 
-def test_the_new_rule_form_asks_the_mirror_questions_first(app, db):
+def test_the_new_rule_form_asks_the_mirror_questions_after_the_title(app, db):
     client = _client(app, db, "ilse")
     page = client.get("/rules/new").get_data(as_text=True)
     mirror = page.index("Before it is added: the mirror questions")
+    assert page.index('id="title"') < mirror < page.index("<legend>Scope</legend>")
     for name in ("problem", "perceived_origin", "verified_origin", "alternatives", "review_due"):
-        assert page.index(f'id="{name}"') > mirror, name
-    assert page.index(f'id="{name}"') < page.index("<legend>The rule</legend>")
+        assert mirror < page.index(f'id="{name}"') < page.index("<legend>Scope</legend>"), name
     assert "(choose one)" in page and ">Unknown</option>" in page
     latest = organisation.horizon_date(db).isoformat()
     assert f'max="{latest}"' in page and "horizon of 12 months" in page

@@ -131,9 +131,9 @@ class RuleFormBase(FlaskForm):
     ) -> list[tuple[str, Any, list[tuple[Any, Any, dict[str, Any]]]]]:
         """(group key, legend, [(form field, hint, input attributes)]) in the form's order.
 
-        ``mirror`` (a new rule): the mirror questions come first, in a group of their own
-        (docs/design.md, "The mirror check"); ``hints`` and ``attributes`` replace or add to a
-        field's own; ``leave_out`` names fields the page does not show."""
+        ``mirror`` (a new rule): the mirror questions follow the rule's title and text, in a
+        group of their own (docs/design.md, "The mirror check"); ``hints`` and ``attributes``
+        replace or add to a field's own; ``leave_out`` names fields the page does not show."""
         hints, attributes = hints or {}, attributes or {}
         by_key = {f.key: f for f in self.on_form}
         asked = [k for k in rules.MIRROR_QUESTIONS if k in by_key] if mirror else []
@@ -145,19 +145,22 @@ class RuleFormBase(FlaskForm):
                 {**_input_attributes(f), **attributes.get(f.key, {})},
             )
 
-        listed = [("mirror", MIRROR_LEGEND, [member(by_key[k]) for k in asked])] if asked else []
-        return listed + [
-            (
-                group,
-                legend,
-                [
-                    member(f)
-                    for f in self.on_form
-                    if f.group == group and f.key not in asked and f.key not in leave_out
-                ],
+        listed = []
+        for group, legend in fields.FORM_GROUPS.items():
+            listed.append(
+                (
+                    group,
+                    legend,
+                    [
+                        member(f)
+                        for f in self.on_form
+                        if f.group == group and f.key not in asked and f.key not in leave_out
+                    ],
+                )
             )
-            for group, legend in fields.FORM_GROUPS.items()
-        ]
+            if group == "rule" and asked:  # named first, then looked at in the mirror
+                listed.append(("mirror", MIRROR_LEGEND, [member(by_key[k]) for k in asked]))
+        return listed
 
 
 MIRROR_LEGEND = _l("Before it is added: the mirror questions")
