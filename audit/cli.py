@@ -277,6 +277,11 @@ def _print_plan(plan: xlsx_import.ImportPlan) -> None:
         f" {counts['duplicate']} already in the register or the file,"
         f" {counts['invalid']} with problems"
     )
+    if plan.dated_by_horizon:
+        click.echo(
+            f"{plan.dated_by_horizon} rules get review date {plan.horizon_date.isoformat()} from"
+            f" the organisation's horizon of {plan.horizon_months} months"
+        )
     if plan.ignored_columns:
         click.echo(f"Ignored columns: {', '.join(plan.ignored_columns)}")
     for label, names in (

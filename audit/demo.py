@@ -10,6 +10,7 @@ import secrets
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
+from audit.core import clock
 from audit.core.errors import AuditError
 from audit.domain import (
     ballots,
@@ -509,7 +510,36 @@ RULES = [
         "active",
         None,
     ),
+    (
+        "Afmelden bij de balie voor een wandeling buiten",
+        "Wie zelfstandig naar buiten gaat, meldt bij de receptie hoe laat en waarheen.",
+        "Veiligheid en vallen",
+        2,
+        ["Eikenhout"],
+        45,
+        "hinders",
+        ["autonomy"],
+        "inspectorate",
+        None,
+        "",
+        "proposed",
+        None,
+    ),
 ]
+
+
+# A rule added by hand after the inventory, answering the mirror questions: the demo asks new
+# rules to start as proposed, so it waits for a team session (docs/design.md, "The mirror
+# check"). Its line in RULES has status "proposed"; these are its answers.
+HORIZON_MONTHS = 12
+MIRROR_ANSWERS = {
+    "Afmelden bij de balie voor een wandeling buiten": {
+        "problem": "Een bewoner was een middag onvindbaar; achteraf bleek hij naar de markt"
+        " gelopen, maar niemand wist waar hij was.",
+        "alternatives": "Afspraken per bewoner in het zorgplan, en een kaartje met het"
+        " telefoonnummer van de afdeling in de jaszak.",
+    },
+}
 
 
 def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids: dict) -> None:
@@ -532,9 +562,17 @@ def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids
         status,
         review_due,
     ) in RULES:
+        answers = MIRROR_ANSWERS.get(title)
+        if answers is not None:  # added by hand, as the rule form does
+            answers = {
+                **answers,
+                "review_due": organisation.add_months(clock.today(), HORIZON_MONTHS // 2),
+            }
         rules.create_rule(
             db,
             actor,
+            by_hand=answers is not None,
+            **(answers or {"review_due": review_due}),
             title=title,
             description=description,
             category_id=categories.find_category(db, category)["id"],
@@ -546,7 +584,6 @@ def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids
             relation_impact=impact,
             values_touched=values,
             status=status,
-            review_due=review_due,
             perceived_origin=perceived,
             verified_origin=verified,
             source_reference=reference,
@@ -684,6 +721,8 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
             reference_share=0.7,
             reference_label_nl=DEFAULT_REFERENCE_LABEL_NL,
             reference_label_en=DEFAULT_REFERENCE_LABEL_EN,
+            review_horizon_months=HORIZON_MONTHS,
+            new_rules_proposed=True,
         )
         location_ids = {
             name: organisation.save_location(db, None, name)["id"] for name in LOCATIONS

@@ -4,6 +4,7 @@ small factories."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 
@@ -142,6 +143,17 @@ def make_rule(db, actor=None, **fields):
     """A rule with sensible defaults; any field can be given."""
     fields.setdefault("title", "Geen taart van familie")
     return rules.create_rule(db, actor, **fields)
+
+
+def mirror_answers(days: int = 90) -> dict[str, str]:
+    """The answers the new-rule form requires of a rule added by hand (the mirror check): a
+    problem, a perceived origin ("unknown" is an answer) and a review date within the horizon,
+    as a browser posts them."""
+    return {
+        "problem": "Familie bracht taart mee terwijl bewoners op dieet staan",
+        "perceived_origin": "unknown",
+        "review_due": (clock.today() + timedelta(days=days)).isoformat(),
+    }
 
 
 # --- Excel imports: read a plan and apply it as the command line does ---------------------

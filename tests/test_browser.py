@@ -82,10 +82,19 @@ def test_add_trace_and_filter_rules(demo_server, watch):
     page.get_by_label("Minuten per week").fill("25")
     page.get_by_label("Effect op de relatie met de cliënt").select_option("hinders")
     page.get_by_label("Veronderstelde herkomst").select_option("inspectorate")
+    # The mirror questions: refused until the problem and a review date are given.
+    page.get_by_role("button", name="Opslaan").click()
+    page.wait_for_load_state()
+    assert page.locator("#problem-error").is_visible()
+    assert page.get_by_label("Titel").input_value() == "Geen bloemen op de kamer"
+    page.get_by_label("Probleem dat de regel oplost").fill("Een bewoner werd ziek van schimmel.")
+    page.get_by_label("Herzien voor").fill(page.get_by_label("Herzien voor").get_attribute("max"))
     page.get_by_role("button", name="Opslaan").click()
     page.wait_for_url(re.compile(r".*/rules/\d+$"))
     code = page.locator("h1 .code").inner_text()
     assert "is opgeslagen" in page.locator(".alert").inner_text()
+    # The demo has new rules start as proposed.
+    assert "wordt actief wanneer een teamsessie hem houdt" in page.content()
 
     page.goto(demo_server.base + "/tracing")
     item = page.locator(".work-item", has_text="Geen bloemen op de kamer")

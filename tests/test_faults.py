@@ -8,7 +8,7 @@ import pytest
 from audit import create_app
 from audit.domain import decisions, rules, sessions
 from audit.store.db import connect
-from tests.conftest import make_rule, make_team, make_user, post
+from tests.conftest import make_rule, make_team, make_user, mirror_answers, post
 from tests.faults import kill_midway
 
 PRELUDE = """
@@ -160,7 +160,9 @@ def test_read_only_database_gives_a_clear_page(login_as, db, broken_database):
     import re
 
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', token_page).group(1)
-    response = client.post("/rules/new", data={"csrf_token": token, **RULE_FORM})
+    response = client.post(
+        "/rules/new", data={"csrf_token": token, **RULE_FORM, **mirror_answers()}
+    )
     text = response.get_data(as_text=True)
     assert response.status_code == 503
     assert "kan op dit moment alleen worden gelezen" in text
@@ -183,7 +185,7 @@ def test_full_disk_gives_a_clear_page(login_as, db, broken_database):
     long_text = "x" * 4000
     response = client.post(
         "/rules/new",
-        data={"csrf_token": token, **RULE_FORM, "description": long_text},
+        data={"csrf_token": token, **RULE_FORM, **mirror_answers(), "description": long_text},
     )
     text = response.get_data(as_text=True)
     assert response.status_code == 503, text[:500]

@@ -20,7 +20,7 @@ from audit.domain.history import HistoryLookup
 from audit.xlsx import export as xlsx_export
 from audit.xlsx import importer as xlsx_import
 from audit.xlsx import template as xlsx_template
-from tests.conftest import Auth, make_rule, make_user, post
+from tests.conftest import Auth, make_rule, make_user, mirror_answers, post
 
 NOTE = "handover_note"
 NOTE_LABEL = "Hand-over note"
@@ -100,7 +100,12 @@ def test_a_field_added_to_the_table_reaches_every_place(app, db, tmp_path, note_
     page = client.get("/rules/new").get_data(as_text=True)
     assert _form_labels(page)[NOTE] == NOTE_LABEL
     assert "What the next shift should know." in page
-    new = {**rules.DEFAULTS, "title": "Sleutel in de kluis", NOTE: "  Sleutel   bij de balie "}
+    new = {
+        **rules.DEFAULTS,
+        **mirror_answers(),
+        "title": "Sleutel in de kluis",
+        NOTE: "  Sleutel   bij de balie ",
+    }
     response = post(client, "/rules/new", _as_posted(new))
     assert response.status_code == 302, response.get_data(as_text=True)
     rule = rules.find_by_code(db, "R-0001")

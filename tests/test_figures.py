@@ -20,7 +20,7 @@ def test_empty_register(db):
     assert h["reference_share"] == 0.7
     assert figures.top_candidates(db) == []
     assert all(row["perceived"] == row["verified"] == 0 for row in figures.origin_distribution(db))
-    assert [s["count"] for s in figures.status_funnel(db)] == [0, 0, 0, 0]
+    assert [s["count"] for s in figures.status_funnel(db)] == [0, 0, 0, 0, 0]
 
 
 def test_nothing_traced_is_not_yet_known_rather_than_zero(db):
@@ -74,7 +74,7 @@ def test_archived_and_dropped_rules_leave_the_figures(db):
     assert (h["total"], h["traced"], h["self_invented"]) == (1, 1, 1)
     assert h["minutes_per_week_self_invented"] == 60
     funnel = {s["status"]: s["count"] for s in figures.status_funnel(db)}
-    assert funnel == {"active": 1, "under_review": 0, "adapted": 0, "dropped": 1}
+    assert funnel == {"proposed": 0, "active": 1, "under_review": 0, "adapted": 0, "dropped": 1}
     assert [c["id"] for c in figures.top_candidates(db)] == [keep.id]
 
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from audit.domain import rules
-from tests.conftest import make_rule, make_team, post
+from tests.conftest import make_rule, make_team, mirror_answers, post
 
 
 @pytest.fixture
@@ -29,6 +29,7 @@ def _form(**overrides):
         "status": "active",
         "perceived_origin": "",
         "verified_origin": "",
+        **mirror_answers(),
     }
     data.update(overrides)
     return data

@@ -292,6 +292,8 @@ LIMITS = {
     "owner": rules.OWNER_MAX,
     "source_reference": rules.REFERENCE_MAX,
     "evidence_note": rules.TEXT_MAX,
+    "problem": rules.TEXT_MAX,
+    "alternatives": rules.TEXT_MAX,
 }
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from audit.core import clock
 from audit.domain import categories, events, protocols, rules
-from tests.conftest import make_rule, make_team, post
+from tests.conftest import make_rule, make_team, mirror_answers, post
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def _form(db, **overrides):
         "values_touched": ["safety"],
         "status": "active",
         "introduced_on": "2019-03-12",
-        "review_due": "",
+        "review_due": mirror_answers()["review_due"],
+        "problem": mirror_answers()["problem"],
         "perceived_origin": "law",
         "verified_origin": "professional_standard",
         "source_reference": "VMIK",

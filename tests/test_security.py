@@ -25,7 +25,15 @@ from audit.domain import (
 )
 from audit.xlsx import export as xlsx_export
 from audit.xlsx import importer as xlsx_import
-from tests.conftest import Auth, csrf_token, make_rule, make_team, make_user, post
+from tests.conftest import (
+    Auth,
+    csrf_token,
+    make_rule,
+    make_team,
+    make_user,
+    mirror_answers,
+    post,
+)
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>"\'&'
 # Text as people (and attackers) type it: controls, right-to-left, emoji, NUL.
@@ -198,6 +206,7 @@ def test_right_to_left_emoji_and_nul_are_stored_and_shown_intact(login_as, db):
         "relation_impact": "",
         "perceived_origin": "",
         "verified_origin": "",
+        **mirror_answers(),
     }
     response = post(client, "/rules/new", form)
     assert response.status_code == 302

@@ -338,6 +338,8 @@ def test_round_trip_into_an_empty_database_reproduces_the_register(app, db, tmp_
         for key in ("verified_by", "verified_on"):  # who traced it, and when, is the importer's now
             values.pop(key)
             copy[code].pop(key)
+        if values["review_due"] is None:  # the one thing an import adds: a date from the horizon
+            values["review_due"] = plan.horizon_date
         assert copy[code] == values, code
 
 

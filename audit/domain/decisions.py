@@ -20,7 +20,8 @@ OUTCOMES = session_fields.OUTCOMES
 RATIONALE_MAX = session_fields.RATIONALE_MAX
 # What an adaptation gives the rule; kept only when the outcome is to adapt.
 ADAPTATION = ("new_title", "new_description", "new_minutes_per_week")
-# The status a rule gets when a decision about it is applied.
+# The status a rule gets when a decision about it is applied; a proposed rule kept by the
+# session comes into force as active.
 STATUS_AFTER = {"keep": "active", "adapt": "adapted", "drop": "dropped"}
 
 
@@ -185,7 +186,9 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
             [
                 actor.id,
                 clock.now_iso(),
-                rule.minutes_per_week,
+                # A proposed rule was never in force, so it cost no time that a drop or an
+                # adaptation could give back (docs/design.md, "The mirror check").
+                None if rule.status == "proposed" else rule.minutes_per_week,
                 updated.minutes_per_week,
                 decision["id"],
             ],

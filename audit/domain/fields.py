@@ -43,6 +43,7 @@ KINDS = (TEXT, LONG_TEXT, INTEGER, DATE, MOMENT, CHOICE, CHOICES, REFERENCE, REF
 # The groups of the rule form, in their order.
 FORM_GROUPS = {
     "rule": _l("The rule"),
+    "why": _l("Why this rule"),
     "scope": _l("Scope"),
     "cost": _l("What it costs and touches"),
     "origin": _l("Origin"),
@@ -337,7 +338,7 @@ RULE_FIELDS: tuple[Field, ...] = (
             "herziening": "under_review",
             "vervallen": "dropped",
         },
-        import_hint=_l("Use active, under review, adapted or dropped."),
+        import_hint=_l("Use proposed, active, under review, adapted or dropped."),
     ),
     Field(
         "owner",
@@ -392,6 +393,30 @@ RULE_FIELDS: tuple[Field, ...] = (
         group=None,
         width=13,
         explanation=_AUTOMATIC,
+    ),
+    # The mirror questions (docs/design.md, "The mirror check"): asked of every rule added by
+    # hand, optional for rules imported or edited.
+    Field(
+        "problem",
+        _l("Problem it solves"),
+        LONG_TEXT,
+        max_length=TEXT_MAX,
+        group="why",
+        hint=_l("What goes wrong, or would go wrong, without this rule?"),
+        width=40,
+        explanation=_l(
+            "What goes wrong without the rule. Asked for every rule added by hand; optional here."
+        ),
+    ),
+    Field(
+        "alternatives",
+        _l("Alternatives considered"),
+        LONG_TEXT,
+        max_length=TEXT_MAX,
+        group="why",
+        hint=_l("What was tried or considered instead of a rule, and why it was not enough."),
+        width=40,
+        explanation=_l("What was tried or considered instead of a rule."),
     ),
 )
 

@@ -27,6 +27,8 @@ FIELD_LABELS = {
     "reference_share": _l("Reference share"),
     "reference_label_nl": _l("Source of the reference, in Dutch"),
     "reference_label_en": _l("Source of the reference, in English"),
+    "review_horizon_months": _l("Review horizon (months)"),
+    "new_rules_proposed": _l("New rules start as proposed"),
     "version": _l("Version"),
     "url": _l("Link to the document"),
     "name_nl": _l("Name in Dutch"),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import sqlite3
+from datetime import date
 from typing import Any
 
 from flask_babel import get_locale
@@ -19,6 +21,11 @@ LANGUAGES = ("nl", "en")
 NAME_MAX = 100
 ORG_NAME_MAX = 200
 LABEL_MAX = 200
+# How far ahead a rule added by hand may put its review, in months (docs/design.md, "The mirror
+# check"); the schema holds the same bounds.
+HORIZON_MIN = 1
+HORIZON_MAX = 60
+HORIZON_DEFAULT = 12
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -31,6 +38,29 @@ def get_settings(db: Database) -> dict:
             " reference_label_en FROM organisation"
         )
     )
+
+
+def rule_settings(db: Database) -> dict[str, Any]:
+    """What the organisation asks of new rules: the review horizon in months, and whether a rule
+    added by hand starts as ``proposed`` (docs/design.md, "The mirror check")."""
+    row = db.execute(
+        "SELECT review_horizon_months, new_rules_proposed FROM organisation"
+    ).fetchone()
+    return {"review_horizon_months": row[0], "new_rules_proposed": bool(row[1])}
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` so many calendar months later; the 31st becomes the month's last day."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
+
+
+def horizon_date(db: Database) -> date:
+    """The latest review date a rule added by hand may have today, and the date an imported rule
+    without one gets: today plus the organisation's horizon."""
+    return add_months(clock.today(), rule_settings(db)["review_horizon_months"])
 
 
 def reference_label(settings: dict, lang: str | None = None) -> str | None:
@@ -55,11 +85,16 @@ def update_settings(
     reference_share: float | None,
     reference_label_nl: str | None = None,
     reference_label_en: str | None = None,
+    review_horizon_months: Any = None,
+    new_rules_proposed: bool | None = None,
 ) -> dict:
     """reference_share is a fraction (0.7 for 70%), or None for no reference at all. A reference
-    needs its source in at least one language; a label left out (None) stays as it is."""
+    needs its source in at least one language; a label left out (None) stays as it is, and so
+    do the review horizon (whole months, HORIZON_MIN to HORIZON_MAX) and whether new rules
+    start as proposed."""
     name = (name or "").strip()
     errors: dict[str, Any] = {}
+    horizon = _horizon(review_horizon_months, errors)
     if len(name) > ORG_NAME_MAX:
         errors["name"] = _l("At most %(n)s characters.", n=ORG_NAME_MAX)
     if default_language not in LANGUAGES:
@@ -79,6 +114,17 @@ def update_settings(
                 "Name the source of the reference, or leave the reference empty."
             )
         check(errors)
+        old_rules = rule_settings(db)
+        for_rules = {
+            "review_horizon_months": (
+                old_rules["review_horizon_months"] if horizon is None else horizon
+            ),
+            "new_rules_proposed": (
+                old_rules["new_rules_proposed"]
+                if new_rules_proposed is None
+                else bool(new_rules_proposed)
+            ),
+        }
         new = {
             "name": name,
             "default_language": default_language,
@@ -87,20 +133,43 @@ def update_settings(
         }
         db.execute(
             "UPDATE organisation SET name = ?, default_language = ?, reference_share = ?,"
-            " reference_label_nl = ?, reference_label_en = ?, updated_at = ? WHERE id = 1",
+            " reference_label_nl = ?, reference_label_en = ?, review_horizon_months = ?,"
+            " new_rules_proposed = ?, updated_at = ? WHERE id = 1",
             [
                 name,
                 default_language,
                 reference_share,
                 labels["reference_label_nl"],
                 labels["reference_label_en"],
+                for_rules["review_horizon_months"],
+                int(for_rules["new_rules_proposed"]),
                 clock.now_iso(),
             ],
         )
-        changes = events.diff(old, new, new)
+        changes = events.diff({**old, **old_rules}, {**new, **for_rules}, {**new, **for_rules})
         if changes:
             events.record(db, actor, "organisation", 1, "update", changes)
     return new
+
+
+def _horizon(value: Any, errors: dict[str, Any]) -> int | None:
+    """The review horizon as whole months, or None when not given (keep it)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (HORIZON_MIN <= value <= HORIZON_MAX)
+    ):
+        errors["review_horizon_months"] = _l(
+            "Enter a whole number of months from %(low)s to %(high)s.",
+            low=HORIZON_MIN,
+            high=HORIZON_MAX,
+        )
+        return None
+    return value
 
 
 # --- locations ------------------------------------------------------------------------------

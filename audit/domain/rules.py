@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
 from audit.core.text import blank, fold
-from audit.domain import events, fields, origins
+from audit.domain import events, fields, organisation, origins
 from audit.domain.fields import GENERATED_CODE, rule_spec
 from audit.store.db import is_duplicate, transaction
 
@@ -46,17 +46,35 @@ TRACING_FIELDS = ("verified_origin", "source_reference", "evidence_note")
 # Recorded in the history besides FIELDS (set by the app, not typed by the user).
 AUTOMATIC_FIELDS = ("verified_by", "verified_on")
 
-# A rule is in force while it is neither archived nor dropped. Only a rule in force counts in
-# the figures, can be overdue for review or is a candidate for a review session: this is the one
-# definition, for Python and for SQL on rules aliased ``r``.
+# A rule is in force while it is neither archived, dropped, nor still proposed (waiting for a
+# team session to keep it). Only a rule in force counts in the figures, can be overdue for review
+# or is a candidate for a review session: this is the one definition, for Python and for SQL on
+# rules aliased ``r``.
 ENDED_STATUSES = ("dropped",)
+NOT_YET_STATUSES = ("proposed",)
+OUT_OF_FORCE_STATUSES = NOT_YET_STATUSES + ENDED_STATUSES
 IN_FORCE_SQL = "(r.archived_at IS NULL AND r.status NOT IN ({}))".format(
-    ", ".join(f"'{status}'" for status in ENDED_STATUSES)
+    ", ".join(f"'{status}'" for status in OUT_OF_FORCE_STATUSES)
 )
 
 
 def in_force(status: str, archived: bool = False) -> bool:
-    return not archived and status not in ENDED_STATUSES
+    return not archived and status not in OUT_OF_FORCE_STATUSES
+
+
+# The mirror questions a rule added by hand answers before it is saved, in the order the form
+# asks them, and those that must be answered (docs/design.md, "The mirror check"). The perceived
+# origin's own "Unknown" is the explicit "don't know"; only leaving it empty is refused.
+MIRROR_QUESTIONS = (
+    "problem",
+    "perceived_origin",
+    "verified_origin",
+    "alternatives",
+    "minutes_per_week",
+    "relation_impact",
+    "review_due",
+)
+MIRROR_REQUIRED = ("problem", "perceived_origin", "review_due")
 
 
 @dataclass
@@ -87,6 +105,8 @@ class Rule:
     traced: bool
     self_invented: bool
     myth: bool
+    problem: str = ""
+    alternatives: str = ""
     category_nl: str | None = None
     category_en: str | None = None
     protocol_name: str | None = None
@@ -340,8 +360,18 @@ def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None
 
     Raises ValidationError naming every bad field at once; unknown field names are refused too.
     """
-    spec = rule_spec()
     errors: dict[str, Any] = {}
+    out = _clean(db, values, known, errors)
+    check(errors)
+    return out
+
+
+def _clean(
+    db: Database, values: Mapping[str, Any], known: KnownIds | None, errors: dict[str, Any]
+) -> dict[str, Any]:
+    """``clean`` that gathers its messages into ``errors`` instead of raising them, so that a
+    caller can add its own checks and refuse everything at once."""
+    spec = rule_spec()
     unknown = set(values) - set(spec.keys)
     if unknown:
         errors[""] = _l("Unknown field: %(names)s", names=", ".join(sorted(unknown)))
@@ -353,8 +383,59 @@ def clean(db: Database, values: Mapping[str, Any], known: KnownIds | None = None
         out[name] = fields.clean_value(f, value, errors)
         if f.kind in (fields.REFERENCE, fields.REFERENCES) and name not in errors:
             _check_exist(db, f, out[name], errors, known)
-    check(errors)
     return out
+
+
+def _review_beyond_horizon(db: Database, review_due: date) -> Any:
+    """The message when ``review_due`` lies past the organisation's horizon, else None."""
+    latest = organisation.horizon_date(db)
+    if review_due <= latest:
+        return None
+    months = organisation.rule_settings(db)["review_horizon_months"]
+    return _l(
+        "The review date can be at most %(n)s months away, on %(date)s at the latest (the"
+        " organisation's horizon).",
+        n=months,
+        date=latest.isoformat(),
+    )
+
+
+def _mirror_problems(db: Database, values: Mapping[str, Any], errors: dict[str, Any]) -> None:
+    """The mirror questions of a rule added by hand: what is required and the review date's
+    bounds (today up to the horizon). Fields with a message already keep theirs."""
+    missing = {
+        "problem": _l("Say what problem this rule solves."),
+        "perceived_origin": _l(
+            "Choose where the rule is thought to come from; choose Unknown if nobody knows."
+        ),
+        "review_due": _l("Choose a date when the rule will be reviewed."),
+    }
+    for key in MIRROR_REQUIRED:
+        value = values.get(key)
+        if key not in errors and (value is None or (isinstance(value, str) and blank(value))):
+            errors[key] = missing[key]
+    review_due = values.get("review_due")
+    if "review_due" in errors or not isinstance(review_due, date):
+        return
+    if review_due < clock.today():
+        errors["review_due"] = _l("The review date cannot be in the past.")
+    elif problem := _review_beyond_horizon(db, review_due):
+        errors["review_due"] = problem
+
+
+def _leaves_proposed(db: Database, old: Rule, status: str, action: str) -> Any:
+    """While the organisation requires new rules to start as proposed, a proposed rule leaves
+    that status only by a session's decision (or an import, which records what exists): the
+    message when another change tries, else None."""
+    if old.status != "proposed" or status == "proposed" or action in ("decision", "import"):
+        return None
+    if not organisation.rule_settings(db)["new_rules_proposed"]:
+        return None
+    return _l(
+        "%(code)s is proposed: it becomes active when a team session keeps it. Put it before a"
+        " review session, or archive it if it is not wanted.",
+        code=old.code,
+    )
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -440,13 +521,25 @@ def create_rule(
     ref: tuple[str, int] | None = None,
     note: str | None = None,
     fetch: bool = True,
+    by_hand: bool = False,
     **fields: Any,
 ) -> Rule | None:
     """Create a rule and return it; ``fetch=False`` skips reading it back, for an import of
-    thousands that does not look at the result."""
-    values = {**rule_spec().defaults, **clean(db, fields)}
-    if not values["title"]:
-        raise ValidationError({"title": _l("Enter a title.")})
+    thousands that does not look at the result.
+
+    ``by_hand``: a person adds this rule one at a time (the rule form), so it answers the mirror
+    questions (``MIRROR_REQUIRED``, a review date within the horizon), and it starts as
+    ``proposed`` when the organisation asks that. The import and the demo record rules that
+    exist already and leave it off (docs/design.md, "The mirror check")."""
+    errors: dict[str, Any] = {}
+    values = {**rule_spec().defaults, **_clean(db, fields, None, errors)}
+    if not values["title"] and "title" not in errors:
+        errors["title"] = _l("Enter a title.")
+    if by_hand:
+        _mirror_problems(db, values, errors)
+    check(errors)
+    if by_hand and organisation.rule_settings(db)["new_rules_proposed"]:
+        values["status"] = "proposed"
     now = clock.now_iso()
     with transaction(db):
         values["code"] = values["code"] or next_code(db)
@@ -570,10 +663,15 @@ def update_rule(
     action: str = "update",
     ref: tuple[str, int] | None = None,
     note: str | None = None,
+    by_hand: bool = False,
     **fields: Any,
 ) -> Rule:
     """Change the given fields. With ``expected_version`` (the version the user's form was
-    loaded at) an edit on a stale form is refused instead of overwriting someone else's save."""
+    loaded at) an edit on a stale form is refused instead of overwriting someone else's save.
+
+    ``by_hand`` (the rule form, the tracing work-list): a review date that changes may not lie
+    beyond the organisation's horizon; the mirror questions are not asked again of a rule that
+    exists (docs/design.md, "The mirror check")."""
     cleaned = clean(db, fields)
     with transaction(db):
         old = get_rule(db, rule_id)
@@ -588,6 +686,13 @@ def update_rule(
         values = {**old.values(), **cleaned}
         if "title" in cleaned and not values["title"]:
             raise ValidationError({"title": _l("Enter a title.")})
+        errors: dict[str, Any] = {}
+        if problem := _leaves_proposed(db, old, values["status"], action):
+            errors["status"] = problem
+        moved = values["review_due"] not in (None, old.review_due)
+        if by_hand and moved and (problem := _review_beyond_horizon(db, values["review_due"])):
+            errors["review_due"] = problem
+        check(errors)
         values["code"] = values["code"] or old.code
         _stamp_verification(actor, before, values)
         changes = events.diff(
@@ -626,6 +731,7 @@ def trace(
     evidence_note: str | None = None,
     review_due: date | str | None | object = UNCHANGED,
     expected_version: int | None = None,
+    by_hand: bool = False,
 ) -> Rule:
     """Set (or clear) the verified origin and its source, and the next review date if given:
     the tracing work-list's quick form, where a rule past its review date gets a new one."""
@@ -638,7 +744,13 @@ def trace(
     if review_due is not UNCHANGED:
         fields["review_due"] = review_due
     return update_rule(
-        db, actor, rule_id, expected_version=expected_version, action="trace", **fields
+        db,
+        actor,
+        rule_id,
+        expected_version=expected_version,
+        action="trace",
+        by_hand=by_hand,
+        **fields,
     )
 
 

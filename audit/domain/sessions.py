@@ -385,6 +385,35 @@ def in_other_open_sessions(
     return found
 
 
+def proposed_rules(db: Database, limit: int = 10) -> dict[str, Any]:
+    """Rules that wait for a team session to keep them (status ``proposed``, not archived): how
+    many, and the first ``limit`` by code, each with the titles of the sessions not yet closed
+    that hold it (docs/design.md, "The mirror check")."""
+    where = "r.status = 'proposed' AND r.archived_at IS NULL"
+    total = db.execute(f"SELECT count(*) FROM rules r WHERE {where}").fetchone()[0]
+    rows = list(
+        db.query(
+            f"SELECT r.id, r.code, r.title FROM rules r WHERE {where}"
+            " ORDER BY r.code COLLATE NOCASE LIMIT :limit",
+            {"limit": limit},
+        )
+    )
+    pending: dict[int, list[str]] = {}
+    if rows:
+        marks = ",".join("?" * len(rows))
+        for rule_id, title in db.execute(
+            f"SELECT sr.rule_id, s.title FROM session_rules sr"
+            f" JOIN review_sessions s ON s.id = sr.session_id"
+            f" WHERE s.state <> 'closed' AND (s.closes_at IS NULL OR s.closes_at > ?)"
+            f" AND sr.rule_id IN ({marks}) ORDER BY s.id",
+            [clock.now_iso(), *(row["id"] for row in rows)],
+        ):
+            pending.setdefault(rule_id, []).append(title)
+    for row in rows:
+        row["sessions"] = pending.get(row["id"], [])
+    return {"total": total, "rules": rows}
+
+
 # --- writing --------------------------------------------------------------------------------
 
 

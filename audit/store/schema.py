@@ -421,12 +421,38 @@ BALLOT_ANONYMITY = [
 # A step of a migration: SQL, or a function of the database (run inside the same transaction).
 Step = str | Callable[[Any], None]
 
+
+# Migration 7: the mirror check on new rules (docs/design.md, "The mirror check"). A rule gets
+# the problem it solves and the alternatives considered; its status may be `proposed` (not yet in
+# force, until a team session keeps it), which the status CHECK must allow, so the table is
+# rebuilt; the organisation gets its review horizon (months, 1 to 60) and whether new rules start
+# as proposed.
+def _allow_proposed_status(db: Any) -> None:
+    rebuild_table(db, "rules", lambda sql: add_check_values(sql, "status", "proposed"))
+
+
+MIRROR_CHECK: list[Step] = [
+    _allow_proposed_status,
+    "ALTER TABLE rules ADD COLUMN problem TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE rules ADD COLUMN alternatives TEXT NOT NULL DEFAULT ''",
+    """
+    ALTER TABLE organisation ADD COLUMN review_horizon_months INTEGER NOT NULL DEFAULT 12
+        CHECK (review_horizon_months BETWEEN 1 AND 60)
+    """,
+    """
+    ALTER TABLE organisation ADD COLUMN new_rules_proposed INTEGER NOT NULL DEFAULT 0
+        CHECK (new_rules_proposed IN (0, 1))
+    """,
+]
+
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
     (3, "review sessions", REVIEW_SESSIONS),
     (4, "reference source", REFERENCE_SOURCE),
     (5, "anonymous ballots", BALLOT_ANONYMITY),
+    (7, "mirror check", MIRROR_CHECK),
 ]
 
 

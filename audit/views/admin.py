@@ -10,12 +10,13 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DecimalField,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, NumberRange, Optional
+from wtforms.validators import DataRequired, EqualTo, NumberRange, Optional, StopValidation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import ADMINS, allow
@@ -60,6 +61,16 @@ class TeamForm(NameForm):
     location_id = SelectField(_l("Location"), coerce=int_or_none, validate_choice=True)
 
 
+def _months_given(form: FlaskForm, field: IntegerField) -> None:
+    """The horizon sent empty is refused in words of our own; not sent at all (a form from
+    before the setting) it keeps the value it has."""
+    if not field.raw_data:
+        raise StopValidation()
+    if not field.raw_data[0].strip():
+        field.errors[:] = []
+        raise StopValidation(_("Enter a number of months."))
+
+
 class SettingsForm(FlaskForm):
     name = StringField(_l("Organisation name"), validators=[MaxLength(200)])
     default_language = SelectField(_l("Default language"), choices=choices(LANGUAGES.items()))
@@ -76,6 +87,22 @@ class SettingsForm(FlaskForm):
         _l("Source of the reference, in English"),
         validators=[MaxLength(organisation.LABEL_MAX)],
     )
+    review_horizon_months = IntegerField(
+        _l("Review horizon (months)"),
+        validators=[
+            _months_given,
+            NumberRange(
+                min=organisation.HORIZON_MIN,
+                max=organisation.HORIZON_MAX,
+                message=_l(
+                    "Enter a whole number of months from %(low)s to %(high)s.",
+                    low=organisation.HORIZON_MIN,
+                    high=organisation.HORIZON_MAX,
+                ),
+            ),
+        ],
+    )
+    new_rules_proposed = BooleanField(_l("New rules start as proposed"))
 
 
 def _team_choices() -> list[tuple[int, str]]:
@@ -224,7 +251,7 @@ def team_edit(team_id: int | None):
 @allow(*ADMINS)
 def settings():
     db = get_db()
-    current = organisation.get_settings(db)
+    current = {**organisation.get_settings(db), **organisation.rule_settings(db)}
     share = current["reference_share"]
     form = SettingsForm(
         data={**current, "reference_share": None if share is None else round(share * 100)}
@@ -244,6 +271,8 @@ def settings():
                 ),
                 reference_label_nl=form.reference_label_nl.data or "",
                 reference_label_en=form.reference_label_en.data or "",
+                review_horizon_months=form.review_horizon_months.data,
+                new_rules_proposed=form.new_rules_proposed.data,
             ),
         )
         if saved is not None:

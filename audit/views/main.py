@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
-from audit.access import READERS, allow
+from audit.access import READERS, allow, may_open
 from audit.domain import ballots, organisation, sessions
 from audit.store.db import get_db
 
@@ -21,7 +21,11 @@ def index():
     for session in sessions.sessions_for_voter(db, current_user):
         voted = ballots.my_ballots(db, current_app.config["SECRET_KEY"], session, current_user.id)
         mine.append({"session": session, "voted": len(voted)})
-    return render_template("main/index.html", org=organisation.get_settings(db), my_sessions=mine)
+    # Proposed rules wait for a session: shown to whoever can put them before one.
+    proposed = sessions.proposed_rules(db) if may_open("sessions.new") else None
+    return render_template(
+        "main/index.html", org=organisation.get_settings(db), my_sessions=mine, proposed=proposed
+    )
 
 
 @bp.route("/help")

@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, allow
+from audit.core import clock
 from audit.domain import categories, fields, organisation, origins, protocols, register, rules
 from audit.domain.history import HistoryLookup
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -121,20 +122,48 @@ class RuleFormBase(FlaskForm):
     def values(self) -> dict[str, Any]:
         return {f.key: self[f.key].data for f in self.on_form}
 
-    def groups(self) -> list[tuple[str, Any, list[tuple[Any, Any, dict[str, Any]]]]]:
-        """(group key, legend, [(form field, hint, input attributes)]) in the form's order."""
-        return [
-            (
-                group,
-                legend,
-                [
-                    (self[f.key], f.hint, _input_attributes(f))
-                    for f in self.on_form
-                    if f.group == group
-                ],
+    def groups(
+        self,
+        mirror: bool = False,
+        hints: dict[str, Any] | None = None,
+        attributes: dict[str, dict[str, Any]] | None = None,
+        leave_out: tuple[str, ...] = (),
+    ) -> list[tuple[str, Any, list[tuple[Any, Any, dict[str, Any]]]]]:
+        """(group key, legend, [(form field, hint, input attributes)]) in the form's order.
+
+        ``mirror`` (a new rule): the mirror questions follow the rule's title and text, in a
+        group of their own (docs/design.md, "The mirror check"); ``hints`` and ``attributes``
+        replace or add to a field's own; ``leave_out`` names fields the page does not show."""
+        hints, attributes = hints or {}, attributes or {}
+        by_key = {f.key: f for f in self.on_form}
+        asked = [k for k in rules.MIRROR_QUESTIONS if k in by_key] if mirror else []
+
+        def member(f: fields.Field) -> tuple[Any, Any, dict[str, Any]]:
+            return (
+                self[f.key],
+                hints.get(f.key, f.hint),
+                {**_input_attributes(f), **attributes.get(f.key, {})},
             )
-            for group, legend in fields.FORM_GROUPS.items()
-        ]
+
+        listed = []
+        for group, legend in fields.FORM_GROUPS.items():
+            listed.append(
+                (
+                    group,
+                    legend,
+                    [
+                        member(f)
+                        for f in self.on_form
+                        if f.group == group and f.key not in asked and f.key not in leave_out
+                    ],
+                )
+            )
+            if group == "rule" and asked:  # named first, then looked at in the mirror
+                listed.append(("mirror", MIRROR_LEGEND, [member(by_key[k]) for k in asked]))
+        return listed
+
+
+MIRROR_LEGEND = _l("Before it is added: the mirror questions")
 
 
 _form_class: tuple[tuple[fields.Field, ...], type[RuleFormBase]] | None = None
@@ -270,6 +299,8 @@ _LAID_OUT_ON_RULE_PAGE = frozenset(
         "verified_origin",
         "source_reference",
         "evidence_note",
+        "problem",
+        "alternatives",
     )
 )
 
@@ -293,7 +324,9 @@ def detail(rule_id: int):
 def _save_form(form: RuleFormBase, rule: rules.Rule | None):
     db = get_db()
     if rule is None:
-        saved = attempt(form, lambda: rules.create_rule(db, current_user, **form.values()))
+        saved = attempt(
+            form, lambda: rules.create_rule(db, current_user, by_hand=True, **form.values())
+        )
     else:
         saved = attempt(
             form,
@@ -302,6 +335,7 @@ def _save_form(form: RuleFormBase, rule: rules.Rule | None):
                 current_user,
                 rule.id,
                 expected_version=form_version(form.version.data),
+                by_hand=True,
                 **form.values(),
             ),
         )
@@ -340,9 +374,35 @@ def new():
         "rules/form.html",
         form=form,
         rule=None,
+        groups=_mirror_groups(db, form),
+        proposed=organisation.rule_settings(db)["new_rules_proposed"],
         same_title=same_title,
         same_title_key=rules.title_key(form.title.data),
     )
+
+
+def _mirror_groups(db, form: RuleFormBase) -> list:
+    """The new-rule form's groups: the mirror questions first, saying what is required and
+    how far ahead the review may be; without the status while new rules start as proposed."""
+    settings = organisation.rule_settings(db)
+    latest = organisation.horizon_date(db)
+    form.perceived_origin.choices = _origin_choices(_("(choose one)"))
+    hints = {
+        "problem": _("Required. What goes wrong, or would go wrong, without this rule?"),
+        "perceived_origin": _(
+            "Required. Where do you think it comes from? Choose Unknown if you do not know."
+        ),
+        "verified_origin": _("If you know it for certain: where it really comes from."),
+        "review_due": _(
+            "Required: when the team looks at this rule again, on %(date)s at the latest"
+            " (the organisation's horizon of %(n)s months).",
+            date=format_date(latest),
+            n=settings["review_horizon_months"],
+        ),
+    }
+    attributes = {"review_due": {"min": clock.today().isoformat(), "max": latest.isoformat()}}
+    leave_out = ("status",) if settings["new_rules_proposed"] else ()
+    return form.groups(mirror=True, hints=hints, attributes=attributes, leave_out=leave_out)
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
@@ -366,6 +426,7 @@ def edit(rule_id: int):
         rule=rule,
         same_title=same_title,
         same_title_key=rules.title_key(form.title.data),
+        groups=form.groups(),
     )
 
 
@@ -438,6 +499,7 @@ def trace(rule_id: int):
             source_reference=form.source_reference.data,
             review_due=review_due,
             expected_version=form_version(form.version.data),
+            by_hand=True,
         ),
     )
     if traced:

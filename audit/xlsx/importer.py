@@ -93,6 +93,16 @@ class ImportPlan:
     new_locations: list[str] = field(default_factory=list)
     new_categories: list[str] = field(default_factory=list)
     new_protocols: list[str] = field(default_factory=list)
+    # The review date a created rule without one gets: today plus the organisation's horizon
+    # (docs/design.md, "The mirror check"), fixed when the plan is read so the preview and the
+    # import say the same date.
+    horizon_months: int = 12
+    horizon_date: date | None = None
+
+    @property
+    def dated_by_horizon(self) -> int:
+        """How many of the rules to create get the horizon's review date."""
+        return sum(1 for r in self.rows if r.action == "create" and not r.fields.get("review_due"))
 
     def count(self, action: str) -> int:
         return sum(1 for r in self.rows if r.action == action)
@@ -381,6 +391,8 @@ def read_plan(
             command_line=command_line,
             headers=headers,
         )
+        plan.horizon_months = organisation.rule_settings(db)["review_horizon_months"]
+        plan.horizon_date = organisation.horizon_date(db)
         _read_rows(db, plan, ws, max_rows)
     finally:
         wb.close()
@@ -807,6 +819,8 @@ def apply_plan(
                 for key, value in stored.items()
             }
             if row.action == "create":
+                if not values.get("review_due"):
+                    values["review_due"] = plan.horizon_date
                 creates.append(values)
                 if len(creates) >= CREATE_SLICE:
                     create_waiting()
