@@ -62,6 +62,7 @@ class RowResult:
     number: int  # of its values in the store
     # Title, teams and locations: what a row without a code is recognised by.
     scope: tuple[str | None, tuple, tuple]
+    dated: bool  # whether the row gives a review date
     # Empty tuples rather than lists when there is nothing: one shared object, not one per row.
     changes: Sequence[str] = ()
     errors: Sequence[tuple[str, Any]] = ()  # (column, message)
@@ -102,7 +103,7 @@ class ImportPlan:
     @property
     def dated_by_horizon(self) -> int:
         """How many of the rules to create get the horizon's review date."""
-        return sum(1 for r in self.rows if r.action == "create" and not r.fields.get("review_due"))
+        return sum(1 for r in self.rows if r.action == "create" and not r.dated)
 
     def count(self, action: str) -> int:
         return sum(1 for r in self.rows if r.action == action)
@@ -723,6 +724,7 @@ class _RowReader:
             title=title,
             store=self.plan.store,
             number=self.plan.store.add(values),
+            dated=bool(values.get("review_due")),
             scope=(
                 values.get("title"),
                 tuple(values.get("team_ids") or ()),
