@@ -108,3 +108,20 @@ def test_dates_and_numbers_follow_the_language(app):
         g.force_locale = "en"
         assert env.filters["date"](date(2026, 3, 12)) == "Mar 12, 2026"
         assert env.filters["number"](1234.5, 1) == "1,234.5"
+
+
+def test_labels_follow_the_language_after_the_page_was_first_shown_in_the_other(app, db):
+    """A server shows the same template in both languages: Jinja folded ``"status"|field_label``
+    into the language of the first page it compiled, so every later page kept it."""
+    from tests.conftest import make_rule
+
+    rule = make_rule(db, title="Geen taart")
+    make_user(db, "boss", "admin")
+    client = app.test_client()
+    Auth(client).login("boss")
+    seen = {}
+    for language in ("nl", "en", "nl"):
+        client.post("/language", data={"csrf_token": csrf_token(client, "/"), "lang": language})
+        seen.setdefault(language, []).append(client.get(f"/rules/{rule.id}").get_data(as_text=True))
+    assert all("Veronderstelde herkomst" in page for page in seen["nl"])
+    assert "Perceived origin" in seen["en"][0] and "Veronderstelde herkomst" not in seen["en"][0]

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 
 from audit.domain import ballots, decisions, origins, sessions
 from audit.domain.history import ACTION_LABELS, field_label, label_of
@@ -21,8 +22,16 @@ def category_name(row: Any) -> str:
     return get("category_nl") or ""
 
 
+@pass_context
+def _field_label(context: Any, name: str) -> str:
+    """``field_label`` for templates. Taking the context keeps Jinja from working out
+    ``"status"|field_label`` once, when it compiles the template, in whatever language the
+    first page was in: a filter of a constant is folded unless it takes the context."""
+    return field_label(name)
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters["field_label"] = field_label
+    app.jinja_env.filters["field_label"] = _field_label
     app.jinja_env.globals.update(
         ORIGINS=origins.ORIGINS,
         STATUSES=STATUSES,
