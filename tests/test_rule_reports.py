@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from audit import demo
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError
-from audit.domain import events, figures, register, rule_reports, rules
+from audit.domain import events, figures, register, rule_reports, rules, users
 from tests.conftest import Auth, make_rule, make_team, make_user, post
 
 SECRET = "test"  # the app fixture's SECRET_KEY
@@ -568,3 +569,14 @@ def test_the_register_filter_and_the_dashboard(login_as, db, people):
     dashboard = client.get("/dashboard").get_data(as_text=True)
     assert re.search(r'id="fig-waiting">\s*<p class="figure-value">1</p>', dashboard)
     assert re.search(r'id="fig-reported">\s*<p class="figure-value">1</p>', dashboard)
+
+
+def test_the_demo_has_reports_in_every_state_named_and_anonymous(db):
+    demo.seed(db, SECRET)
+    rows = list(db.query("SELECT state, reporter_id IS NULL AS anonymous FROM rule_reports"))
+    assert {r["state"] for r in rows} == set(rule_reports.STATES)
+    assert {r["anonymous"] for r in rows} == {0, 1}
+    # An anonymous reporter finds their report back with the app's secret.
+    lotte = users.find_user(db, "lotte")
+    assert [r.state for r in rule_reports.my_reports(db, SECRET, lotte)] == ["withdrawn"]
+    assert len(demo.RULES) == db.execute("SELECT count(*) FROM rules").fetchone()[0]
