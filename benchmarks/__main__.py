@@ -102,6 +102,9 @@ def page_times(path: Path) -> dict:
         "register: filtered search": "/rules?q=hygiene+taart&self_invented=1&team=5&sort=minutes_per_week&dir=desc",
         "dashboard: all": "/dashboard",
         "dashboard: one team": "/dashboard?team=5",
+        "reports: inbox": "/reports/inbox",
+        "reports: inbox, one team's waiting": "/reports/inbox?state=untriaged&team=5",
+        "reports: inbox, last page": "/reports/inbox?page=1000",
     }
     results = {}
     for name, url in pages.items():

@@ -434,7 +434,7 @@ def test_a_member_gets_no_inbox_and_no_triage(login_as, db, people):
     assert client.get(f"/reports/inbox/{report.id}").status_code == 403
     token_page = "/reports/new"
     response = post(
-        client, f"/reports/inbox/{report.id}/decline", {"answer": "nee"}, token_from=token_page
+        client, f"/reports/inbox/{report.id}/decline", {"reason": "nee"}, token_from=token_page
     )
     assert response.status_code == 403
     assert client.get(f"/rules/new?report={report.id}").status_code == 403
@@ -517,14 +517,14 @@ def test_attach_and_decline_through_the_inbox(app, login_as, db, people):
     response = post(
         client,
         f"/reports/inbox/{first.id}/attach",
-        {"rule_id": rule.id, "q": "R-0042", "answer": ""},
+        {"rule_id": rule.id, "q": "R-0042", "note": ""},
         token_from=f"/reports/inbox/{first.id}?q=R-0042",
     )
     assert response.status_code == 302
     refused = post(
         client,
         f"/reports/inbox/{second.id}/decline",
-        {"answer": ""},
+        {"reason": ""},
         token_from=f"/reports/inbox/{second.id}",
     )
     assert refused.status_code == 400 and "Geef de melder een reden" in refused.get_data(
@@ -533,7 +533,7 @@ def test_attach_and_decline_through_the_inbox(app, login_as, db, people):
     post(
         client,
         f"/reports/inbox/{second.id}/decline",
-        {"answer": "Dit is geen regel"},
+        {"reason": "Dit is geen regel"},
         token_from=f"/reports/inbox/{second.id}",
     )
     assert rule_reports.get_report(db, second.id).state == "declined"

@@ -35,7 +35,7 @@ class ReportForm(FlaskForm):
     team_id = SelectField(_label("team_id"), coerce=int_or_none, validate_choice=False)
     perceived_origin = SelectField(_label("perceived_origin"), validate_choice=False)
     minutes = StringField(_label("minutes"))
-    period = RadioField(_l("Counted"), validate_choice=False, default="shift")
+    period = RadioField(_l("The minutes are"), validate_choice=False, default="shift")
     shifts_per_week = StringField(
         _label("shifts_per_week"), default=str(rule_reports.SHIFTS_DEFAULT)
     )
@@ -58,14 +58,14 @@ class ReportForm(FlaskForm):
 
 class AttachForm(FlaskForm):
     rule_id = RadioField(_l("The rule this report is about"), validate_choice=False)
-    answer = TextAreaField(
+    note = TextAreaField(
         _l("A word to the reporter (optional)"), validators=[MaxLength(rule_reports.ANSWER_MAX)]
     )
     q = HiddenField()
 
 
 class DeclineForm(FlaskForm):
-    answer = TextAreaField(
+    reason = TextAreaField(
         _l("Why it is declined (the reporter reads this)"),
         validators=[MaxLength(rule_reports.ANSWER_MAX)],
     )
@@ -182,8 +182,9 @@ def inbox_attach(report_id: int):
                 current_user,
                 report_id,
                 int_or_none(form.rule_id.data),
-                form.answer.data,
+                form.note.data,
             ),
+            aliases={"answer": "note"},
         )
         if done is not None:
             flash(_("The report has been added to %(code)s.", code=done.rule_code), "success")
@@ -199,7 +200,8 @@ def inbox_decline(report_id: int):
     if form.validate_on_submit():
         done = attempt(
             form,
-            lambda: rule_reports.decline(get_db(), current_user, report_id, form.answer.data),
+            lambda: rule_reports.decline(get_db(), current_user, report_id, form.reason.data),
+            aliases={"answer": "reason"},
         )
         if done is not None:
             flash(_("The report has been declined."), "success")
