@@ -242,10 +242,7 @@ def filter_options(db) -> dict[str, list[tuple[int, str]]]:
         "protocols": [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)],
         "teams": [(t["id"], t["name"]) for t in organisation.list_teams(db)],
         "locations": [(loc["id"], loc["name"]) for loc in organisation.list_locations(db)],
-        "reported": [
-            (n, _("at least %(n)s", n=n))
-            for n in REPORTED_STEPS
-        ],
+        "reported": [(n, _("at least %(n)s", n=n)) for n in REPORTED_STEPS],
     }
 
 
