@@ -105,6 +105,8 @@ def page_times(path: Path) -> dict:
         "reports: inbox": "/reports/inbox",
         "reports: inbox, one team's waiting": "/reports/inbox?state=untriaged&team=5",
         "reports: inbox, last page": "/reports/inbox?page=1000",
+        # One keyed hash per report of the organisation, to find the user's own.
+        "reports: my reports": "/reports/mine",
     }
     results = {}
     for name, url in pages.items():

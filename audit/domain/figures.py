@@ -345,7 +345,7 @@ def reports(db: Database, scope: Scope = Scope()) -> dict[str, int]:
         f"""
         SELECT count(DISTINCT rr.rule_id), count(*)
         FROM rule_reports rr JOIN rules r ON r.id = rr.rule_id
-        WHERE rr.state IN {rule_reports.COUNTED} AND {where}
+        WHERE rr.state IN {rule_reports.COUNTED_SQL} AND {where}
         """,
         params,
     ).fetchone()

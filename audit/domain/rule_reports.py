@@ -43,6 +43,7 @@ STATES = {
 # Reports that stand behind a rule: counted on the rule, in the register's filter, the
 # dashboard, the report and the first candidates.
 COUNTED = ("accepted", "attached")
+COUNTED_SQL = "('accepted', 'attached')"
 PERIODS = {"shift": _l("per shift"), "week": _l("per week")}
 WEEK_MINUTES = 7 * 24 * 60  # nobody spends more than the week itself on one rule
 SHIFTS_DEFAULT = 4
@@ -531,7 +532,7 @@ def counts_for(db: Database, rule_ids: Iterable[int]) -> dict[int, Reported]:
         marks = ",".join("?" * len(chunk))
         for rule_id, n, minutes in db.execute(
             f"SELECT rule_id, count(*), coalesce(sum(minutes_per_week), 0) FROM rule_reports"
-            f" WHERE rule_id IN ({marks}) AND state IN ('accepted', 'attached')"
+            f" WHERE rule_id IN ({marks}) AND state IN {COUNTED_SQL}"
             " GROUP BY rule_id",
             chunk,
         ):
@@ -546,12 +547,11 @@ def reported(db: Database, rule_id: int) -> Reported:
 def reports_of_rule(db: Database, rule_id: int) -> list[Report]:
     """The counted reports of a rule, for those who triage: why, minutes, and a name only
     where the reporter agreed to it."""
-    found = _reports(db, "rr.rule_id = ? AND rr.state IN ('accepted', 'attached')", [rule_id])
+    found = _reports(db, f"rr.rule_id = ? AND rr.state IN {COUNTED_SQL}", [rule_id])
     return sorted(found, key=lambda r: (-r.reported_on.toordinal(), r.title.casefold(), r.id))
 
 
 # How the register filters and the figures count: reports behind rule r (SQL on rules ``r``).
 COUNT_SQL = (
-    "(SELECT count(*) FROM rule_reports rr WHERE rr.rule_id = r.id"
-    " AND rr.state IN ('accepted', 'attached'))"
+    f"(SELECT count(*) FROM rule_reports rr WHERE rr.rule_id = r.id AND rr.state IN {COUNTED_SQL})"
 )
