@@ -7,12 +7,14 @@ import re
 import time
 from datetime import UTC, datetime
 
+import openpyxl
 import pytest
 
 from audit import demo
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError
 from audit.domain import events, figures, register, rule_reports, rules, users
+from audit.xlsx import export as xlsx_export
 from tests.conftest import Auth, make_rule, make_team, make_user, post
 
 SECRET = "test"  # the app fixture's SECRET_KEY
@@ -580,3 +582,27 @@ def test_the_demo_has_reports_in_every_state_named_and_anonymous(db):
     lotte = users.find_user(db, "lotte")
     assert [r.state for r in rule_reports.my_reports(db, SECRET, lotte)] == ["withdrawn"]
     assert len(demo.RULES) == db.execute("SELECT count(*) FROM rules").fetchone()[0]
+
+
+def test_the_excel_report_counts_the_reports(app, db, tmp_path):
+    demo.seed(db, SECRET)
+    path = tmp_path / "report.xlsx"
+    with app.app_context():
+        xlsx_export.export_report(db, str(path), lang="en")
+    workbook = openpyxl.load_workbook(path)
+    register_sheet = workbook["Register"]
+    header = [c.value for c in register_sheet[1]]
+    assert header[-1] == "Reported by colleagues"
+    counts = {
+        row[header.index("Title")]: row[-1]
+        for row in register_sheet.iter_rows(min_row=2, values_only=True)
+    }
+    assert counts["Dagelijks koelkastcontrole op de kamer"] == 2
+    assert counts["Douchen twee keer per week op vaste dagen"] == 1  # accepted as a new rule
+    assert counts["Maandelijks wegen"] is None  # nobody reported it: the cell stays empty
+    summary = {
+        row[0]: row[1] for row in workbook["Summary"].iter_rows(values_only=True) if row and row[0]
+    }
+    assert summary["Rules reported by colleagues"] == 3
+    assert summary["Reports by colleagues behind them"] == 4
+    assert summary["Reports waiting to be triaged"] == 3
