@@ -6,12 +6,15 @@ reports". Measured in Debian's Chromium, with every page checked for sideways sc
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
-from tests.browser_support import login, shoot, switch_language
+from tests.browser_support import login, missing, shoot, switch_language
 from tests.servers import PHONE
+from tests.test_browser_a11y import AXE_DEFAULT, AXE_ENV, AXE_INSTALL, Auditor
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["tests.browser_support"]
@@ -44,6 +47,14 @@ WORDS = {
         "anonymous": "anonymous",
     },
 }
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    path = Path(os.environ.get(AXE_ENV) or AXE_DEFAULT)
+    if not path.is_file():
+        missing(f"axe-core is not installed at {path}: {AXE_INSTALL}")
+    return path.read_text(encoding="utf-8")
 
 
 def _fits(page) -> None:
@@ -124,3 +135,42 @@ def test_a_member_reports_a_rule_and_reads_the_outcome(watch, demo_server, lang,
     assert card.get_by_role("button").count() == 0  # triaged: no longer withdrawn
     _fits(member)
     shoot(member, f"my-reports-phone-{lang}")
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_report_pages_have_no_serious_accessibility_violations(
+    watch, demo_server, axe_source, language
+):
+    audit = Auditor(axe_source, language)
+    watched = watch(demo_server)
+    member = watched.page(PHONE)
+    login(member, demo_server.base, "fatima", demo_server.logins["fatima"])
+    switch_language(member, language)
+    member.goto(demo_server.base + "/reports/new")
+    audit(member, "report form")
+    member.locator("form.report-form button[type=submit]").click()  # nothing filled in
+    assert member.locator("[aria-invalid=true]").count() >= 1
+    audit(member, "report form with errors")
+    member.goto(demo_server.base + "/reports/mine")
+    audit(member, "my reports")
+
+    quality = watched.page(PHONE)
+    login(quality, demo_server.base, "kwaliteit", demo_server.logins["kwaliteit"])
+    switch_language(quality, language)
+    quality.goto(demo_server.base + "/reports/inbox")
+    audit(quality, "inbox")
+    quality.locator(".inbox .card a").first.click()
+    quality.wait_for_url(re.compile(r".*/reports/inbox/\d+$"))
+    quality.fill("#attach-q", "koelkast")
+    quality.locator("#attach-q").press("Enter")
+    quality.wait_for_load_state()
+    audit(quality, "a report with rules found to add it to")
+    quality.goto(demo_server.base + "/rules?reported=1")
+    quality.locator("table a[href^='/rules/']").first.click()
+    quality.wait_for_url(re.compile(r".*/rules/\d+$"))
+    audit(quality, "a rule reported by colleagues")
+
+    assert len(audit.audited) == 6
+    assert audit.problems == [], "serious or critical accessibility violations:\n" + "\n".join(
+        audit.problems
+    )

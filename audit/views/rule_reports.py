@@ -91,8 +91,7 @@ def new():
         if report is not None:
             flash(_("Thank you. Your report has gone to the quality manager."), "success")
             return redirect(url_for("rule_reports.mine"))
-    status = 400 if form.errors or form.form_errors else 200
-    return render_template("rule_reports/new.html", form=form), status
+    return render_template("rule_reports/new.html", form=form)
 
 
 @bp.route("/reports/mine")
@@ -141,7 +140,7 @@ def inbox():
     )
 
 
-def _report_page(report_id: int, attach_form=None, decline_form=None, status: int = 200):
+def _report_page(report_id: int, attach_form=None, decline_form=None):
     db = get_db()
     report = get_or_404(rule_reports.get_report, report_id)
     attach_form = attach_form or AttachForm(formdata=None)
@@ -160,7 +159,7 @@ def _report_page(report_id: int, attach_form=None, decline_form=None, status: in
         found=found,
         attach_form=attach_form,
         decline_form=decline_form or DeclineForm(formdata=None),
-    ), status
+    )
 
 
 @bp.route("/reports/inbox/<int:report_id>")
@@ -189,7 +188,7 @@ def inbox_attach(report_id: int):
         if done is not None:
             flash(_("The report has been added to %(code)s.", code=done.rule_code), "success")
             return redirect(url_for("rule_reports.inbox"))
-    return _report_page(report_id, attach_form=form, status=400)
+    return _report_page(report_id, attach_form=form)
 
 
 @bp.route("/reports/inbox/<int:report_id>/decline", methods=["POST"])
@@ -206,4 +205,4 @@ def inbox_decline(report_id: int):
         if done is not None:
             flash(_("The report has been declined."), "success")
             return redirect(url_for("rule_reports.inbox"))
-    return _report_page(report_id, decline_form=form, status=400)
+    return _report_page(report_id, decline_form=form)
