@@ -18,6 +18,7 @@ from audit.domain import (
     decisions,
     organisation,
     protocols,
+    rule_reports,
     rules,
     sessions,
     users,
@@ -542,7 +543,141 @@ MIRROR_ANSWERS = {
 }
 
 
-def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids: dict) -> None:
+# A rule of the register that came in as a colleague's report (anonymous), accepted by the
+# quality manager: title -> (reporter, team, minutes per shift, why).
+FROM_REPORTS = {
+    "Douchen twee keer per week op vaste dagen": (
+        "noor",
+        "Waterlelie",
+        30,
+        "Wie vaker wil douchen moet wachten tot zijn vaste dag; dat voelt niet als thuis.",
+    ),
+}
+
+# Reports of colleagues in every other state: reporter, named?, team, title, perceived origin,
+# minutes per shift, effect, why, and what the quality manager did with it
+# ("attach:<rule title>", "decline:<reason>", "withdraw", or None while it waits).
+REPORTS = [
+    (
+        "anouk",
+        False,
+        "Vlinder",
+        "Geen bloemen van familie op de kamer",
+        "inspectorate",
+        5,
+        "hinders",
+        "Familie neemt bloemen mee en wij moeten ze weer meegeven; niemand weet waarom.",
+        None,
+    ),
+    (
+        "daan",
+        True,
+        "Vlinder",
+        "Elke avond de kledingkast opruimen",
+        None,
+        15,
+        "neutral",
+        "",
+        None,
+    ),
+    (
+        "joost",
+        False,
+        "Zonnebloem",
+        "Koelkast op de kamer elke dag nakijken",
+        "law",
+        20,
+        "hinders",
+        "Bewoners voelen zich gecontroleerd in hun eigen kamer.",
+        "attach:Dagelijks koelkastcontrole op de kamer",
+    ),
+    (
+        "sanne",
+        True,
+        "Zonnebloem",
+        "Koelkastcontrole",
+        "inspectorate",
+        10,
+        "hinders",
+        "Kost elke ochtend tijd die ik liever aan het ontbijt besteed.",
+        "attach:Dagelijks koelkastcontrole op de kamer",
+    ),
+    (
+        "fatima",
+        False,
+        "Zonnebloem",
+        "Elke dienst schriftelijk rapporteren",
+        "law",
+        15,
+        "hinders",
+        "Ook als er niets te melden is.",
+        "attach:Elke dienst rapporteren, ook zonder bijzonderheden",
+    ),
+    (
+        "kees",
+        True,
+        "Eikenhout",
+        "Handen wassen voor en na elke bewoner",
+        "professional_standard",
+        20,
+        "neutral",
+        "",
+        "decline:Dit is een richtlijn voor infectiepreventie en geen eigen regel; die houden we.",
+    ),
+    (
+        "lotte",
+        False,
+        "Eikenhout",
+        "Niet samen met bewoners koken",
+        "inspectorate",
+        None,
+        "hinders",
+        "",
+        "withdraw",
+    ),
+    (
+        "ruben",
+        False,
+        "Waterlelie",
+        "Vaste tijden voor de koffie",
+        "organisation",
+        10,
+        "hinders",
+        "Bewoners willen koffie als ze wakker zijn, niet om half elf.",
+        None,
+    ),
+]
+
+
+def _seed_reports(db: Database, team_ids: dict, secret: str) -> None:
+    facilitator = users.find_user(db, "kwaliteit")
+    for reporter, named, team, title, perceived, minutes, impact, why, outcome in REPORTS:
+        user = users.find_user(db, reporter)
+        report = rule_reports.submit(
+            db,
+            secret,
+            user,
+            title=title,
+            team_id=team_ids[team],
+            perceived_origin=perceived,
+            minutes=minutes,
+            period="shift",
+            relation_impact=impact,
+            why=why,
+            named=named,
+        )
+        action, _, detail = (outcome or "").partition(":")
+        if action == "attach":
+            rule_reports.attach(db, facilitator, report.id, _rule_ids(db, [detail])[0])
+        elif action == "decline":
+            rule_reports.decline(db, facilitator, report.id, detail)
+        elif action == "withdraw":
+            rule_reports.withdraw(db, secret, user, report.id)
+
+
+def _seed_register(
+    db: Database, actor: users.User, team_ids: dict, location_ids: dict, secret: str
+) -> None:
     protocol_ids = [
         protocols.save_protocol(db, actor, name=name, version=version)["id"]
         for name, version in PROTOCOLS
@@ -568,10 +703,7 @@ def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids
                 **answers,
                 "review_due": organisation.add_months(clock.today(), HORIZON_MONTHS // 2),
             }
-        rules.create_rule(
-            db,
-            actor,
-            by_hand=answers is not None,
+        values = dict(
             **(answers or {"review_due": review_due}),
             title=title,
             description=description,
@@ -589,6 +721,23 @@ def _seed_register(db: Database, actor: users.User, team_ids: dict, location_ids
             source_reference=reference,
             introduced_on="2019-03-12",
         )
+        if title not in FROM_REPORTS:
+            rules.create_rule(db, actor, by_hand=answers is not None, **values)
+            continue
+        reporter, team, minutes_per_shift, why = FROM_REPORTS[title]
+        report = rule_reports.submit(
+            db,
+            secret,
+            users.find_user(db, reporter),
+            title=title,
+            team_id=team_ids[team],
+            perceived_origin=perceived,
+            minutes=minutes_per_shift,
+            period="shift",
+            relation_impact=impact,
+            why=why,
+        )
+        rule_reports.accept_as_new_rule(db, actor, report.id, **values)
 
 
 def _rule_ids(db: Database, titles: list[str]) -> list[int]:
@@ -743,6 +892,10 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
                 team_ids=[team_ids[t] for t in teams],
             )
             logins.append((username, role, password))
-        _seed_register(db, users.find_user(db, "kwaliteit"), team_ids, location_ids)
+        # Without the app's secret the anonymous reports get a key nobody holds: they are in the
+        # inbox, but their reporters cannot find them under "my reports".
+        report_secret = secret or secrets.token_hex(16)
+        _seed_register(db, users.find_user(db, "kwaliteit"), team_ids, location_ids, report_secret)
         _seed_sessions(db, team_ids, secret)
+        _seed_reports(db, team_ids, report_secret)
     return logins

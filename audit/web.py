@@ -80,6 +80,18 @@ NAV = [
         _l("The self-invented share, myths and hours given back."),
     ),
     NavItem(
+        "rule_reports.new",
+        _l("Report a rule"),
+        "rule_reports.",
+        _l("Tell the quality manager which rule costs you time, and where you think it is from."),
+    ),
+    NavItem(
+        "rule_reports.inbox",
+        _l("Reports"),
+        "rule_reports.inbox",
+        _l("Rules colleagues reported: accept, add to a rule, or decline."),
+    ),
+    NavItem(
         "rules.tracing",
         _l("Tracing work-list"),
         "rules.trac",
@@ -254,6 +266,7 @@ def init_app(app: Flask) -> None:
         main,
         protocols,
         reports,
+        rule_reports,
         rules,
         sessions,
         teams,
@@ -272,6 +285,7 @@ def init_app(app: Flask) -> None:
         teams,
         reports,
         imports,
+        rule_reports,
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

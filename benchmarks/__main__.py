@@ -104,6 +104,11 @@ def page_times(path: Path) -> dict:
         "dashboard: all": "/dashboard",
         "dashboard: one team": "/dashboard?team=5",
         "team page": "/teams/5",
+        "reports: inbox": "/reports/inbox",
+        "reports: inbox, one team's waiting": "/reports/inbox?state=untriaged&team=5",
+        "reports: inbox, last page": "/reports/inbox?page=1000",
+        # One keyed hash per report of the organisation, to find the user's own.
+        "reports: my reports": "/reports/mine",
     }
     results = {}
     for name, url in pages.items():

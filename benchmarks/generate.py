@@ -1,7 +1,8 @@
 """A large organisation built through the domain functions, as users would build it.
 
 20 locations, 200 teams, 2,000 users, 10,000 rules, 100 closed review sessions with 200,000
-votes (and the events all of that records), plus one open session for the voting benchmark.
+votes (and the events all of that records), one open session for the voting benchmark, and
+5,000 reports of rules by colleagues in every state (some of the rules came in as reports).
 ``scale`` shrinks everything but the sessions' shape (0.1: 1,000 rules).
 """
 
@@ -18,6 +19,7 @@ from audit.domain import (
     decisions,
     organisation,
     protocols,
+    rule_reports,
     rules,
     sessions,
     users,
@@ -65,6 +67,62 @@ def _title(rng: random.Random) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 7))).capitalize()
 
 
+def _reports(
+    rng: random.Random,
+    db,
+    quality: users.User,
+    members: dict[int, list[users.User]],
+    rule_ids: list[int],
+    n_reports: int,
+    n_accepted: int,
+) -> dict:
+    """Reports of rules by members of every team, through the domain: a quarter named, the
+    rest anonymous; n_accepted accepted as new rules, the others spread over waiting, added to
+    an existing rule, declined and withdrawn."""
+    states = ["untriaged"] * 30 + ["attached"] * 40 + ["declined"] * 16 + ["withdrawn"] * 10
+    outcomes = ["accepted"] * n_accepted + [
+        rng.choice(states) for _ in range(n_reports - n_accepted)
+    ]
+    rng.shuffle(outcomes)
+    team_ids = list(members)
+    counts: dict = {"new_rule_ids": []}
+    for outcome in outcomes:
+        team_id = rng.choice(team_ids)
+        member = rng.choice(members[team_id])
+        report = rule_reports.submit(
+            db,
+            "benchmark",
+            member,
+            title=_title(rng),
+            description=" ".join(rng.choice(WORDS) for _ in range(8)),
+            team_id=team_id,
+            perceived_origin=rng.choice([*ORIGINS, None]),
+            minutes=rng.randint(0, 60),
+            period=rng.choice(["shift", "week"]),
+            relation_impact=rng.choice(["hinders", "neutral", "supports", None]),
+            why=" ".join(rng.choice(WORDS) for _ in range(6)),
+            named=rng.random() < 0.25,
+        )
+        if outcome == "accepted":
+            rule = rule_reports.accept_as_new_rule(
+                db,
+                quality,
+                report.id,
+                **rule_reports.rule_prefill(report),
+                category_id=None,
+                verified_origin=rng.choice([*ORIGINS, None]),
+            )
+            counts["new_rule_ids"].append(rule.id)
+        elif outcome == "attached":
+            rule_reports.attach(db, quality, report.id, rng.choice(rule_ids))
+        elif outcome == "declined":
+            rule_reports.decline(db, quality, report.id, "Geen regel van ons")
+        elif outcome == "withdrawn":
+            rule_reports.withdraw(db, "benchmark", member, report.id)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
 def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dict:
     """Build the database at ``path`` (which must not exist) and return what it holds."""
     rng = random.Random(seed)
@@ -106,8 +164,11 @@ def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dic
             protocols.save_protocol(db, quality, name=f"Protocol {i + 1}")["id"] for i in range(40)
         ]
         origin_keys = [*ORIGINS, None]
+        n_reports = int(5_000 * scale)
+        # Accepted reports become rules: the register still holds n_rules in all.
+        n_accepted = n_reports // 25
         rule_ids = []
-        for i in range(n_rules):
+        for i in range(n_rules - n_accepted):
             scope = rng.random()
             rule = rules.create_rule(
                 db,
@@ -128,7 +189,9 @@ def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dic
                 introduced_on=f"20{rng.randint(10, 24)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
             )
             rule_ids.append(rule.id)
-        log(f"rules: {len(rule_ids)} ({time.monotonic() - started:.0f} s)")
+        reports = _reports(rng, db, quality, members, rule_ids, n_reports, n_accepted)
+        rule_ids += reports.pop("new_rule_ids")
+        log(f"rules: {len(rule_ids)}, reports: {reports} ({time.monotonic() - started:.0f} s)")
 
         votes = 0
         for s in range(n_sessions):
@@ -181,6 +244,7 @@ def generate(path: Path, *, scale: float = 1.0, seed: int = 7, log=print) -> dic
     log(f"done in {time.monotonic() - started:.0f} s: {votes} votes, {events} events")
     return {
         "rules": n_rules,
+        "reports": n_reports,
         "votes": votes,
         "events": events,
         "open_session": open_session.id,

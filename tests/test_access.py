@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from audit.access import PUBLIC, access_of
-from audit.domain import protocols, sessions
+from audit.domain import protocols, rule_reports, sessions
 from tests.conftest import Auth, make_rule, make_team, make_user
 
 ALL = {"admin", "quality", "member", "viewer"}
@@ -65,6 +65,13 @@ ACCESS: dict[str, set[str] | str] = {
     "imports.upload": EDITORS,
     "imports.confirm": EDITORS,
     "imports.template": EDITORS,
+    "rule_reports.new": ALL,
+    "rule_reports.mine": ALL,
+    "rule_reports.withdraw": ALL,
+    "rule_reports.inbox": EDITORS,
+    "rule_reports.inbox_report": EDITORS,
+    "rule_reports.inbox_attach": EDITORS,
+    "rule_reports.inbox_decline": EDITORS,
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
@@ -76,6 +83,7 @@ SAMPLE_ARGS = {
     "protocol_id": 1,
     "category_id": 1,
     "session_id": 1,
+    "report_id": 1,
     "filename": "app.css",
 }
 
@@ -114,6 +122,8 @@ def world(app, db):
     make_rule(db, title="Een regel", protocol_id=1)
     facilitator = make_user(db, "facilitator", "quality")
     sessions.create_session(db, facilitator, title="S", team_ids=[team["id"]], rule_ids=[1])
+    report = rule_reports.submit(db, "test", facilitator, title="Gemeld", team_id=team["id"])
+    db.execute("UPDATE rule_reports SET id = 1 WHERE id = ?", [report.id])  # ids are random
     return team
 
 

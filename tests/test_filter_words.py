@@ -57,6 +57,7 @@ CASES = [
     ),
     ({"overdue": True}, "only rules past their review date", "alleen regels over hun herziendatum"),
     ({"archived": True}, "only archived rules", "alleen gearchiveerde regels"),
+    ({"reported": 2}, "reported by colleagues: at least 2", "gemeld door collega's: minstens 2"),
     ({}, "the whole organisation", "de hele organisatie"),
 ]
 

@@ -19,6 +19,7 @@ from audit.domain import (
     decisions,
     organisation,
     protocols,
+    rule_reports,
     rules,
     sessions,
     users,
@@ -130,7 +131,19 @@ def poisoned(app, db):
         new_title=PAYLOAD[:150],
         new_description=PAYLOAD,
     )
+    report = rule_reports.submit(
+        db,
+        app.config["SECRET_KEY"],
+        member,
+        title=PAYLOAD,
+        description=PAYLOAD,
+        team_id=team["id"],
+        why=PAYLOAD,
+        named=True,
+    )
+    rule_reports.attach(db, fac, report.id, rule.id, PAYLOAD)
     return {
+        "report": report,
         "rule": rule,
         "session": session,
         "team": team,
@@ -150,6 +163,7 @@ def _get_pages(app, things):
         "category_id": things["category"]["id"],
         "protocol_id": things["protocol"]["id"],
         "user_id": things["fac"].id,
+        "report_id": things["report"].id,
         "filename": "app.css",
     }
     from flask import url_for

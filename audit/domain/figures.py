@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from audit.domain import categories, organisation, origins
+from audit.domain import categories, organisation, origins, rule_reports
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -306,21 +306,50 @@ def status_funnel(
 def top_candidates(
     db: Database, scope: Scope = Scope(), limit: int = TOP_CANDIDATES
 ) -> list[dict[str, Any]]:
-    """Self-invented rules that hinder the relation, most hours per week first: the first
-    candidates for a review session."""
+    """Self-invented rules that hinder the relation: the first candidates for a review
+    session. The rules most colleagues reported come first (the people who live by a rule
+    know best which ones stand in the way), then the most hours per week (docs/design.md,
+    "Reports of rules")."""
     where, params = scope.where()
     return list(
         db.query(
             f"""
-            SELECT r.id, r.code, r.title, r.minutes_per_week, r.verified_origin, r.myth, r.status
+            SELECT r.id, r.code, r.title, r.minutes_per_week, r.verified_origin, r.myth, r.status,
+                   {rule_reports.COUNT_SQL} AS reported
             FROM rules r
             WHERE {where} AND r.self_invented = 1 AND r.relation_impact = 'hinders'
-            ORDER BY r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code
+            ORDER BY reported DESC, r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code
             LIMIT :limit
             """,
             {**params, "limit": limit},
         )
     )
+
+
+def reports(db: Database, scope: Scope = Scope()) -> dict[str, int]:
+    """Colleagues' reports: how many wait to be triaged (of the scope's team, or the teams at
+    its location; a report has no category, so a category leaves all of them), and how many
+    rules in force in scope were reported (accepted or attached) and by how many reports."""
+    team_clause, team_params = "1", {}
+    if scope.team is not None:
+        team_clause, team_params = "rr.team_id = :team", {"team": scope.team}
+    elif scope.location is not None:
+        team_clause = "rr.team_id IN (SELECT id FROM teams WHERE location_id = :location)"
+        team_params = {"location": scope.location}
+    waiting = db.execute(
+        f"SELECT count(*) FROM rule_reports rr WHERE rr.state = 'untriaged' AND {team_clause}",
+        team_params,
+    ).fetchone()[0]
+    where, params = scope.where()
+    rules_reported, counted = db.execute(
+        f"""
+        SELECT count(DISTINCT rr.rule_id), count(*)
+        FROM rule_reports rr JOIN rules r ON r.id = rr.rule_id
+        WHERE rr.state IN {rule_reports.COUNTED_SQL} AND {where}
+        """,
+        params,
+    ).fetchone()
+    return {"waiting": waiting, "rules_reported": rules_reported, "reports_counted": counted}
 
 
 def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
@@ -336,6 +365,7 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "impact": impact_by_origin_group(db, scope, groups),
         "funnel": status_funnel(db, scope, groups),
         "candidates": top_candidates(db, scope),
+        "reports": reports(db, scope),
     }
 
 

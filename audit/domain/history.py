@@ -41,6 +41,9 @@ FIELD_LABELS = {
     "counts": _l("Counts"),
     "rule_id": _l("Rule"),
     "choice": _l("Vote"),
+    # reports of rules (audit/domain/rule_reports.py)
+    "team_id": _l("Team"),
+    "answer": _l("Answer to the reporter"),
 }
 # The session's and the decision's own fields, with the words of their forms. A key they
 # share with the rule (title, team_ids) keeps the rule's label above.
@@ -58,6 +61,7 @@ ENTITY_LABELS = {
     "category": _l("Category"),
     "protocol": _l("Protocol"),
     "review_session": _l("Review session"),
+    "rule_report": _l("Report of a rule"),
 }
 
 
@@ -88,6 +92,11 @@ ACTION_LABELS = {
     "ballot": _l("vote cast"),
     "hands": _l("hands counted"),
     "apply": _l("decision applied"),
+    "report": _l("reported"),
+    "withdraw": _l("withdrawn"),
+    "accepted": _l("accepted as a new rule"),
+    "attached": _l("added to a rule"),
+    "declined": _l("declined"),
 }
 
 

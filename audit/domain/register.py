@@ -20,7 +20,15 @@ from sqlite_utils import Database
 from audit.core import clock
 from audit.core.errors import Conflict
 from audit.core.text import fold, like_pattern
-from audit.domain import categories, events, organisation, origins, protocols, rules
+from audit.domain import (
+    categories,
+    events,
+    organisation,
+    origins,
+    protocols,
+    rule_reports,
+    rules,
+)
 from audit.domain.vocabulary import IMPACTS, STATUSES
 from audit.store.db import transaction
 
@@ -112,6 +120,7 @@ class RuleFilter:
     impact: str | None = None
     overdue: bool = False
     archived: bool = False  # the archive instead of the register
+    reported: int | None = None  # reported by at least this many colleagues (rule_reports)
 
     def where(self) -> tuple[str, dict[str, Any]]:
         """SQL conditions on rules aliased ``r``, with named parameters."""
@@ -148,6 +157,9 @@ class RuleFilter:
         if self.location is not None:
             clauses.append(LOCATION_SCOPE.format(location=":location"))
             params["location"] = self.location
+        if self.reported is not None:
+            clauses.append(f"{rule_reports.COUNT_SQL} >= :reported")
+            params["reported"] = self.reported
         if self.overdue:
             clauses.append(f"r.review_due < :today AND {rules.IN_FORCE_SQL}")
             params["today"] = clock.today().isoformat()
@@ -206,6 +218,8 @@ def filter_in_words(db: Database, rule_filter: RuleFilter) -> str:
         named(_("Status"), STATUSES.get(f.status, f.status))
     if f.impact is not None:
         named(_("Effect on the client relation"), IMPACTS.get(f.impact, f.impact))
+    if f.reported is not None:
+        parts.append(_("reported by colleagues: at least %(n)s", n=f.reported))
     if f.overdue:
         parts.append(_("only rules past their review date"))
     if f.archived:

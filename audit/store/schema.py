@@ -418,6 +418,44 @@ BALLOT_ANONYMITY = [
     "CREATE INDEX login_sessions_user ON login_sessions (user_id)",
 ]
 
+# Migration 6: colleagues report rules (docs/design.md, "Reports of rules"; docs/security.md,
+# "Anonymous reports"). A report whose reporter asked to stay anonymous holds no user id: only
+# an owner key, a keyed hash of the report's own random nonce and the user under the app's
+# secret, so that the reporter finds it back while two reports of one person share no value.
+# It keeps a date, never a time. Ids are random (the domain draws them), not counted up, so
+# neither an id nor the order of rows follows the order reports came in.
+RULE_REPORTS = [
+    f"""
+    CREATE TABLE rule_reports (
+        id INTEGER PRIMARY KEY,
+        nonce TEXT NOT NULL UNIQUE,
+        owner_key TEXT NOT NULL,
+        reporter_id INTEGER REFERENCES users (id),
+        title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
+        description TEXT NOT NULL DEFAULT '' CHECK (length(description) <= 5000),
+        team_id INTEGER NOT NULL REFERENCES teams (id),
+        perceived_origin TEXT CHECK (perceived_origin IN {_ORIGIN_KEYS}),
+        minutes_per_week INTEGER
+            CHECK (minutes_per_week IS NULL OR minutes_per_week BETWEEN 0 AND 10080),
+        relation_impact TEXT CHECK (relation_impact IN ('hinders', 'neutral', 'supports')),
+        why TEXT NOT NULL DEFAULT '' CHECK (length(why) <= 1000),
+        state TEXT NOT NULL DEFAULT 'untriaged'
+            CHECK (state IN ('untriaged', 'accepted', 'attached', 'declined', 'withdrawn')),
+        rule_id INTEGER REFERENCES rules (id),
+        answer TEXT NOT NULL DEFAULT '' CHECK (length(answer) <= 1000),
+        reported_on TEXT NOT NULL CHECK (length(reported_on) = 10),
+        triaged_by INTEGER REFERENCES users (id),
+        triaged_at TEXT,
+        CHECK ((state IN ('accepted', 'attached')) = (rule_id IS NOT NULL)),
+        CHECK (state <> 'declined' OR length(answer) > 0)
+    )
+    """,
+    "CREATE INDEX rule_reports_state ON rule_reports (state, reported_on)",
+    "CREATE INDEX rule_reports_rule ON rule_reports (rule_id, state)",
+    "CREATE INDEX rule_reports_team ON rule_reports (team_id, state)",
+    "CREATE INDEX rule_reports_reporter ON rule_reports (reporter_id)",
+]
+
 # A step of a migration: SQL, or a function of the database (run inside the same transaction).
 Step = str | Callable[[Any], None]
 
@@ -452,6 +490,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (3, "review sessions", REVIEW_SESSIONS),
     (4, "reference source", REFERENCE_SOURCE),
     (5, "anonymous ballots", BALLOT_ANONYMITY),
+    (6, "rule reports", RULE_REPORTS),
     (7, "mirror check", MIRROR_CHECK),
 ]
 

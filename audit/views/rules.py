@@ -7,7 +7,16 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -28,7 +37,16 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, allow
 from audit.core import clock
-from audit.domain import categories, fields, organisation, origins, protocols, register, rules
+from audit.domain import (
+    categories,
+    fields,
+    organisation,
+    origins,
+    protocols,
+    register,
+    rule_reports,
+    rules,
+)
 from audit.domain.history import HistoryLookup
 from audit.domain.vocabulary import IMPACTS, STATUSES
 from audit.store.db import get_db
@@ -230,7 +248,18 @@ def filter_from_args(args: MultiDict) -> register.RuleFilter:
         impact=key("impact", IMPACTS),
         overdue=args.get("overdue") == "1",
         archived=args.get("archived") == "1",
+        reported=_at_least(args.get("reported")),
     )
+
+
+def _at_least(value: str | None) -> int | None:
+    """A "reported by at least N colleagues" filter: a positive number, else no filter."""
+    number = int_or_none(value)
+    return number if number is not None and 0 < number <= REPORTED_MAX else None
+
+
+REPORTED_MAX = 1000
+REPORTED_STEPS = (1, 2, 3, 5)
 
 
 def filter_options(db) -> dict[str, list[tuple[int, str]]]:
@@ -242,6 +271,7 @@ def filter_options(db) -> dict[str, list[tuple[int, str]]]:
         "protocols": [(p["id"], _protocol_label(p)) for p in protocols.list_protocols(db)],
         "teams": [(t["id"], t["name"]) for t in organisation.list_teams(db)],
         "locations": [(loc["id"], loc["name"]) for loc in organisation.list_locations(db)],
+        "reported": [(n, _("at least %(n)s", n=n)) for n in REPORTED_STEPS],
     }
 
 
@@ -318,12 +348,28 @@ def detail(rule_id: int):
         more_fields=[
             f for f in fields.rule_fields() if f.editable and f.key not in _LAID_OUT_ON_RULE_PAGE
         ],
+        reported=rule_reports.reported(db, rule_id),
+        # What colleagues wrote is for those who triage; everyone else sees the count.
+        reports=(
+            rule_reports.reports_of_rule(db, rule_id)
+            if rule_reports.may_triage(current_user)
+            else []
+        ),
     )
 
 
-def _save_form(form: RuleFormBase, rule: rules.Rule | None):
+def _save_form(
+    form: RuleFormBase, rule: rules.Rule | None, report: rule_reports.Report | None = None
+):
     db = get_db()
-    if rule is None:
+    if report is not None:  # the rule and the report's acceptance in one transaction
+        saved = attempt(
+            form,
+            lambda: rule_reports.accept_as_new_rule(
+                db, current_user, report.id, by_hand=True, **form.values()
+            ),
+        )
+    elif rule is None:
         saved = attempt(
             form, lambda: rules.create_rule(db, current_user, by_hand=True, **form.values())
         )
@@ -363,12 +409,18 @@ def _unconfirmed_same_title(
 @allow(*EDITORS)
 def new():
     db = get_db()
-    form = rule_form_class()(data={"status": "active"})
+    report = _report_to_accept()
+    if report is not None and not report.untriaged and request.method == "GET":
+        flash(_("This report has been triaged or withdrawn already."), "warning")
+        return redirect(url_for("rule_reports.inbox_report", report_id=report.id))
+    form = rule_form_class()(
+        data=rule_reports.rule_prefill(report) if report else {"status": "active"}
+    )
     form.set_choices(db)
     same_title = []
     if form.validate_on_submit():
         same_title = _unconfirmed_same_title(db, form)
-        if not same_title and (response := _save_form(form, None)):
+        if not same_title and (response := _save_form(form, None, report)):
             return response
     return render_template(
         "rules/form.html",
@@ -376,6 +428,7 @@ def new():
         rule=None,
         groups=_mirror_groups(db, form),
         proposed=organisation.rule_settings(db)["new_rules_proposed"],
+        report=report,
         same_title=same_title,
         same_title_key=rules.title_key(form.title.data),
     )
@@ -403,6 +456,18 @@ def _mirror_groups(db, form: RuleFormBase) -> list:
     attributes = {"review_due": {"min": clock.today().isoformat(), "max": latest.isoformat()}}
     leave_out = ("status",) if settings["new_rules_proposed"] else ()
     return form.groups(mirror=True, hints=hints, attributes=attributes, leave_out=leave_out)
+
+
+def _report_to_accept() -> rule_reports.Report | None:
+    """The report a new rule is made from: ``?report=`` on the inbox's link, then the form's
+    hidden ``report_id``; None for a rule typed from scratch."""
+    raw = request.form.get("report_id") if request.method == "POST" else request.args.get("report")
+    if raw in (None, ""):
+        return None
+    report_id = int_or_none(raw)
+    if report_id is None:
+        abort(404)
+    return get_or_404(rule_reports.get_report, report_id)
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 from audit.domain import fields
 
@@ -41,6 +42,23 @@ class Column:
     @property
     def nl(self) -> str:
         return self.header("nl")
+
+
+# Columns the Register sheet adds after the field table's: figures of the app (how many
+# colleagues' reports stand behind the rule), written for the reader and skipped by the import
+# without a word, so an exported report imports again as it is.
+REPORTED = _l("Reported by colleagues")
+DERIVED = (REPORTED,)
+
+
+def derived_headers() -> set[str]:
+    """The derived columns' headers in English and Dutch, as ``normalise_header`` folds them."""
+    found = set()
+    for label in DERIVED:
+        for lang in ("en", "nl"):
+            with force_locale(lang):
+                found.add(normalise_header(str(label)))
+    return found
 
 
 def columns() -> tuple[Column, ...]:

@@ -38,12 +38,13 @@ from audit.domain import (
     organisation,
     origins,
     register,
+    rule_reports,
     rules,
     sessions,
 )
 from audit.domain.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.domain.register import RuleFilter
-from audit.xlsx.columns import headers
+from audit.xlsx.columns import REPORTED, headers
 
 CHUNK = 500
 SELF_INVENTED_FILL = "#FFF1E8"
@@ -59,6 +60,7 @@ EVENT_FORMATS = {"en": "yyyy-mm-dd hh:mm:ss", "nl": "d-m-yyyy hh:mm:ss"}
 # Summary grid: xlsxwriter's default row is 20 pixels high; a column of width w is 7w+5 wide.
 ROW_PX = 20
 SUMMARY_WIDTHS = (44, 34, 14, 14, 14)
+REPORTED_WIDTH = 14
 
 Progress = Callable[[int], None]
 # Characters XML 1.0 (and so Excel) cannot hold: tab, newline and carriage return are allowed.
@@ -317,7 +319,9 @@ def write_register(
 ) -> int:
     sheet = Sheet(report.wb, title, report)
     columns = fields.rule_spec().columns
-    sheet.table(headers(lang), [f.width for f in columns])
+    # After the field table's columns, the derived one (skipped on import): colleagues' reports.
+    reported_column = len(columns)
+    sheet.table([*headers(lang), str(REPORTED)], [*(f.width for f in columns), REPORTED_WIDTH])
     labels = Labels.current()
     reader = labels.register_reader(lang)
     ids = _rule_ids(db, rule_filter)
@@ -328,6 +332,7 @@ def write_register(
     illegal = _ILLEGAL.search
     r = 1
     for chunk in _rules_in_chunks(db, ids):
+        reported = rule_reports.counts_for(db, [rule.id for rule in chunk])
         for rule in chunk:
             for c, value in enumerate(reader(rule)):
                 if value is None or value == "":
@@ -345,18 +350,20 @@ def write_register(
                     ws.write_boolean(r, c, value)
                 else:
                     write_string(r, c, text(str(value)))
+            if rule.id in reported:
+                write_number(r, reported_column, reported[rule.id].count)
             r += 1
         if progress:
             progress(len(chunk))
     sheet.next_row = r
-    sheet.finish(len(columns))
+    sheet.finish(len(columns) + 1)
     # Self-invented rows get a fill: one rule for the sheet, not a style on 200,000 cells.
     flag = xlsxwriter.utility.xl_col_to_name(reader.keys.index("self_invented"))
     ws.conditional_format(
         1,
         0,
         max(len(ids), 1),
-        len(columns) - 1,
+        len(columns),
         {
             "type": "formula",
             "criteria": f'=${flag}2="{labels.yes}"',
@@ -418,6 +425,7 @@ def write_summary(
         team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
     )
     head = figures.headline(db, scope)
+    reported = figures.reports(db, scope)
 
     sheet.cell(0, _("Audit report"), f["title"])
     sheet.skip()
@@ -445,6 +453,9 @@ def write_summary(
             "decimal",
         ),
         (_("Hours per week given back"), head["hours_per_week_given_back"], "decimal"),
+        (_("Rules reported by colleagues"), reported["rules_reported"], None),
+        (_("Reports by colleagues behind them"), reported["reports_counted"], None),
+        (_("Reports waiting to be triaged"), reported["waiting"], None),
     ]
     if head["reference_share"] is not None:  # no reference set: none in the report either
         rows[5:5] = [

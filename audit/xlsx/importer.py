@@ -29,7 +29,7 @@ from audit.domain import categories, events, fields, organisation, protocols, ru
 from audit.domain.fields import Field, rule_spec
 from audit.domain.users import User
 from audit.store.db import transaction
-from audit.xlsx.columns import header_keys, normalise_header
+from audit.xlsx.columns import derived_headers, header_keys, normalise_header
 from audit.xlsx.reader import ImportFileError, Limits, Workbook, open_workbook
 from audit.xlsx.rowstore import RowStore
 
@@ -282,13 +282,15 @@ def _integer(value: Any) -> int | None:
 def _find_header(ws) -> tuple[int, dict[int, str], list[str], dict[int, str]] | None:
     """The first row (of the first 30) that names the Title column and at least one other:
     its row number, the known columns, the ignored headers and each column's header text."""
-    known = header_keys()
+    known, derived = header_keys(), derived_headers()
     for index, row in enumerate(ws.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True), 1):
         columns, ignored, headers = {}, [], {}
         for number, value in enumerate(row, 1):
             if value in (None, ""):
                 continue
             key = known.get(normalise_header(value))
+            if key is None and normalise_header(value) in derived:
+                continue  # the report's own figures (columns.DERIVED): not data to import
             if key is None:
                 ignored.append(_text(value))
             elif key not in columns.values():
