@@ -116,6 +116,9 @@ def test_a_member_reports_a_rule_and_reads_the_outcome(watch, demo_server, lang,
         quality.wait_for_url(re.compile(r".*/rules/new\?report=\d+$"))
         assert quality.input_value("#title") == title  # pre-filled from the report
         assert quality.input_value("#minutes_per_week") == "50"  # 10 per shift, 5 shifts
+        # The mirror questions, as for any rule added by hand.
+        quality.fill("#problem", "Bewoners kregen onrust van de televisie in de avond.")
+        quality.fill("#review_due", quality.get_attribute("#review_due", "max"))
         _fits(quality)
         quality.get_by_role("button", name=words["save"], exact=True).click()
         quality.wait_for_url(re.compile(r".*/rules/\d+$"))

@@ -15,7 +15,7 @@ from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError
 from audit.domain import events, figures, register, rule_reports, rules, users
 from audit.xlsx import export as xlsx_export
-from tests.conftest import Auth, make_rule, make_team, make_user, post
+from tests.conftest import Auth, make_rule, make_team, make_user, mirror_answers, post
 
 SECRET = "test"  # the app fixture's SECRET_KEY
 
@@ -480,6 +480,8 @@ def test_the_quality_manager_accepts_through_the_rule_form(login_as, db, people)
             title="Elke dag wegen",
             minutes_per_week="45",
             team_ids=[people["vlinder"]["id"]],
+            # The mirror questions, asked of a rule from a report as of any new rule.
+            **{**mirror_answers(), "perceived_origin": "inspectorate"},
         ),
     )
     assert response.status_code == 302, response.get_data(as_text=True)
