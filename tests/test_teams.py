@@ -16,7 +16,7 @@ from audit.domain.figures import Scope
 from audit.store import db as store
 from tests.conftest import make_rule, make_team, make_user, post
 
-FIGURES = ("total", "coverage", "share", "myths", "hours", "given-back")
+FIGURES = ("total", "coverage", "share", "myths", "hours", "given-back", "reported", "waiting")
 
 
 def _figures(html: str) -> dict[str, str]:

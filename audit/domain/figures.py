@@ -372,6 +372,29 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
 MYTHS_SHOWN = 50
 
 
+def reported_rules(
+    db: Database, scope: Scope = Scope(), limit: int = MYTHS_SHOWN
+) -> list[dict[str, Any]]:
+    """The rules ``reports`` counts as reported (in force in scope, with accepted or attached
+    reports), the most reported first, then the most minutes reporters gave; at most
+    ``limit``. Counts only: what a reporter wrote is for those who triage."""
+    where, params = scope.where()
+    return list(
+        db.query(
+            f"""
+            SELECT r.id, r.code, r.title, r.status, count(*) AS reports,
+                   coalesce(sum(rr.minutes_per_week), 0) AS minutes
+            FROM rule_reports rr JOIN rules r ON r.id = rr.rule_id
+            WHERE rr.state IN {rule_reports.COUNTED_SQL} AND {where}
+            GROUP BY r.id
+            ORDER BY reports DESC, minutes DESC, r.code COLLATE NOCASE
+            LIMIT :limit
+            """,
+            {**params, "limit": limit},
+        )
+    )
+
+
 def myths(db: Database, scope: Scope = Scope(), limit: int = MYTHS_SHOWN) -> list[dict[str, Any]]:
     """The rules the headline counts as myths (believed external, found self-invented), most
     hours per week first, at most ``limit`` of them."""

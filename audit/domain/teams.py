@@ -175,6 +175,8 @@ def team_page(db: Database, team_id: int, user: User, page: int = 1) -> dict[str
         "team": team,
         "headline": headline,
         "myths": figures.myths(db, scope),
+        "reports": figures.reports(db, scope),
+        "reported": figures.reported_rules(db, scope),
         "rules": rules_in_force(db, team_id, page, total=headline["total"]),
         "decisions": session_decisions(db, team_id),
         "open_sessions": open_sessions(db, team_id, user),
