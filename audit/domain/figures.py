@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from audit.domain import categories, organisation, origins
+from audit.domain import categories, flow, organisation, origins
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -323,6 +323,20 @@ def top_candidates(
     )
 
 
+def rule_flow(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
+    """Rules in and out per month (audit/domain/flow.py) and the verdict on the last year;
+    ``peak`` is the largest bar or net change, the chart's scale."""
+    months = flow.monthly(db, team=scope.team, location=scope.location, category=scope.category)
+    recent = flow.recent(months)
+    return {
+        "months": months,
+        "recent": recent,
+        "verdict": flow.verdict(recent),
+        "peak_in": max(max(m.came_in, m.net) for m in months),
+        "peak_out": max(max(m.went_out, -m.net) for m in months),
+    }
+
+
 def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
     """Everything the dashboard shows, in one dictionary (the register scanned once for the
     headline, origins, impact and funnel)."""
@@ -336,4 +350,5 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "impact": impact_by_origin_group(db, scope, groups),
         "funnel": status_funnel(db, scope, groups),
         "candidates": top_candidates(db, scope),
+        "flow": rule_flow(db, scope),
     }
