@@ -46,9 +46,7 @@ def _decide(db, rule, outcome, **changes):
 
 
 def _table(series) -> dict[date, tuple[int, ...]]:
-    return {
-        m.month: (m.added, m.restored, m.adapted, m.dropped, m.archived, m.net) for m in series
-    }
+    return {m.month: (m.added, m.restored, m.adapted, m.dropped, m.archived, m.net) for m in series}
 
 
 @pytest.fixture
