@@ -120,7 +120,8 @@ def _next_month(month: date) -> date:
 def _count(
     db: Database, team: int | None, location: int | None, category: int | None
 ) -> dict[str, Counter]:
-    """Flow per UTC hour and kind, from three GROUP BY queries and a short walk.
+    """Flow per UTC hour and kind: a GROUP BY over rules, one over the changes of status, and
+    a walk through the events of the few rules ever archived.
 
     A change of status moves a rule in or out by its old and new value alone, as long as the
     rule is not archived: those are counted per hour and [old, new] pair. The few rules that
