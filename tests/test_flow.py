@@ -329,3 +329,25 @@ def _locale(lang):
     from flask_babel import force_locale
 
     return force_locale(lang)
+
+
+def test_the_report_and_the_dashboard_show_the_same_months(app, login_as, db, history):
+    team = make_team(db, "Vlinder")
+    clock.set(at(2026, 7, 16))
+    make_rule(db, title="Nieuw", team_ids=[team["id"]])
+    for scope in ({}, {"team": team["id"]}):
+        query = "&".join(f"{k}={v}" for k, v in scope.items())
+        html = _in_english(login_as, db).get(f"/dashboard?{query}").get_data(as_text=True)
+        shown = [
+            [int(n.replace("+", "")) for n in numbers]
+            for numbers in reversed(list(_flow_rows(html).values()))
+        ]
+        ws = _report(app, db, lang="en", rule_filter=RuleFilter(**scope))["Rules in and out"]
+        written = [
+            [row[1], row[2], row[3], row[4], row[5], row[8]]
+            for row in ws.iter_rows(min_row=2, max_row=1 + len(shown), values_only=True)
+        ]
+        assert written == shown, scope
+        assert ws.cell(len(shown) + 3, 1).value == re.search(
+            r'id="flow-verdict">([^<]*)<', html
+        ).group(1)

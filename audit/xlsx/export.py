@@ -698,7 +698,10 @@ def write_history(
 
 # Month names in the report's language whatever the reader's Excel speaks: [$-413] is Dutch.
 MONTH_FORMATS = {"en": "[$-809]mmmm yyyy", "nl": "[$-413]mmmm yyyy"}
-FLOW_WIDTHS = [18, 10, 10, 10, 10, 10, 11, 11, 11]
+# Wide enough for every heading on one line, in Dutch too ("Netto verandering", bold).
+FLOW_WIDTHS = [18, 14, 14, 14, 14, 14, 14, 14, 19]
+# The dashboard's colours: in green, out the hatch's rust, the net change dark.
+FLOW_COLOURS = {6: "#2D6A4F", 7: "#9A3412", 8: "#1D2A33"}
 
 
 def write_flow(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> list:
@@ -750,6 +753,7 @@ def write_flow(report: Report, db: Database, rule_filter: RuleFilter, title: str
                 "categories": [title, 1, 0, last, 0],
                 "values": [title, 1, column, last, column],
                 "gap": 60,
+                "fill": {"color": FLOW_COLOURS[column]},
             }
         )
     net = report.wb.add_chart({"type": "line"})
@@ -758,7 +762,13 @@ def write_flow(report: Report, db: Database, rule_filter: RuleFilter, title: str
             "name": [title, 0, 8],
             "categories": [title, 1, 0, last, 0],
             "values": [title, 1, 8, last, 8],
-            "marker": {"type": "circle", "size": 5},
+            "line": {"color": FLOW_COLOURS[8], "width": 2},
+            "marker": {
+                "type": "circle",
+                "size": 5,
+                "fill": {"color": FLOW_COLOURS[8]},
+                "border": {"color": FLOW_COLOURS[8]},
+            },
         }
     )
     chart.combine(net)
@@ -770,14 +780,16 @@ def write_flow(report: Report, db: Database, rule_filter: RuleFilter, title: str
     chart.set_size({"width": width, "height": FLOW_CHART_ROWS * ROW_PX})
     chart_row = sheet.next_row
     sheet.ws.insert_chart(chart_row, 0, chart, {"object_position": 3})
-    # The chart whole on a page of its own when it would not fit under the table (landscape:
-    # the printable height is the portrait width).
-    if (chart_row + FLOW_CHART_ROWS) * ROW_PX > 0.9 * A4_PRINTABLE_PX[0]:
+    # The chart whole on a page of its own when it would not fit under the table (with a tenth
+    # to spare, as on the Summary): a year of months and the chart share one page.
+    if (chart_row + FLOW_CHART_ROWS) * ROW_PX > 0.9 * A4_LANDSCAPE_HEIGHT_PX:
         sheet.ws.set_h_pagebreaks([chart_row])
     return data["months"]
 
 
-FLOW_CHART_ROWS = 16
+FLOW_CHART_ROWS = 13
+# A4 landscape's height inside print_setup's margins (8.27 - 2 * 0.75 inches), at 96 dpi.
+A4_LANDSCAPE_HEIGHT_PX = 650
 
 
 # --- the whole report -----------------------------------------------------------------------
