@@ -29,12 +29,14 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.domain.register import LOCATION_SCOPE, TEAM_SCOPE
-from audit.domain.rules import ENDED_STATUSES, in_force
+from audit.domain.rules import in_force
 from audit.domain.vocabulary import STATUSES
 
 ORGANISATION_TZ = ZoneInfo("Europe/Amsterdam")
 KINDS = ("added", "restored", "adapted", "dropped", "archived")
 RECENT_MONTHS = 12
+# Back from this status a rule is restored; from any other status out of force it is new.
+DROPPED = "dropped"
 
 
 def flow_events(alias: str = "e") -> str:
@@ -211,8 +213,9 @@ def _change(old: str, new: str, archived: bool, counts: Counter, n: int = 1) -> 
     if moved < 0:
         counts["dropped"] += n
     elif moved > 0:
-        # Back from an ended status; a status never in force (none yet) becoming one is new.
-        counts["restored" if old in ENDED_STATUSES else "added"] += n
+        # Back from dropped; any other status out of force becoming one in force (a proposal
+        # kept, say) brings the rule in for the first time.
+        counts["restored" if old == DROPPED else "added"] += n
     return moved
 
 
