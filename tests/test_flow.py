@@ -390,3 +390,20 @@ def test_a_status_never_in_force_becoming_one_is_an_addition(db, monkeypatch):
         date(2026, 3, 1): (0, 0, 0, 1, 0, -1),
         date(2026, 4, 1): (0, 1, 0, 0, 0, 1),
     }
+
+
+def test_the_demo_has_a_year_of_rules_coming_in_and_going_out(app, db):
+    from audit import demo
+
+    clock.set(at(2026, 11, 20))
+    with app.app_context():
+        demo.seed(db, "test")
+    series = flow.monthly(db)
+    assert series[0].month == date(2025, 12, 1) and series[-1].month == date(2026, 11, 1)
+    assert sum(1 for m in series if m.came_in) >= 10  # rules arrive in most months
+    spring = next(m for m in series if m.went_out)
+    assert spring.month == date(2026, 6, 1) and (spring.dropped, spring.adapted) == (1, 1)
+    assert sum(m.net for m in series) == figures.headline(db)["total"]
+    assert flow.recent(series)["verdict"] == "faster"
+    # The open session is open now, whatever the history before it.
+    assert any(s.effective_state == "open" for s in sessions.all_sessions(db))
