@@ -131,7 +131,10 @@ def _count(
     the status the rule was born with: the GROUP BY over rules reads the status it has now,
     and every change that moved it in or out since is taken back off its creation's hour."""
     where, params = _scope_sql(team, location, category)
-    scoped = f"AND e.entity_id IN (SELECT r.id FROM rules r WHERE {where})" if params else ""
+    # Per event, not a list of every rule in scope: few rules have events here.
+    scoped = (
+        f"AND EXISTS (SELECT 1 FROM rules r WHERE r.id = e.entity_id AND {where})" if params else ""
+    )
     by_hour: dict[str, Counter] = defaultdict(Counter)
     for hour, status, n in db.execute(
         f"SELECT substr(r.created_at, 1, 13), r.status, count(*) FROM rules r"
