@@ -1,11 +1,15 @@
 """A fictional Dutch nursing home, so every screen has something real to show.
 
-Everything goes through the domain functions, exactly as a user's actions would.
+Everything goes through the domain functions, exactly as a user's actions would. The clock is
+moved as it goes, so the demo has a year of history: the first inventory eleven months ago,
+new rules most months since, the spring session five months ago, and the open sessions and the
+colleagues' reports now.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
@@ -675,13 +679,34 @@ def _seed_reports(db: Database, team_ids: dict, secret: str) -> None:
             rule_reports.withdraw(db, secret, user, report.id)
 
 
+# How many months ago each rule of RULES was entered: the first eighteen in the first inventory,
+# the others one or two a month since (rules keep coming; the question is whether as many go),
+# the last one, added by hand through the mirror check, this month.
+FIRST_INVENTORY = 11
+_MINUTE = timedelta(minutes=1)
+ENTERED_MONTHS_AGO = [FIRST_INVENTORY] * 18 + [10, 10, 9, 8, 7, 7, 6, 4, 4, 3, 2, 1, 0]
+SPRING_SESSION = 5  # months ago
+
+
+def months_ago(now: datetime, months: int, day: int = 8, minute: int = 0) -> datetime:
+    """Nine in the morning (UTC) on ``day`` of the month ``months`` before ``now``'s."""
+    year, month = divmod(now.year * 12 + now.month - 1 - months, 12)
+    return datetime(year, month + 1, min(day, 28), 9, minute, tzinfo=UTC)
+
+
 def _seed_register(
-    db: Database, actor: users.User, team_ids: dict, location_ids: dict, secret: str
+    db: Database,
+    actor: users.User,
+    team_ids: dict,
+    location_ids: dict,
+    secret: str,
+    now: datetime,
 ) -> None:
     protocol_ids = [
         protocols.save_protocol(db, actor, name=name, version=version)["id"]
         for name, version in PROTOCOLS
     ]
+    held = False
     for (
         title,
         description,
@@ -696,7 +721,12 @@ def _seed_register(
         reference,
         status,
         review_due,
-    ) in RULES:
+    ), months in zip(RULES, ENTERED_MONTHS_AGO, strict=True):
+        if months < SPRING_SESSION and not held:
+            _seed_spring_session(db, team_ids, now)
+            held = True
+        # Never past now: this month's rule is entered a minute after the last, at the latest.
+        clock.set(min(now, max(clock.now(), months_ago(now, months, day=8 + months % 5)) + _MINUTE))
         answers = MIRROR_ANSWERS.get(title)
         if answers is not None:  # added by hand, as the rule form does
             answers = {
@@ -748,9 +778,10 @@ def _rule_ids(db: Database, titles: list[str]) -> list[int]:
     return ids
 
 
-def _seed_sessions(db: Database, team_ids: dict, secret: str | None) -> None:
-    """A finished show-of-hands session with applied decisions, an open online one with some
-    votes in it, and a draft: so the dashboard shows hours given back and members can vote."""
+def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
+    """A finished show-of-hands session with applied decisions, in spring: so the dashboard
+    shows hours given back and rules going out."""
+    clock.set(months_ago(now, SPRING_SESSION, day=20))
     facilitator = users.find_user(db, "kwaliteit")
     spring = sessions.create_session(
         db,
@@ -783,7 +814,9 @@ def _seed_sessions(db: Database, team_ids: dict, secret: str | None) -> None:
             consent: {"keep": 6, "adapt": 0, "drop": 0, "abstain": 0},
         },
     )
+    clock.advance(2 * 3600)
     sessions.close_session(db, facilitator, spring.id)
+    clock.advance(24 * 3600)  # decided and applied the next day
     decisions.record_decision(
         db,
         facilitator,
@@ -813,6 +846,13 @@ def _seed_sessions(db: Database, team_ids: dict, secret: str | None) -> None:
     )
     for rule_id in (morning, night, consent):
         decisions.apply_decision(db, facilitator, spring.id, rule_id)
+
+
+def _seed_sessions(db: Database, team_ids: dict, secret: str | None, now: datetime) -> None:
+    """An open online session with some votes in it, and a draft, as of now: so members can
+    vote."""
+    clock.set(now)
+    facilitator = users.find_user(db, "kwaliteit")
 
     autumn = sessions.create_session(
         db,
@@ -861,7 +901,8 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
             _l("The database already has users; the demo loads only into an empty one.")
         )
     logins = []
-    with transaction(db):
+    now = clock.now()
+    with transaction(db), clock.set(months_ago(now, FIRST_INVENTORY, day=1)):
         organisation.update_settings(
             db,
             None,
@@ -895,7 +936,9 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
         # Without the app's secret the anonymous reports get a key nobody holds: they are in the
         # inbox, but their reporters cannot find them under "my reports".
         report_secret = secret or secrets.token_hex(16)
-        _seed_register(db, users.find_user(db, "kwaliteit"), team_ids, location_ids, report_secret)
-        _seed_sessions(db, team_ids, secret)
+        _seed_register(
+            db, users.find_user(db, "kwaliteit"), team_ids, location_ids, report_secret, now
+        )
+        _seed_sessions(db, team_ids, secret, now)
         _seed_reports(db, team_ids, report_secret)
     return logins

@@ -1,6 +1,7 @@
 """The report on paper: the Summary's grid (no chart over a table or another chart), the print
 setup of every sheet, the report's language in dates, and bad input that must still open."""
 
+import os
 import re
 import subprocess
 import zipfile
@@ -27,13 +28,28 @@ def _export(app, db, **options) -> bytes:
     return out.getvalue()
 
 
-def _chart_boxes(data: bytes) -> list[tuple[int, int, int, int]]:
-    """Each chart of the Summary as (first row, first column, last row, last column), zero-based,
-    read from the drawing's anchors: a "to" corner at offset 0 ends before that row or column."""
+def _drawing(archive: zipfile.ZipFile, sheet: int) -> str | None:
+    """The drawing of the sheet at ``sheet`` (zero-based), by the sheet's relationships."""
+    rels = f"xl/worksheets/_rels/sheet{sheet + 1}.xml.rels"
+    if rels not in archive.namelist():
+        return None
+    found = re.search(rb'Target="\.\./drawings/(drawing\d+\.xml)"', archive.read(rels))
+    return f"xl/drawings/{found.group(1).decode()}" if found else None
+
+
+# The sheets that draw: the Summary and "Rules in and out" (the last); no other.
+DRAWN = (0, 5)
+
+
+def _chart_boxes(data: bytes, sheet: int = 0) -> list[tuple[int, int, int, int]]:
+    """Each chart of a sheet (the Summary unless told) as (first row, first column, last row,
+    last column), zero-based, read from the drawing's anchors: a "to" corner at offset 0 ends
+    before that row or column."""
     with zipfile.ZipFile(BytesIO(data)) as archive:
         names = [n for n in archive.namelist() if re.fullmatch(r"xl/drawings/drawing\d+\.xml", n)]
-        assert len(names) == 1, names  # only the Summary draws
-        root = ElementTree.fromstring(archive.read(names[0]))
+        drawn = [i for i in range(len(names) + 6) if _drawing(archive, i)]
+        assert drawn == list(DRAWN), drawn  # only the Summary and the flow sheet draw
+        root = ElementTree.fromstring(archive.read(_drawing(archive, sheet)))
     boxes = []
     assert not root.findall(f"{XDR}oneCellAnchor") and not root.findall(f"{XDR}absoluteAnchor")
     for anchor in root.findall(f"{XDR}twoCellAnchor"):
@@ -50,8 +66,8 @@ def _chart_boxes(data: bytes) -> list[tuple[int, int, int, int]]:
     return boxes
 
 
-def _table_cells(data: bytes) -> set[tuple[int, int]]:
-    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[0]
+def _table_cells(data: bytes, sheet: int = 0) -> set[tuple[int, int]]:
+    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[sheet]
     return {
         (cell.row - 1, cell.column - 1)
         for row in ws.iter_rows()
@@ -60,10 +76,10 @@ def _table_cells(data: bytes) -> set[tuple[int, int]]:
     }
 
 
-def _assert_nothing_overlaps(data: bytes, charts: int) -> None:
-    boxes = _chart_boxes(data)
+def _assert_nothing_overlaps(data: bytes, charts: int, sheet: int = 0) -> None:
+    boxes = _chart_boxes(data, sheet)
     assert len(boxes) == charts
-    cells = _table_cells(data)
+    cells = _table_cells(data, sheet)
     for top, left, bottom, right in boxes:
         inside = {(r, c) for r, c in cells if top <= r <= bottom and left <= c <= right}
         assert not inside, f"chart at row {top} covers cells {sorted(inside)[:5]}"
@@ -111,6 +127,43 @@ def test_summary_charts_overlap_nothing_with_many_categories(app, db, tmp_path):
     # And still at most two pages on paper (scaled to fit).
     pages = _pdf_pages(_soffice(), _summary_only(data), tmp_path / "many")
     assert 1 <= pages <= 2, pages
+
+
+def test_the_flow_chart_stays_under_its_table_however_many_months(app, db, tmp_path):
+    """The demo's year, and forty months of history: the chart starts below the table's last
+    row and the sentence under it, and on paper it is not cut in two."""
+    from datetime import UTC, datetime
+
+    from audit.core import clock
+
+    clock.set(datetime(2023, 1, 15, tzinfo=UTC))
+    make_rule(db, code="OLD")
+    clock.set(datetime(2026, 5, 15, tzinfo=UTC))
+    make_rule(db, code="NEW")
+    data = _export(app, db, lang="nl")
+    _assert_nothing_overlaps(data, charts=1, sheet=5)
+    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[5]
+    assert ws.max_row == 1 + 41 + 2  # header, 41 months, a blank row and the answer
+    (top, _, _, _) = _chart_boxes(data, 5)[0]
+    assert top > ws.max_row - 1
+    assert [brk.id for brk in ws.row_breaks.brk] == [top]  # the chart starts a page
+    assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
+
+
+def test_the_demos_flow_sheet_prints_with_dutch_month_names(app, seeded, tmp_path):
+    data = _export(app, seeded, lang="nl")
+    _assert_nothing_overlaps(data, charts=1, sheet=5)
+    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[5]
+    assert ws.row_breaks.brk == []  # a year of months and the chart share a page
+    only = _only_sheet(data, 5)
+    folder = tmp_path / "flow"
+    assert _pdf_pages(_soffice(), only, folder) == 1
+    text = _pdf_text(folder / "report.pdf")
+    assert re.search(
+        r"(januari|februari|maart|april|mei|juni|juli|augustus|september"
+        r"|oktober|november|december) 20\d\d",
+        text,
+    ), text[:500]
 
 
 def test_every_sheet_is_set_up_for_a4(app, seeded):
@@ -182,14 +235,24 @@ def test_text_over_a_cells_limit_is_cut_with_a_marker(app, db):
 def _summary_only(data: bytes) -> bytes:
     """The report with every sheet but the Summary hidden: LibreOffice prints no hidden sheet,
     so the PDF's pages are the Summary's."""
+    return _only_sheet(data, 0)
+
+
+def _only_sheet(data: bytes, keep: int) -> bytes:
+    """The report with every sheet but the one at ``keep`` hidden (and that one active)."""
     source, out = zipfile.ZipFile(BytesIO(data)), BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             content = source.read(item.filename)
             if item.filename == "xl/workbook.xml":
                 sheets = re.findall(rb"<sheet [^>]*/>", content)
-                for sheet in sheets[1:]:
-                    content = content.replace(sheet, sheet[:-2] + b' state="hidden"/>')
+                for index, sheet in enumerate(sheets):
+                    if index != keep:
+                        content = content.replace(sheet, sheet[:-2] + b' state="hidden"/>')
+                if keep:  # a hidden sheet cannot be the active one
+                    content = re.sub(
+                        rb"<workbookView ", b'<workbookView activeTab="%d" ' % keep, content
+                    )
             target.writestr(item, content)
     return out.getvalue()
 
@@ -216,6 +279,19 @@ def _pdf_pages(soffice: str, data: bytes, folder) -> int:
     )
     pdf = (folder / "report.pdf").read_bytes()
     return len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf))
+
+
+def _pdf_text(path) -> str:
+    """The PDF's text as poppler's pdftotext reads it (a test needing it skips without it)."""
+    import shutil
+
+    tool = shutil.which("pdftotext")
+    if not tool:
+        if os.environ.get("CI"):
+            pytest.fail("pdftotext is missing: .ci/run installs poppler-utils")
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    done = subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, check=True)
+    return done.stdout.decode()
 
 
 def test_summary_prints_on_at_most_two_pages(app, seeded, tmp_path):

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from audit.domain import categories, organisation, origins, rule_reports
+from audit.domain import categories, flow, organisation, origins, rule_reports
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -352,6 +352,20 @@ def reports(db: Database, scope: Scope = Scope()) -> dict[str, int]:
     return {"waiting": waiting, "rules_reported": rules_reported, "reports_counted": counted}
 
 
+def rule_flow(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
+    """Rules in and out per month (audit/domain/flow.py) and the verdict on the last year;
+    ``peak`` is the largest bar or net change, the chart's scale."""
+    months = flow.monthly(db, team=scope.team, location=scope.location, category=scope.category)
+    recent = flow.recent(months)
+    return {
+        "months": months,
+        "recent": recent,
+        "verdict": flow.verdict(recent),
+        "peak_in": max(max(m.came_in, m.net) for m in months),
+        "peak_out": max(max(m.went_out, -m.net) for m in months),
+    }
+
+
 def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
     """Everything the dashboard shows, in one dictionary (the register scanned once for the
     headline, origins, impact and funnel)."""
@@ -366,6 +380,7 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "funnel": status_funnel(db, scope, groups),
         "candidates": top_candidates(db, scope),
         "reports": reports(db, scope),
+        "flow": rule_flow(db, scope),
     }
 
 

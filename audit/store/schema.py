@@ -484,6 +484,19 @@ MIRROR_CHECK: list[Step] = [
 ]
 
 
+# Rules in and out (audit/domain/flow.py) reads the events that move a rule in or out after its
+# creation: archive, restore and a change of status. A partial index holds just those, so the
+# dashboard does not read every rule's creation record, the largest rows of the log, to find
+# them. Its WHERE is the one flow.flow_events() writes: SQLite uses a partial index only for a
+# query that repeats its condition.
+RULE_FLOW_INDEX: list[Step] = [
+    """
+    CREATE INDEX events_rule_flow ON events (entity_id, id, action)
+    WHERE entity = 'rule' AND (action IN ('archive', 'restore')
+        OR instr(changes, '"status": ["') > 0)
+    """,
+]
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
@@ -492,6 +505,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (5, "anonymous ballots", BALLOT_ANONYMITY),
     (6, "rule reports", RULE_REPORTS),
     (7, "mirror check", MIRROR_CHECK),
+    (8, "rule flow index", RULE_FLOW_INDEX),
 ]
 
 

@@ -76,6 +76,7 @@ def sheet_names(lang: str) -> dict[str, str]:
             "sessions": _("Sessions"),
             "decisions": _("Decisions"),
             "history": _("History"),
+            "flow": _("Rules in and out"),
         }
 
 
@@ -704,6 +705,104 @@ def write_history(
     return sheet.finish(len(labels))
 
 
+# --- rules in and out ----------------------------------------------------------------------
+
+# Month names in the report's language whatever the reader's Excel speaks: [$-413] is Dutch.
+MONTH_FORMATS = {"en": "[$-809]mmmm yyyy", "nl": "[$-413]mmmm yyyy"}
+# Wide enough for every heading on one line, in Dutch too ("Netto verandering", bold).
+FLOW_WIDTHS = [18, 14, 14, 14, 14, 14, 14, 14, 19]
+# The dashboard's colours: in green, out the hatch's rust, the net change dark.
+FLOW_COLOURS = {6: "#2D6A4F", 7: "#9A3412", 8: "#1D2A33"}
+
+
+def write_flow(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> list:
+    """Rules in and out per month (the dashboard's table, oldest month first), the answer
+    for the last twelve months under it, and a column chart under that: the chart starts
+    below the table's last row, so it covers nothing however many months there are."""
+    sheet = Sheet(report.wb, title, report)
+    labels = [
+        _("Month"),
+        _("Added"),
+        _("Restored"),
+        _("Adapted"),
+        _("Dropped"),
+        _("Archived"),
+        _("Came in"),
+        _("Went out"),
+        _("Net change"),
+    ]
+    sheet.table(labels, FLOW_WIDTHS)
+    scope = figures.Scope(
+        team=rule_filter.team, location=rule_filter.location, category=rule_filter.category
+    )
+    data = figures.rule_flow(db, scope)
+    month_format = report.wb.add_format({"num_format": MONTH_FORMATS[report.lang]})
+    for m in data["months"]:
+        sheet.cell(0, m.month, month_format)
+        sheet.row(
+            [
+                None,
+                m.added,
+                m.restored,
+                m.adapted,
+                m.dropped,
+                m.archived,
+                m.came_in,
+                m.went_out,
+                m.net,
+            ]
+        )
+    last = sheet.next_row - 1
+    sheet.skip()
+    sheet.row([data["verdict"]])
+    sheet.skip()
+    chart = report.wb.add_chart({"type": "column"})
+    for column in (6, 7):
+        chart.add_series(
+            {
+                "name": [title, 0, column],
+                "categories": [title, 1, 0, last, 0],
+                "values": [title, 1, column, last, column],
+                "gap": 60,
+                "fill": {"color": FLOW_COLOURS[column]},
+            }
+        )
+    net = report.wb.add_chart({"type": "line"})
+    net.add_series(
+        {
+            "name": [title, 0, 8],
+            "categories": [title, 1, 0, last, 0],
+            "values": [title, 1, 8, last, 8],
+            "line": {"color": FLOW_COLOURS[8], "width": 2},
+            "marker": {
+                "type": "circle",
+                "size": 5,
+                "fill": {"color": FLOW_COLOURS[8]},
+                "border": {"color": FLOW_COLOURS[8]},
+            },
+        }
+    )
+    chart.combine(net)
+    chart.set_title({"name": _("Rules in and out")})
+    chart.set_x_axis({"num_format": MONTH_FORMATS[report.lang], "label_position": "low"})
+    chart.set_y_axis({"name": _("Rules")})
+    chart.set_legend({"position": "bottom"})
+    width = sum(_column_px(w) for w in FLOW_WIDTHS)
+    chart.set_size({"width": width, "height": FLOW_CHART_ROWS * ROW_PX})
+    chart_row = sheet.next_row
+    sheet.ws.insert_chart(chart_row, 0, chart, {"object_position": 3})
+    # The chart whole on a page of its own when it would not fit under the table (with a tenth
+    # to spare, as on the Summary): a year of months and the chart share one page.
+    if (chart_row + FLOW_CHART_ROWS) * ROW_PX > 0.9 * A4_LANDSCAPE_HEIGHT_PX:
+        sheet.ws.set_h_pagebreaks([chart_row])
+    return data["months"]
+
+
+FLOW_CHART_ROWS = 13
+# A4 landscape's height inside print_setup's margins (8.27 - 2 * 0.75 inches), at 96 dpi.
+A4_LANDSCAPE_HEIGHT_PX = 650
+
+
 # --- the whole report -----------------------------------------------------------------------
 
 
@@ -736,6 +835,7 @@ def export_report(
         write_sessions(report, db, rule_filter, names["sessions"])
         write_decisions(report, db, rule_filter, names["decisions"])
         write_history(report, db, rule_filter, names["history"], progress)
+        write_flow(report, db, rule_filter, names["flow"])
         # Only a finished report is closed, which writes the file: a failure leaves no half one.
         wb.close()
     return head
