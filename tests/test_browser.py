@@ -127,6 +127,9 @@ def test_dashboard_in_both_languages(demo_server, watch):
     assert page.locator("svg.chart").count() >= 6
     assert page.locator("#fig-share .figure-value").inner_text().endswith("%")
     shoot(page, "dashboard-nl")
+    page.locator("#flow-heading").scroll_into_view_if_needed()
+    assert page.locator("svg.flow-chart").is_visible()
+    shoot(page, "flow-nl")
     page.get_by_label("Team", exact=True).select_option(label="Vlinder")
     page.get_by_role("button", name="Toepassen").click()
     page.wait_for_load_state()

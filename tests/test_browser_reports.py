@@ -32,6 +32,8 @@ WORDS = {
         "save": "Opslaan",
         "mine": "Mijn meldingen",
         "anonymous": "anoniem",
+        "team": "Ons team",
+        "reported": "Regels die collega's meldden",
     },
     "en": {
         "menu": "Report a rule",
@@ -45,6 +47,8 @@ WORDS = {
         "save": "Save",
         "mine": "My reports",
         "anonymous": "anonymous",
+        "team": "Our team",
+        "reported": "Rules colleagues reported",
     },
 }
 
@@ -138,6 +142,14 @@ def test_a_member_reports_a_rule_and_reads_the_outcome(watch, demo_server, lang,
     assert card.get_by_role("button").count() == 0  # triaged: no longer withdrawn
     _fits(member)
     shoot(member, f"my-reports-phone-{lang}")
+
+    # And her team's page: the rules colleagues reported, as counts, and no one's report.
+    member.get_by_role("link", name=words["team"]).first.click()
+    member.wait_for_url(re.compile(r".*/teams/\d+$"))
+    reported = member.locator("section", has=member.locator("#reported-heading"))
+    assert words["reported"] in reported.inner_text()
+    assert "Bewoners vragen er zelf om" not in member.content()  # her why stays in the inbox
+    _fits(member)
 
 
 @pytest.mark.parametrize("language", ["nl", "en"])
