@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit.domain import fields, session_fields
+from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
 # table (audit/domain/fields.py; ``field_labels`` joins the two).
@@ -39,6 +40,8 @@ FIELD_LABELS = {
     "counts": _l("Counts"),
     "rule_id": _l("Rule"),
     "choice": _l("Vote"),
+    "concern_kind": _l("Concern"),
+    "answer": _l("Answer"),
 }
 # The session's and the decision's own fields, with the words of their forms. A key they
 # share with the rule (title, team_ids) keeps the rule's label above.
@@ -86,6 +89,9 @@ ACTION_LABELS = {
     "ballot": _l("vote cast"),
     "hands": _l("hands counted"),
     "apply": _l("decision applied"),
+    "concern": _l("concern entered"),
+    "concern_removed": _l("concern removed"),
+    "concern_answer": _l("concern answered"),
 }
 
 
@@ -120,6 +126,7 @@ class HistoryLookup:
         self.kinds = {f.key: f.kind for f in spec}
         self.names = {f.key: by_table[f.table] for f in spec if f.table}
         self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
+        self.labels["concern_kind"] = translated(CONCERN_KINDS)
         self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:
