@@ -20,8 +20,8 @@ from tests.conftest import make_rule, make_team, make_user
 
 HOSTILE = ['=HYPERLINK("http://x","click")', "+1", "-1", "@SUM(A1)", "=1+1", "\t=cmd|' /C calc'!A0"]
 SHEETS = {
-    "en": ["Summary", "Register", "Sessions", "Decisions", "History"],
-    "nl": ["Samenvatting", "Register", "Sessies", "Besluiten", "Geschiedenis"],
+    "en": ["Summary", "Register", "Sessions", "Decisions", "Concerns", "History"],
+    "nl": ["Samenvatting", "Register", "Sessies", "Besluiten", "Beren op de weg", "Geschiedenis"],
 }
 
 
@@ -230,7 +230,7 @@ def test_formula_injection_is_written_as_text(app, db):
         out.seek(0)
         with zipfile.ZipFile(out) as archive:
             sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
-            assert len(sheets) == 5
+            assert len(sheets) == 6
             for name in sheets:
                 assert b"<f>" not in archive.read(name), name
     assert summary["B4"].value == f"Zoektekst: =1; Categorie: {HOSTILE[3]}; Team: {team['name']}"

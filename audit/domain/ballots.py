@@ -180,7 +180,8 @@ def cast_ballot(
                 if concern and rule_id in order:
                     errors[f"rule-{rule_id}-choice"] = [
                         _l(
-                            "Choose keep, adapt, drop or abstain first: a concern is saved with a vote."
+                            "Choose keep, adapt, drop or abstain first: a concern is saved with"
+                            " a vote."
                         )
                     ]
                 elif reason and rule_id in order:
