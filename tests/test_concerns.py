@@ -635,3 +635,31 @@ def test_the_demo_has_concerns_and_one_answered(app, db):
     listed = [c for cs in concerns.listed(db, spring).values() for c in cs]
     assert len(listed) >= 3
     assert len([c for c in listed if c["answer"]]) == 1
+
+
+def test_concern_text_and_answer_are_escaped_and_written_as_text(app, db, world):
+    payload = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+    formula = '=HYPERLINK("http://x","klik")'
+    session = _open(db, world, anonymous=False)
+    for member in world["members"][:3]:
+        _vote(app, db, session, member, world["rules"][0], concern=("other", payload))
+    _vote(app, db, session, world["members"][3], world["rules"][0], concern=("other", formula))
+    sessions.close_session(db, world["fac"], session.id)
+    key = _first(db, session)["key"]
+    with app.app_context():
+        ballots.answer_concern(
+            db,
+            world["fac"],
+            session.id,
+            world["rules"][0],
+            key,
+            payload,
+            expected_answer_version=0,
+        )
+    page = _client(app, "fac").get(f"/sessions/{session.id}").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    book = load_workbook(BytesIO(_client(app, "fac").get("/dashboard/report.xlsx").data))
+    cells = [c for row in book["Beren op de weg"].iter_rows(min_row=2) for c in row]
+    assert formula in {c.value for c in cells}
+    assert all(c.data_type != "f" for c in cells)
