@@ -663,3 +663,23 @@ def test_concern_text_and_answer_are_escaped_and_written_as_text(app, db, world)
     cells = [c for row in book["Beren op de weg"].iter_rows(min_row=2) for c in row]
     assert formula in {c.value for c in cells}
     assert all(c.data_type != "f" for c in cells)
+
+
+def test_a_concern_changed_after_a_reopen_loses_the_old_answer(app, db, world):
+    session = _open(db, world, anonymous=False)
+    anna, bert = world["members"][:2]
+    rule_id = world["rules"][0]
+    _vote(app, db, session, anna, rule_id, concern=("other", "Eerst dit"))
+    _vote(app, db, session, bert, rule_id, concern=("other", "Blijft"))
+    sessions.close_session(db, world["fac"], session.id)
+    for found in concerns.listed(db, session)[rule_id]:
+        ballots.answer_concern(
+            db, world["fac"], session.id, rule_id, found["key"], "Gezien", expected_answer_version=0
+        )
+    sessions.reopen_session(db, world["fac"], session.id)
+    _vote(app, db, session, anna, rule_id, concern=("other", "Nu dit"))
+    _vote(app, db, session, bert, rule_id, "keep", concern=("other", "Blijft"))
+    answers = {
+        c["text"]: (c["answer"], c["answer_version"]) for c in concerns.listed(db, session)[rule_id]
+    }
+    assert answers == {"Nu dit": ("", 2), "Blijft": ("Gezien", 1)}
