@@ -416,7 +416,7 @@ def add_concern(session_id: int):
         flash(_("The concern has been added."), "success")
     elif problems.status == 400:
         typed = {"room": {k: form.get(k, "") for k in ("rule_id", "concern_kind", "concern_text")}}
-        return _detail(session, concern_problems={**typed, "room_errors": problems})
+        return _detail(session, concern_problems={**typed, "room_errors": problems}, status=400)
     else:
         problems.flash()
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor="room-concerns"))
@@ -467,11 +467,14 @@ def answer_concern(session_id: int, rule_id: int):
         flash(_("The answer has been saved."), "success")
     elif problems.status == 404:
         abort(404)
-    else:
+    elif session.effective_state == "closed" and sessions.may_run(session, current_user):
+        # The answer form is on the page: shown again at its concern, with what was typed.
         typed = {"answer": form.get("answer", ""), "errors": problems}
         return _detail(
             session, concern_problems={f"{rule_id}:{key}": typed}, status=problems.status
         )
+    else:
+        problems.flash()  # no form to show it at: the page says why
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
 
