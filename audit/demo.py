@@ -19,6 +19,7 @@ from audit.core.errors import AuditError
 from audit.domain import (
     ballots,
     categories,
+    concerns,
     decisions,
     organisation,
     protocols,
@@ -778,6 +779,22 @@ def _rule_ids(db: Database, titles: list[str]) -> list[int]:
     return ids
 
 
+# rule (of the spring session), kind, text
+SPRING_CONCERNS = [
+    (
+        "night",
+        "inspectorate",
+        "Wat zegt de inspectie als iemand 's nachts valt en we een uur niet zijn langs geweest?",
+    ),
+    ("night", "incident", "Vorig jaar lag een bewoner een uur op de grond voor we het zagen."),
+    (
+        "door",
+        "reaction",
+        "Familie schrikt als ze de deur open zien en hun moeder op de gang tegenkomen.",
+    ),
+]
+
+
 def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
     """A finished show-of-hands session with applied decisions, in spring: so the dashboard
     shows hours given back and rules going out."""
@@ -814,9 +831,26 @@ def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
             consent: {"keep": 6, "adapt": 0, "drop": 0, "abstain": 0},
         },
     )
+    # Concerns ("beren op de weg") raised in the room, written down without a name.
+    for rule_id, kind, text in SPRING_CONCERNS:
+        concerns.add_in_room(
+            db, facilitator, spring.id, {"night": night, "door": door}[rule_id], kind, text
+        )
     clock.advance(2 * 3600)
     sessions.close_session(db, facilitator, spring.id)
-    clock.advance(24 * 3600)  # decided and applied the next day
+    clock.advance(24 * 3600)  # decided, applied and a concern answered the next day
+    # One of them answered after the session; the others still wait for an answer.
+    asked = next(c for c in concerns.listed(db, spring)[night] if c["kind"] == "inspectorate")
+    ballots.answer_concern(
+        db,
+        facilitator,
+        spring.id,
+        night,
+        asked["key"],
+        "De inspectie vraagt geen vaste rondes, wel zorg die past bij het zorgplan. Bij wie"
+        " valt of onrustig slaapt, gaat de nachtdienst vaker langs; dat staat in het zorgplan.",
+        expected_answer_version=asked["answer_version"],
+    )
     decisions.record_decision(
         db,
         facilitator,
@@ -880,6 +914,16 @@ def _seed_sessions(db: Database, team_ids: dict, secret: str | None, now: dateti
             voter = users.find_user(db, username)
             for rule_id, choice in zip(autumn.rule_ids, choices, strict=False):
                 ballots.cast_vote(db, secret, voter, autumn.id, rule_id, choice)
+        # A concern raised with a vote: only its member sees it until the session has closed.
+        ballots.cast_vote(
+            db,
+            secret,
+            users.find_user(db, "joost"),
+            autumn.id,
+            autumn.rule_ids[3],
+            "drop",
+            concern=("incident", "Als iemand ziek wordt van de taart, krijgen wij de schuld."),
+        )
 
     sessions.create_session(
         db,

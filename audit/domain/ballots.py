@@ -10,8 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit.core import clock
-from audit.core.errors import Conflict, ValidationError, check
-from audit.domain import events, origins, rules, sessions
+from audit.core.errors import Conflict, NotFound, ValidationError, check
+from audit.domain import concerns, events, origins, rules, sessions
 from audit.domain.users import User
 from audit.store.db import transaction
 
@@ -78,9 +78,12 @@ def cast_vote(
     rule_id: int,
     choice: str,
     reason: str = "",
+    concern: tuple[str, str] | None = None,
 ) -> None:
     """Record the member's vote on one rule, replacing their earlier vote on it.
 
+    ``concern`` is the (kind, text) of a concern raised with the vote; a vote without one
+    withdraws the concern the member had raised on the rule before (audit/domain/concerns.py).
     Every check runs inside the write transaction, so a vote that arrives while the session is
     being closed is either in before the close or refused after it, never half.
     """
@@ -107,6 +110,8 @@ def cast_vote(
             raise ValidationError({"choice": mandatory_message(rule)})
         if len(reason) > REASON_MAX:
             raise ValidationError({"reason": _l("At most %(n)s characters.", n=REASON_MAX)})
+        if concern is not None:
+            concern = concerns.clean(*concern)
         # No casting time and no rowid: the row holds nothing that follows when it came in.
         db.execute(
             """
@@ -128,6 +133,7 @@ def cast_vote(
             "INSERT OR IGNORE INTO session_voters (session_id, voter_key) VALUES (?, ?)",
             [session_id, participant_key(secret, session, user.id)],
         )
+        concerns.store_with_vote(db, secret, session, rule_id, user, concern)
         # A named vote is logged like any change. An anonymous one is not logged at all: even
         # without who or what, its time could be lined up with a member's login.
         if not session.anonymous:
@@ -146,15 +152,17 @@ def cast_ballot(
     secret: str | bytes,
     user: User,
     session_id: int,
-    votes: dict[int, tuple[str, str]],
+    votes: dict[int, tuple],
 ) -> list[tuple[int, str]]:
-    """Record a member's whole ballot: ``{rule_id: (choice, reason)}``, all or nothing.
+    """Record a member's whole ballot: ``{rule_id: (choice, reason[, concern])}``, all or
+    nothing; ``concern`` is None or the (kind, text) of a concern raised with the vote.
 
-    Each rule goes through ``cast_vote``, inside one transaction. A rule whose choice and reason
-    are those already stored is left alone (no new event). A reason without a choice is refused
-    rather than dropped. Field errors come back keyed ``rule-<id>-<field>`` so the page can show
-    each at its rule; a rule that is not part of the session is reported under ``""``. Returns
-    the (rule_id, choice) pairs that were saved, in the session's order.
+    Each rule goes through ``cast_vote``, inside one transaction. A rule whose choice, reason
+    and concern are those already stored is left alone (no new event). A reason or a concern
+    without a choice is refused rather than dropped. Field errors come back keyed
+    ``rule-<id>-<field>`` so the page can show each at its rule; a rule that is not part of the
+    session is reported under ``""``. Returns the (rule_id, choice) pairs that were saved, in
+    the session's order.
     """
     errors: dict[str, list] = {}
     saved: list[tuple[int, str]] = []
@@ -164,10 +172,19 @@ def cast_ballot(
         stored = my_ballots(db, secret, session, user.id)
         order = {rule_id: i for i, rule_id in enumerate(session.rule_ids)}
         for rule_id in sorted(votes, key=lambda r: (order.get(r, len(order)), r)):
-            choice, reason = votes[rule_id]
+            choice, reason, concern = (*votes[rule_id], None)[:3]
             reason = (reason or "").strip()
+            if concern is not None:
+                concern = tuple((part or "").strip() for part in concern)
             if not choice:
-                if reason and rule_id in order:
+                if concern and rule_id in order:
+                    errors[f"rule-{rule_id}-choice"] = [
+                        _l(
+                            "Choose keep, adapt, drop or abstain first: a concern is saved with"
+                            " a vote."
+                        )
+                    ]
+                elif reason and rule_id in order:
                     errors[f"rule-{rule_id}-choice"] = [
                         _l(
                             "Choose keep, adapt, drop or abstain first: a reason is saved with"
@@ -176,10 +193,14 @@ def cast_ballot(
                     ]
                 continue
             before = stored.get(rule_id)
-            if before and (before["choice"], before["reason"]) == (choice, reason):
+            if before and (before["choice"], before["reason"], before["concern"]) == (
+                choice,
+                reason,
+                concern,
+            ):
                 continue
             try:
-                cast_vote(db, secret, user, session_id, rule_id, choice, reason)
+                cast_vote(db, secret, user, session_id, rule_id, choice, reason, concern)
             except ValidationError as error:
                 for name, messages in error.errors.items():
                     key = "" if name == "rule_id" else f"rule-{rule_id}-{name}"
@@ -205,9 +226,9 @@ def mandatory_message(rule: rules.Rule) -> Any:
 def my_ballots(
     db: Database, secret: str | bytes, session: sessions.ReviewSession, user_id: int
 ) -> dict[int, dict]:
-    """The user's own votes in the session, per rule: shown only to that user, and in an
-    anonymous session only while it accepts votes (after that, nothing: not even on which
-    rules they voted, see below)."""
+    """The user's own votes in the session, per rule, each with its ``concern`` ((kind, text)
+    or None): shown only to that user, and in an anonymous session only while it accepts votes
+    (after that, nothing: not even on which rules they voted, see below)."""
     keys = {voter_key(secret, session, rule_id, user_id) for rule_id in session.rule_ids}
     if not keys:
         return {}
@@ -221,7 +242,16 @@ def my_ballots(
         # the member (an admin who set their password) may learn anything from them: not even
         # on which rules they voted, which names the vote on a rule where all voted alike.
         return {}
-    return {r["rule_id"]: r for r in rows}
+    raised = concerns.mine(db, secret, session, user_id)
+    return {
+        r["rule_id"]: {
+            **r,
+            "concern": (raised[r["rule_id"]]["kind"], raised[r["rule_id"]]["text"])
+            if r["rule_id"] in raised
+            else None,
+        }
+        for r in rows
+    }
 
 
 def enter_hands(
@@ -346,10 +376,12 @@ def results_withheld(
 def results(
     db: Database, session: sessions.ReviewSession, min_voters: int | None = None
 ) -> list[dict[str, Any]]:
-    """Per rule: counts, percentages, quorum, the suggested outcome and the reasons given.
+    """Per rule: counts, percentages, quorum, the suggested outcome, the reasons given and the
+    concerns raised.
 
-    Reasons carry a name only in a named session; anonymous results hold none, and list the
-    reasons by choice and text, never in the order they came in. When the results are withheld
+    Reasons and concerns carry a name only in a named session; anonymous results hold none, and
+    list the reasons by choice and text and the concerns by kind and text, never in the order
+    they came in. Concerns are shown exactly where reasons may be. When the results are withheld
     (see ``results_withheld``) every rule is there for its decision, with nothing counted.
     """
     withheld = results_withheld(db, session, min_voters)
@@ -357,6 +389,7 @@ def results(
         rid: dict.fromkeys(CHOICES, 0) for rid in session.rule_ids
     }
     reasons: dict[int, list[dict]] = {rid: [] for rid in session.rule_ids}
+    raised: dict[int, list[dict]] = {} if withheld else concerns.listed(db, session)
     if withheld:
         pass
     elif session.mode == "hands":
@@ -387,7 +420,7 @@ def results(
         counts = tallies[rule.id]
         total = sum(counts.values())
         if withheld or 0 < total < fewest:
-            out.append({"rule": rule, "withheld": True, "reasons": []})
+            out.append({"rule": rule, "withheld": True, "reasons": [], "concerns": []})
             continue
         out.append(
             {
@@ -399,6 +432,59 @@ def results(
                 "quorum_met": total >= session.quorum,
                 "suggested": suggested_outcome(counts),
                 "reasons": reasons[rule.id],
+                "concerns": raised.get(rule.id, []),
             }
         )
     return out
+
+
+def answer_concern(
+    db: Database,
+    actor: User,
+    session_id: int,
+    rule_id: int,
+    key: str,
+    answer: str,
+    *,
+    expected_answer_version: int,
+) -> None:
+    """The facilitator's (or an admin's) answer to a concern, once the session has closed and
+    only on a rule whose concerns the results show. ``expected_answer_version`` is the version
+    the form was loaded at: an answer changed meanwhile is not overwritten. The event names the
+    rule and the answer, never the concern's key or its member."""
+    answer = (answer or "").strip()
+    if not answer:
+        raise ValidationError({"answer": _l("Write the answer: what was done or said about it.")})
+    if len(answer) > concerns.ANSWER_MAX:
+        raise ValidationError({"answer": _l("At most %(n)s characters.", n=concerns.ANSWER_MAX)})
+    sessions.close_expired(db, session_id)
+    with transaction(db):
+        session = sessions.get_session(db, session_id)
+        if not sessions.may_run(session, actor):
+            raise Conflict(
+                _l("Only the facilitator of this session or an admin can answer concerns.")
+            )
+        if session.effective_state != "closed":
+            raise Conflict(_l("Concerns are answered once the session has closed."))
+        shown = {r["rule"].id for r in results(db, session) if not r["withheld"]}
+        if rule_id not in shown:
+            raise NotFound(_l("No such concern."))
+        found = concerns.get(db, session_id, rule_id, key)
+        if found["answer_version"] != expected_answer_version:
+            raise Conflict(
+                _l(
+                    "Someone else answered this concern since you opened the page. Your answer"
+                    " was not saved; reload the page to see the current one."
+                )
+            )
+        if found["answer"] == answer:
+            return
+        concerns.set_answer(db, session_id, rule_id, key, answer)
+        events.record(
+            db,
+            actor,
+            "review_session",
+            session_id,
+            "concern_answer",
+            {"rule_id": [None, rule_id], "answer": [found["answer"] or None, answer]},
+        )

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
 from audit.domain import fields, session_fields
+from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
 # table (audit/domain/fields.py; ``field_labels`` joins the two).
@@ -43,7 +44,8 @@ FIELD_LABELS = {
     "choice": _l("Vote"),
     # reports of rules (audit/domain/rule_reports.py)
     "team_id": _l("Team"),
-    "answer": _l("Answer to the reporter"),
+    "answer": _l("Answer"),
+    "concern_kind": _l("Concern"),
 }
 # The session's and the decision's own fields, with the words of their forms. A key they
 # share with the rule (title, team_ids) keeps the rule's label above.
@@ -97,6 +99,9 @@ ACTION_LABELS = {
     "accepted": _l("accepted as a new rule"),
     "attached": _l("added to a rule"),
     "declined": _l("declined"),
+    "concern": _l("concern entered"),
+    "concern_removed": _l("concern removed"),
+    "concern_answer": _l("concern answered"),
 }
 
 
@@ -131,6 +136,7 @@ class HistoryLookup:
         self.kinds = {f.key: f.kind for f in spec}
         self.names = {f.key: by_table[f.table] for f in spec if f.table}
         self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
+        self.labels["concern_kind"] = translated(CONCERN_KINDS)
         self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:

@@ -1,4 +1,5 @@
-"""The fixed keyed lists of a rule besides origins: status, relation impact, values touched."""
+"""The fixed keyed lists besides origins: a rule's status, relation impact and values touched,
+and the kinds of concern raised with a vote."""
 
 from __future__ import annotations
 
@@ -26,4 +27,13 @@ VALUES = {
     "dignity": _l("Dignity"),
     "safety": _l("Safety"),
     "independence": _l("Independence"),
+}
+
+# What a member fears when a rule would go ("beren op de weg"), ticked with a vote
+# (audit/domain/concerns.py). The keys are in the concerns table's CHECK (migration 10).
+CONCERN_KINDS = {
+    "inspectorate": _l("Fear of the inspectorate"),
+    "incident": _l("An incident"),
+    "reaction": _l("A colleague's or family's reaction"),
+    "other": _l("Something else"),
 }

@@ -454,6 +454,27 @@ RULE_REPORTS = [
     "CREATE INDEX rule_reports_rule ON rule_reports (rule_id, state)",
     "CREATE INDEX rule_reports_team ON rule_reports (team_id, state)",
     "CREATE INDEX rule_reports_reporter ON rule_reports (reporter_id)",
+# Migration 9: concerns ("beren op de weg") raised with a vote, or in the room at a show of
+# hands (docs/design.md, "Concerns"). Kept like the ballots they go with: no time, no rowid, in
+# the order of a key that in an anonymous session is a keyed hash of session, rule and member
+# (another one than the ballot's, so a concern cannot be joined to its ballot either), and no
+# member id but in a named session. The answer is the facilitator's; its version refuses a
+# stale edit. The kinds are those of audit/domain/vocabulary.py (CONCERN_KINDS).
+CONCERNS = [
+    """
+    CREATE TABLE concerns (
+        session_id INTEGER NOT NULL,
+        rule_id INTEGER NOT NULL,
+        concern_key TEXT NOT NULL,
+        voter_id INTEGER REFERENCES users (id),
+        kind TEXT NOT NULL CHECK (kind IN ('inspectorate', 'incident', 'reaction', 'other')),
+        text TEXT NOT NULL CHECK (length(text) BETWEEN 1 AND 1000),
+        answer TEXT NOT NULL DEFAULT '' CHECK (length(answer) <= 2000),
+        answer_version INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (session_id, rule_id, concern_key),
+        FOREIGN KEY (session_id, rule_id) REFERENCES session_rules (session_id, rule_id)
+    ) WITHOUT ROWID
+    """,
 ]
 
 # A step of a migration: SQL, or a function of the database (run inside the same transaction).
@@ -506,6 +527,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (6, "rule reports", RULE_REPORTS),
     (7, "mirror check", MIRROR_CHECK),
     (8, "rule flow index", RULE_FLOW_INDEX),
+    (9, "concerns", CONCERNS),
 ]
 
 

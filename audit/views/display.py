@@ -11,7 +11,7 @@ from jinja2 import pass_context
 
 from audit.domain import ballots, decisions, origins, sessions
 from audit.domain.history import ACTION_LABELS, field_label, label_of
-from audit.domain.vocabulary import IMPACTS, STATUSES, VALUES
+from audit.domain.vocabulary import CONCERN_KINDS, IMPACTS, STATUSES, VALUES
 
 
 def category_name(row: Any) -> str:
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
         STATES_LABELS=sessions.STATES,
         MODES_LABELS=sessions.MODES,
         CHOICE_LABELS=ballots.CHOICES,
+        CONCERN_LABELS=CONCERN_KINDS,
         OUTCOME_LABELS=decisions.OUTCOMES,
         SUGGESTED_LABELS={**decisions.OUTCOMES, "discuss": _l("Discuss")},
         mandatory_note=ballots.mandatory_message,

@@ -32,7 +32,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, VOTERS, allow
-from audit.domain import ballots, decisions, fields, organisation, rules, sessions
+from audit.domain import ballots, concerns, decisions, fields, organisation, rules, sessions
 from audit.domain.fields import Field
 from audit.store.db import get_db
 from audit.views.helpers import (
@@ -308,7 +308,15 @@ def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
     return DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
 
 
-def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None, status=200):
+def _detail(
+    session: sessions.ReviewSession,
+    hands_form_errors=None,
+    failed=None,
+    status=200,
+    concern_problems: dict | None = None,
+):
+    """The session page. ``concern_problems`` holds what was typed into a refused concern form
+    (an answer, or a concern from the room) and why it was refused, to show it again."""
     db = get_db()
     closed = session.effective_state == "closed"
     decided = decisions.list_decisions(db, session.id) if closed else {}
@@ -336,6 +344,9 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
             any_applied=any(d["applied_at"] for d in decided.values()),
             decision_forms=forms,
             may_decide=closed and sessions.may_run(session, current_user),
+            concern_kinds=concerns.KINDS,
+            in_room=concerns.listed(db, session) if session.mode == "hands" and not closed else {},
+            concern_problems=concern_problems or {},
         ),
         status,
     )
@@ -381,6 +392,90 @@ def hands(session_id: int):
     else:
         problems.flash()  # the session no longer takes counts: the page shows why
     return redirect(url_for("sessions.detail", session_id=session_id))
+
+
+@bp.route("/<int:session_id>/concerns", methods=["POST"])
+@allow(*EDITORS)
+def add_concern(session_id: int):
+    """A concern raised in the room at a show of hands, entered by the facilitator (no name)."""
+    session = get_or_404(sessions.get_session, session_id)
+    form = request.form
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: concerns.add_in_room(
+            get_db(),
+            current_user,
+            session_id,
+            int_or_none(form.get("rule_id")) or -1,
+            form.get("concern_kind", ""),
+            form.get("concern_text", ""),
+        ),
+    )
+    if not problems:
+        flash(_("The concern has been added."), "success")
+    elif problems.status == 400:
+        typed = {"room": {k: form.get(k, "") for k in ("rule_id", "concern_kind", "concern_text")}}
+        return _detail(session, concern_problems={**typed, "room_errors": problems}, status=400)
+    else:
+        problems.flash()
+    return redirect(url_for("sessions.detail", session_id=session_id, _anchor="room-concerns"))
+
+
+@bp.route("/<int:session_id>/rules/<int:rule_id>/concerns/remove", methods=["POST"])
+@allow(*EDITORS)
+def remove_concern(session_id: int, rule_id: int):
+    get_or_404(sessions.get_session, session_id)
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: concerns.remove_in_room(
+            get_db(), current_user, session_id, rule_id, request.form.get("key", "")
+        ),
+    )
+    if problems.status == 404:
+        abort(404)
+    if problems:
+        problems.flash()
+    else:
+        flash(_("The concern has been removed."), "success")
+    return redirect(url_for("sessions.detail", session_id=session_id, _anchor="room-concerns"))
+
+
+@bp.route("/<int:session_id>/rules/<int:rule_id>/concerns/answer", methods=["POST"])
+@allow(*EDITORS)
+def answer_concern(session_id: int, rule_id: int):
+    """The facilitator's answer to one concern, after the close; a refused answer is shown
+    again at its concern with what was typed."""
+    session = get_or_404(sessions.get_session, session_id)
+    form = request.form
+    key = form.get("key", "")
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: ballots.answer_concern(
+            get_db(),
+            current_user,
+            session_id,
+            rule_id,
+            key,
+            form.get("answer", ""),
+            expected_answer_version=form_version(form.get("version")),
+        ),
+    )
+    if not problems:
+        flash(_("The answer has been saved."), "success")
+    elif problems.status == 404:
+        abort(404)
+    elif session.effective_state == "closed" and sessions.may_run(session, current_user):
+        # The answer form is on the page: shown again at its concern, with what was typed.
+        typed = {"answer": form.get("answer", ""), "errors": problems}
+        return _detail(
+            session, concern_problems={f"{rule_id}:{key}": typed}, status=problems.status
+        )
+    else:
+        problems.flash()  # no form to show it at: the page says why
+    return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
 
 @bp.route("/<int:session_id>/rules/<int:rule_id>/decision", methods=["POST"])
@@ -455,13 +550,17 @@ def _vote_page(
     """The ballot; after a refused save, with everything the member typed (``typed``)."""
     db = get_db()
     secret = current_app.config["SECRET_KEY"]
+    mine = ballots.my_ballots(db, secret, session, current_user.id)
     return (
         render_template(
             "sessions/vote.html",
             session=session,
             rules_in_session=rules.get_rules(db, session.rule_ids),
-            mine=ballots.my_ballots(db, secret, session, current_user.id),
+            mine=mine,
             typed=typed,
+            filled=typed or {rule_id: _as_typed(saved) for rule_id, saved in mine.items()},
+            concern_kinds=concerns.KINDS,
+            concern_max=concerns.TEXT_MAX,
             allowed=ballots.allowed_choices,
             mandatory_message=ballots.mandatory_message,
             questions=ballots.REFLECTION_QUESTIONS,
@@ -471,17 +570,40 @@ def _vote_page(
     )
 
 
+_BALLOT_FIELDS = ("choice", "reason", "concern", "concern_kind", "concern_text")
+
+
+def _as_typed(saved: dict) -> dict:
+    """A saved vote as the ballot's fields show it."""
+    kind, text = saved["concern"] or ("", "")
+    return {
+        "choice": saved["choice"],
+        "reason": saved["reason"],
+        "concern": "1" if saved["concern"] else "",
+        "concern_kind": kind,
+        "concern_text": text,
+    }
+
+
 def _typed_ballot(form) -> dict[int, dict]:
-    """``choice-<rule id>`` and ``reason-<rule id>`` fields per rule. A name whose id is not a
-    number cannot be a rule of the session: it is kept under -1 so the domain refuses it."""
+    """``choice-<rule id>``, ``reason-<rule id>`` and the concern's fields (``concern``, the
+    box; ``concern_kind`` and ``concern_text``) per rule. A name whose id is not a number cannot
+    be a rule of the session: it is kept under -1 so the domain refuses it."""
     typed: dict[int, dict] = {}
     for name, value in form.items():
         kind, _dash, raw_id = name.partition("-")
-        if kind in ("choice", "reason") and _dash:
+        if kind in _BALLOT_FIELDS and _dash:
             # isdigit() alone is true for "²" or "①", which int() cannot read.
             rule_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() else -1
-            typed.setdefault(rule_id, {"choice": "", "reason": ""})[kind] = value
+            typed.setdefault(rule_id, dict.fromkeys(_BALLOT_FIELDS, ""))[kind] = value
     return typed
+
+
+def _vote_of(typed: dict) -> tuple:
+    """(choice, reason, concern) as the domain takes them: a concern only when its box is
+    ticked, so unticking it withdraws the concern whatever its fields still hold."""
+    concern = (typed["concern_kind"], typed["concern_text"]) if typed["concern"] else None
+    return typed["choice"], typed["reason"], concern
 
 
 @bp.route("/<int:session_id>/vote", methods=["GET", "POST"])
@@ -504,7 +626,7 @@ def vote(session_id: int):
             current_app.config["SECRET_KEY"],
             current_user,
             session_id,
-            {rule_id: (v["choice"], v["reason"]) for rule_id, v in typed.items()},
+            {rule_id: _vote_of(v) for rule_id, v in typed.items()},
         ),
     )
     if problems:

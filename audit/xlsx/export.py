@@ -41,6 +41,7 @@ from audit.domain import (
     rule_reports,
     rules,
     sessions,
+    vocabulary,
 )
 from audit.domain.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.domain.register import RuleFilter
@@ -75,6 +76,7 @@ def sheet_names(lang: str) -> dict[str, str]:
             "register": _("Register"),
             "sessions": _("Sessions"),
             "decisions": _("Decisions"),
+            "concerns": _("Concerns"),
             "history": _("History"),
             "flow": _("Rules in and out"),
         }
@@ -622,6 +624,42 @@ def write_sessions(report: Report, db: Database, rule_filter: RuleFilter, title:
     return sheet.finish(len(labels))
 
 
+def write_concerns(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    """The concerns raised per rule, as the session's results page lists them: only from closed
+    sessions and rules whose results are shown, by kind and text, a name only in a named
+    session, and the facilitator's answer."""
+    sheet = Sheet(report.wb, title, report)
+    labels = [
+        _("Session"),
+        _("Code"),
+        _("Rule"),
+        _("Kind of concern"),
+        _("Concern"),
+        _("Raised by"),
+        _("Answer"),
+    ]
+    sheet.table(labels, [30, 11, 36, 24, 50, 18, 50])
+    kinds = translated(vocabulary.CONCERN_KINDS)
+    for session in _sessions_in_scope(db, rule_filter):
+        if session.effective_state != "closed":
+            continue
+        for result in ballots.results(db, session):
+            rule = result["rule"]
+            for concern in result["concerns"]:
+                sheet.row(
+                    [
+                        session.title,
+                        rule.code,
+                        rule.title,
+                        kinds[concern["kind"]],
+                        concern["text"],
+                        concern["name"] or "",
+                        concern["answer"],
+                    ]
+                )
+    return sheet.finish(len(labels))
+
+
 def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> int:
     sheet = Sheet(report.wb, title, report)
     labels = [
@@ -834,6 +872,7 @@ def export_report(
         write_register(report, db, rule_filter, names["register"], lang, progress)
         write_sessions(report, db, rule_filter, names["sessions"])
         write_decisions(report, db, rule_filter, names["decisions"])
+        write_concerns(report, db, rule_filter, names["concerns"])
         write_history(report, db, rule_filter, names["history"], progress)
         write_flow(report, db, rule_filter, names["flow"])
         # Only a finished report is closed, which writes the file: a failure leaves no half one.
