@@ -38,7 +38,10 @@ def _drawing(archive: zipfile.ZipFile, sheet: int) -> str | None:
 
 
 # The sheets that draw: the Summary and "Rules in and out" (the last); no other.
-DRAWN = (0, 5)
+# Sheets by place: Summary, Register, Sessions, Decisions, Concerns, History, Rules in and out.
+HISTORY_SHEET = 5
+FLOW_SHEET = 6
+DRAWN = (0, FLOW_SHEET)
 
 
 def _chart_boxes(data: bytes, sheet: int = 0) -> list[tuple[int, int, int, int]]:
@@ -141,10 +144,10 @@ def test_the_flow_chart_stays_under_its_table_however_many_months(app, db, tmp_p
     clock.set(datetime(2026, 5, 15, tzinfo=UTC))
     make_rule(db, code="NEW")
     data = _export(app, db, lang="nl")
-    _assert_nothing_overlaps(data, charts=1, sheet=5)
-    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[5]
+    _assert_nothing_overlaps(data, charts=1, sheet=FLOW_SHEET)
+    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[FLOW_SHEET]
     assert ws.max_row == 1 + 41 + 2  # header, 41 months, a blank row and the answer
-    (top, _, _, _) = _chart_boxes(data, 5)[0]
+    (top, _, _, _) = _chart_boxes(data, FLOW_SHEET)[0]
     assert top > ws.max_row - 1
     assert [brk.id for brk in ws.row_breaks.brk] == [top]  # the chart starts a page
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows == "$1:$1"
@@ -152,8 +155,8 @@ def test_the_flow_chart_stays_under_its_table_however_many_months(app, db, tmp_p
 
 def test_the_demos_flow_sheet_prints_with_dutch_month_names(app, seeded, tmp_path):
     data = _export(app, seeded, lang="nl")
-    _assert_nothing_overlaps(data, charts=1, sheet=5)
-    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[5]
+    _assert_nothing_overlaps(data, charts=1, sheet=FLOW_SHEET)
+    ws = openpyxl.load_workbook(BytesIO(data)).worksheets[FLOW_SHEET]
     assert ws.row_breaks.brk == []  # a year of months and the chart share a page
     only = _only_sheet(data, 5)
     folder = tmp_path / "flow"
@@ -201,7 +204,7 @@ def test_every_sheet_is_set_up_for_a4(app, seeded):
 def test_dates_in_the_reports_language(app, seeded, lang, date_format, stamp):
     wb = openpyxl.load_workbook(BytesIO(_export(app, seeded, lang=lang)))
     assert wb.worksheets[0]["B3"].number_format == date_format
-    assert wb.worksheets[-1]["A2"].number_format == stamp
+    assert wb.worksheets[HISTORY_SHEET]["A2"].number_format == stamp
     register = wb.worksheets[1]
     dated = [c for row in register.iter_rows(min_row=2) for c in row if c.is_date]
     assert dated and {c.number_format for c in dated} == {date_format}

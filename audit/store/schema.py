@@ -454,6 +454,8 @@ RULE_REPORTS = [
     "CREATE INDEX rule_reports_rule ON rule_reports (rule_id, state)",
     "CREATE INDEX rule_reports_team ON rule_reports (team_id, state)",
     "CREATE INDEX rule_reports_reporter ON rule_reports (reporter_id)",
+]
+
 # Migration 9: concerns ("beren op de weg") raised with a vote, or in the room at a show of
 # hands (docs/design.md, "Concerns"). Kept like the ballots they go with: no time, no rowid, in
 # the order of a key that in an anonymous session is a keyed hash of session, rule and member
