@@ -110,3 +110,18 @@ def test_a_proposed_rule_does_not_come_into_force_by_a_round_trip_through_the_im
     with contextlib.suppress(ValidationError, Conflict):
         apply(imp(path))
     assert rules.get_rule(db, rule.id).status == "proposed"
+
+
+def test_a_decline_reason_that_starts_with_nul_is_refused_with_a_message(db, login_as):
+    """SQLite's length() stops at a NUL, so the schema's CHECK on a declined report's answer
+    saw "\\x00 too busy" as empty and the quality manager got the 503 database page, the reason
+    lost. It must be refused as an empty reason is, at the field, the report still waiting."""
+    team = make_team(db, "Vlinder")
+    bart = make_user(db, "bart", "member", teams=[team])
+    report = rule_reports.submit(db, SECRET, bart, title="Elke dag wegen", team_id=team["id"])
+    quality = login_as("quality")
+    page = f"/reports/inbox/{report.id}"
+    response = post(quality, f"{page}/decline", {"reason": "\x00 te druk"}, token_from=page)
+    assert response.status_code == 200
+    assert "Geef de melder een reden" in response.get_data(as_text=True)  # Dutch by default
+    assert rule_reports.get_report(db, report.id).state == "untriaged"
