@@ -125,3 +125,15 @@ def test_a_decline_reason_that_starts_with_nul_is_refused_with_a_message(db, log
     assert response.status_code == 200
     assert "Geef de melder een reden" in response.get_data(as_text=True)  # Dutch by default
     assert rule_reports.get_report(db, report.id).state == "untriaged"
+
+
+def test_a_second_tap_on_withdraw_does_not_say_the_report_was_triaged(db):
+    """A double tap on Withdraw (a phone, a slow network) reaches a report the reporter has
+    just withdrawn themselves; telling them the quality manager has triaged it is false."""
+    team = make_team(db, "Vlinder")
+    bart = make_user(db, "bart", "member", teams=[team])
+    report = rule_reports.submit(db, SECRET, bart, title="Elke dag wegen", team_id=team["id"])
+    rule_reports.withdraw(db, SECRET, bart, report.id)
+    with pytest.raises(Conflict) as second:
+        rule_reports.withdraw(db, SECRET, bart, report.id)
+    assert "triaged" not in str(second.value)
