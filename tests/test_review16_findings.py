@@ -137,3 +137,18 @@ def test_a_second_tap_on_withdraw_does_not_say_the_report_was_triaged(db):
     with pytest.raises(Conflict) as second:
         rule_reports.withdraw(db, SECRET, bart, report.id)
     assert "triaged" not in str(second.value)
+
+
+def test_a_double_tap_on_send_stores_the_report_once(db, login_as):
+    """On a phone a slow send is tapped twice. Two identical anonymous reports cannot be told
+    apart by the quality manager (that is the promise), so once both are attached the rule says
+    "reported by 2 colleagues" for one person. The reporter's own waiting reports are known to
+    the server (their owner keys): the same report again is refused, or stored once."""
+    team = make_team(db, "Vlinder")
+    member = login_as("member", teams=[team])
+    data = {"title": "Elke dag wegen", "team_id": str(team["id"]), "period": "week"}
+    data["minutes"] = "30"
+    token_page = "/reports/new"
+    post(member, "/reports/new", data, token_from=token_page)
+    post(member, "/reports/new", data, token_from=token_page)
+    assert db.execute("SELECT count(*) FROM rule_reports").fetchone()[0] == 1
