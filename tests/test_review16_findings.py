@@ -152,3 +152,23 @@ def test_a_double_tap_on_send_stores_the_report_once(db, login_as):
     post(member, "/reports/new", data, token_from=token_page)
     post(member, "/reports/new", data, token_from=token_page)
     assert db.execute("SELECT count(*) FROM rule_reports").fetchone()[0] == 1
+
+
+def test_a_member_does_not_read_one_anonymous_reporters_minutes_as_a_sum(db, login_as):
+    """What a reporter wrote (why, minutes, effect) is for those who triage (docs/design.md,
+    "Reports of rules"); every reader sees the count and the sum of the minutes. With a single
+    report behind a rule that sum *is* what the one reporter wrote: the colleague who suspects
+    who it was reads their exact minutes on the rule page and the team page. As with anonymous
+    ballots, a figure of fewer reports than the minimum must not be shown to them."""
+    team = make_team(db, "Vlinder")
+    bart = make_user(db, "bart", "member", teams=[team])
+    quality = make_user(db, "ilse", "quality")
+    rule = make_rule(db, title="Wegen", team_ids=[team["id"]])
+    report = rule_reports.submit(
+        db, SECRET, bart, title="Wegen", team_id=team["id"], minutes="437", period="week"
+    )
+    rule_reports.attach(db, quality, report.id, rule.id)
+    member = login_as("member", teams=[team])
+    for url in (f"/rules/{rule.id}", f"/teams/{team['id']}"):
+        text = re.sub(r"<[^>]+>", " ", member.get(url).get_data(as_text=True))  # no tokens
+        assert not re.search(r"\b437\b|\b7[,.]3\b", text), url
