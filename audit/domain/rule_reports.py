@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
+from audit.core.text import blank
 from audit.domain import events, fields, origins, rules
 from audit.domain.fields import CHOICE, FLAG, INTEGER, LONG_TEXT, REFERENCE, TEXT, Field
 from audit.domain.roles import EDITORS
@@ -389,7 +390,7 @@ def _triage(
 
 def _answer(answer: str | None, required: bool) -> str:
     text = (answer or "").strip()
-    if required and not text:
+    if required and blank(text):  # text from a NUL on is empty to SQLite's length() too
         raise ValidationError({"answer": _l("Give the reporter a reason.")})
     if len(text) > ANSWER_MAX:
         raise ValidationError({"answer": _l("At most %(n)s characters.", n=ANSWER_MAX)})
