@@ -447,11 +447,18 @@ def test_a_member_gets_no_inbox_and_no_triage(login_as, db, people):
 def test_withdrawing_someone_elses_report_by_a_forged_id(login_as, db, people):
     report = _report(db, people["bart"], people["vlinder"])
     client = login_as("member", "anna2", teams=[people["vlinder"]])
-    response = post(client, f"/reports/{report.id}/withdraw", token_from="/reports/mine")
+    response = post(
+        client, f"/reports/{report.id}/withdraw", {"confirm": "1"}, token_from="/reports/mine"
+    )
     assert response.status_code == 302
     assert "Deze melding bestaat niet" in client.get("/reports/mine").get_data(as_text=True)
     assert rule_reports.get_report(db, report.id).state == "untriaged"
-    huge = post(client, "/reports/99999999999999999999999/withdraw", token_from="/reports/mine")
+    huge = post(
+        client,
+        "/reports/99999999999999999999999/withdraw",
+        {"confirm": "1"},
+        token_from="/reports/mine",
+    )
     assert huge.status_code == 404
 
 
@@ -608,3 +615,21 @@ def test_the_excel_report_counts_the_reports(app, db, tmp_path):
     assert summary["Rules reported by colleagues"] == 3
     assert summary["Reports by colleagues behind them"] == 4
     assert summary["Reports waiting to be triaged"] == 3
+
+
+def test_withdrawing_asks_for_a_ticked_box(login_as, db, people):
+    """One stray tap must not take back a report for good."""
+    client = login_as("member", "bart2", teams=[people["vlinder"]])
+    report = rule_reports.submit(
+        db,
+        "test",
+        users.find_user(db, "bart2"),
+        title="Elke dag wegen",
+        team_id=people["vlinder"]["id"],
+    )
+    page = client.get("/reports/mine").get_data(as_text=True)
+    assert 'name="confirm" value="1" required' in page
+    post(client, f"/reports/{report.id}/withdraw", token_from="/reports/mine")
+    assert rule_reports.get_report(db, report.id).state == "untriaged"
+    post(client, f"/reports/{report.id}/withdraw", {"confirm": "1"}, token_from="/reports/mine")
+    assert rule_reports.get_report(db, report.id).state == "withdrawn"

@@ -95,8 +95,13 @@ def test_no_column_links_an_anonymous_report_to_its_reporter(db, world):
 def test_two_reports_of_one_person_share_nothing_another_persons_would_not(db, world):
     """Sharing a value with a colleague's identical report is no link; among one person's own
     reports, no column may agree where a colleague's report would differ."""
-    mine = [_row(db, _report(db, world["secret_one"], world["team"]).id) for _ in range(2)]
-    theirs = _row(db, _report(db, world["other"], world["team"]).id)
+    # Two different reports of hers (the same one twice is stored once: a double tap), and a
+    # colleague's as like her second as can be.
+    mine = [
+        _row(db, _report(db, world["secret_one"], world["team"], title=title).id)
+        for title in ("Elke dag wegen", "Elke week wegen")
+    ]
+    theirs = _row(db, _report(db, world["other"], world["team"], title="Elke week wegen").id)
     same_as_mine = {k for k in mine[0] if mine[0][k] == mine[1][k]}
     same_as_theirs = {k for k in mine[0] if mine[0][k] == theirs[k]}
     assert same_as_mine == same_as_theirs
@@ -178,7 +183,9 @@ def test_a_member_cannot_open_another_members_reports_by_forged_ids(app, db, wor
     Auth(client).login(USERNAME)
     assert client.get(f"/reports/inbox/{theirs.id}").status_code == 403
     assert client.get(f"/rules/new?report={theirs.id}").status_code == 403
-    response = post(client, f"/reports/{theirs.id}/withdraw", token_from="/reports/mine")
+    response = post(
+        client, f"/reports/{theirs.id}/withdraw", {"confirm": "1"}, token_from="/reports/mine"
+    )
     assert response.status_code == 302
     assert rule_reports.get_report(db, theirs.id).state == "untriaged"
     assert "Elke dag wegen" not in client.get("/reports/mine").get_data(as_text=True)

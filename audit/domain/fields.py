@@ -489,8 +489,12 @@ def _clean_integer(f: Field, value: Any, errors: dict) -> int | None:
         value = str(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only ("²" is a digit to str.isdigit, not to int()), and few enough for
+        # int() to read (it refuses more than 4,300): a longer number is too large anyway.
+        if text.isascii() and text.isdigit():
+            value = int(text) if len(text) <= 18 else 10**18
     if not isinstance(value, int) or value < 0:
         errors[f.key] = f.invalid or _l("Enter a whole number, 0 or more.")
         return None

@@ -257,6 +257,12 @@ def submit(db: Database, secret: str | bytes, user: Any, **values: Any) -> Repor
     cleaned = clean(db, user, values)
     named = cleaned["named"]
     with transaction(db):
+        # The same report again from the same person while the first still waits (a double tap
+        # on a slow phone): stored once. Two copies would count as two colleagues once
+        # attached, and nobody else could tell them apart, by the promise of anonymity.
+        waiting = _same_waiting_report(db, secret, user, cleaned)
+        if waiting is not None:
+            return waiting
         for _attempt in range(5):
             report_id = secrets.randbelow(_ID_LIMIT - 1) + 1
             nonce = secrets.token_hex(16)
@@ -316,6 +322,23 @@ def _owned_ids(db: Database, secret: str | bytes, user: Any) -> list[int]:
     return found
 
 
+def _same_waiting_report(
+    db: Database, secret: str | bytes, user: Any, cleaned: dict[str, Any]
+) -> Report | None:
+    ids = _owned_ids(db, secret, user)
+    if not ids:
+        return None
+    marks = ",".join("?" * len(ids))
+    for report in _reports(db, f"rr.id IN ({marks}) AND rr.state = 'untriaged'", ids):
+        if (
+            report.team_id == cleaned["team_id"]
+            and rules.title_key(report.title) == rules.title_key(cleaned["title"])
+            and report.named == cleaned["named"]
+        ):
+            return report
+    return None
+
+
 def my_reports(db: Database, secret: str | bytes, user: Any) -> list[Report]:
     """The user's own reports, named and anonymous, newest day first."""
     ids = _owned_ids(db, secret, user)
@@ -335,6 +358,8 @@ def withdraw(db: Database, secret: str | bytes, user: Any, report_id: int) -> Re
         if report_id not in _owned_ids(db, secret, user):
             raise NotFound(_l("No such report."))
         report = get_report(db, report_id)
+        if report.state == "withdrawn":
+            raise Conflict(_l("You have withdrawn this report already."))
         if not report.untriaged:
             raise Conflict(
                 _l("This report has been triaged already; it can no longer be withdrawn.")

@@ -423,11 +423,12 @@ def _mirror_problems(db: Database, values: Mapping[str, Any], errors: dict[str, 
         errors["review_due"] = problem
 
 
-def _leaves_proposed(db: Database, old: Rule, status: str, action: str) -> Any:
+def leaves_proposed(db: Database, old: Rule, status: str, action: str) -> Any:
     """While the organisation requires new rules to start as proposed, a proposed rule leaves
-    that status only by a session's decision (or an import, which records what exists): the
-    message when another change tries, else None."""
-    if old.status != "proposed" or status == "proposed" or action in ("decision", "import"):
+    that status only by a session's decision: the message when another change tries (an edit,
+    a bulk change, or an import of a workbook that says "active" for it), else None. An import
+    may create a rule in any status: it records a rule that exists outside the app."""
+    if old.status != "proposed" or status == "proposed" or action == "decision":
         return None
     if not organisation.rule_settings(db)["new_rules_proposed"]:
         return None
@@ -687,7 +688,7 @@ def update_rule(
         if "title" in cleaned and not values["title"]:
             raise ValidationError({"title": _l("Enter a title.")})
         errors: dict[str, Any] = {}
-        if problem := _leaves_proposed(db, old, values["status"], action):
+        if problem := leaves_proposed(db, old, values["status"], action):
             errors["status"] = problem
         moved = values["review_due"] not in (None, old.review_due)
         if by_hand and moved and (problem := _review_beyond_horizon(db, values["review_due"])):
@@ -799,7 +800,11 @@ def bulk_update(
         )
     if not fields:
         raise ValidationError({"": _l("Choose at least one thing to change.")})
-    clean(db, fields)  # refuse bad values before touching any rule
+    cleaned = clean(db, fields)  # refuse bad values before touching any rule
+    # A person sets these dates by hand, for many rules at once: the horizon holds as on the
+    # rule form (docs/design.md, "The mirror check").
+    if cleaned.get("review_due") and (problem := _review_beyond_horizon(db, cleaned["review_due"])):
+        raise ValidationError({"review_due": problem})
     changed = 0
     with transaction(db):
         for rule_id in rule_ids:

@@ -106,6 +106,10 @@ def mine():
 @bp.route("/reports/<int:report_id>/withdraw", methods=["POST"])
 @allow(*READERS)
 def withdraw(report_id: int):
+    # A withdrawal cannot be undone: one stray tap on a phone must not do it.
+    if request.form.get("confirm") != "1":
+        flash(_("Tick the box to withdraw the report."), "warning")
+        return redirect(url_for("rule_reports.mine"))
     done = attempt(
         None, lambda: rule_reports.withdraw(get_db(), _secret(), current_user, report_id)
     )

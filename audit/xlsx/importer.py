@@ -496,6 +496,12 @@ def _compare_with_register(db: Database, plan: ImportPlan) -> None:
                     ),
                 ]
                 continue
+            if "status" in values and (
+                refusal := rules.leaves_proposed(db, rule, values["status"], "import")
+            ):
+                row.action = "invalid"
+                row.errors = [*row.errors, (_header_name(plan, "status"), refusal)]
+                continue
             current = rule.values()
             row.changes = [
                 key
