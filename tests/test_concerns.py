@@ -159,7 +159,7 @@ def test_the_ballot_page_ticks_describes_and_withdraws_a_concern(app, db, world)
     )
     assert response.status_code == 400
     text = response.get_data(as_text=True)
-    assert "Beschrijf je beer op de weg" in text
+    assert "Beschrijf uw beer op de weg" in text
     assert re.search(rf'name="concern-{a}" value="1"\s+checked', text)
     assert 'value="incident" selected' in text and ">Weg</textarea>" in text
     # With a text it is saved, and shown again.
@@ -586,7 +586,7 @@ def test_the_facilitator_enters_concerns_raised_in_the_room(app, db, world):
         {"rule_id": rule_id, "concern_kind": "incident"},
         token_from=f"/sessions/{session.id}",
     )
-    assert refused.status_code == 400 and "Beschrijf je beer op de weg" in refused.get_data(
+    assert refused.status_code == 400 and "Beschrijf uw beer op de weg" in refused.get_data(
         as_text=True
     )
     for text in ("Een val in de nacht", "Nog een val"):

@@ -424,7 +424,7 @@ def test_the_form_says_what_is_wrong_and_keeps_what_was_typed(login_as, db, peop
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200  # the form again, with its messages
-    assert "een team waar je in zit" in html and "10080" in html
+    assert "een team waar u in zit" in html and "10080" in html
     assert 'value="Elke dag wegen"' in html and "Omdat het moet" in html
     assert _count(db) == 0
 
