@@ -315,8 +315,11 @@ def top_candidates(
         db.query(
             f"""
             SELECT r.id, r.code, r.title, r.minutes_per_week, r.verified_origin, r.myth, r.status,
-                   {rule_reports.COUNT_SQL} AS reported
-            FROM rules r
+                   coalesce(counted.n, 0) AS reported
+            FROM rules r LEFT JOIN (
+                SELECT rule_id, count(*) AS n FROM rule_reports
+                WHERE state IN {rule_reports.COUNTED_SQL} GROUP BY rule_id
+            ) counted ON counted.rule_id = r.id
             WHERE {where} AND r.self_invented = 1 AND r.relation_impact = 'hinders'
             ORDER BY reported DESC, r.minutes_per_week IS NULL, r.minutes_per_week DESC, r.code
             LIMIT :limit
