@@ -24,6 +24,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -32,7 +33,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, VOTERS, allow
-from audit.domain import ballots, decisions, fields, organisation, rules, sessions
+from audit.domain import ballots, decisions, fields, organisation, rules, sessions, strategies
 from audit.domain.fields import Field
 from audit.store.db import get_db
 from audit.views.helpers import (
@@ -74,6 +75,12 @@ def _form_field(spec: Field, **options: Any):
         )
     if spec.kind == fields.FLAG:
         return BooleanField(spec.label, default=spec.default, **options)
+    if spec.kind == fields.REFERENCE:
+        # The rows offered are read per form (_set_references); whether the one posted exists
+        # and may be chosen is the domain's to say, with its own message.
+        return SelectField(
+            spec.label, coerce=int_or_none, choices=[], validate_choice=False, **options
+        )
     if spec.kind == fields.REFERENCES:
         return SelectMultipleField(
             spec.label,
@@ -126,6 +133,19 @@ SessionForm = _form_class(
     "SessionForm", _SessionForm, sessions.FIELDS, rule_ids={"validate_choice": False}
 )
 DecisionForm = _form_class("DecisionForm", FlaskForm, decisions.FIELDS)
+
+# What a reference field of a session's or decision's table offers, per table: (id, name) pairs
+# of the rows that may be chosen, plus ``keep``, the row the record names already.
+_REFERENCE_OPTIONS = {"adapt_strategies": strategies.options}
+
+
+def _set_references(form: FlaskForm, table: dict[str, Field], kept: dict | None) -> None:
+    """Fill the drop-down of every reference field of ``table`` in ``form``."""
+    db = get_db()
+    for key, spec in table.items():
+        if spec.kind == fields.REFERENCE:
+            pairs = _REFERENCE_OPTIONS[spec.table](db, (kept or {}).get(key))
+            form[key].choices = choices([("", spec.empty), *pairs])
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -305,7 +325,9 @@ def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
     ):
         recorded = data.get(f"new_{name}") if adapted else None
         data[f"new_{name}"] = recorded if recorded is not None else current
-    return DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
+    form = DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
+    _set_references(form, decisions.FIELDS, decided)
+    return form
 
 
 def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None, status=200):
@@ -335,6 +357,7 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
             decided=decided,
             any_applied=any(d["applied_at"] for d in decided.values()),
             decision_forms=forms,
+            strategy_list=strategies.list_strategies(db) if closed else [],
             may_decide=closed and sessions.may_run(session, current_user),
         ),
         status,
@@ -388,6 +411,9 @@ def hands(session_id: int):
 def decide(session_id: int, rule_id: int):
     session = get_or_404(sessions.get_session, session_id)
     form = DecisionForm(prefix=f"d{rule_id}")
+    _set_references(
+        form, decisions.FIELDS, decisions.list_decisions(get_db(), session_id).get(rule_id)
+    )
     recorded = form.validate() and attempt(
         form,
         lambda: decisions.record_decision(
