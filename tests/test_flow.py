@@ -13,7 +13,16 @@ import openpyxl
 import pytest
 
 from audit.core import clock
-from audit.domain import categories, decisions, figures, flow, organisation, rules, sessions, strategies
+from audit.domain import (
+    categories,
+    decisions,
+    figures,
+    flow,
+    organisation,
+    rules,
+    sessions,
+    strategies,
+)
 from audit.domain.figures import Scope
 from audit.domain.register import RuleFilter
 from audit.domain.users import find_user

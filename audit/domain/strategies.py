@@ -16,7 +16,7 @@ from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
 from audit.core.text import has_control_characters, too_long
 from audit.domain import events
-from audit.store.db import is_duplicate, transaction
+from audit.store.db import SQLITE_INT_MAX, is_duplicate, transaction
 
 NAME_MAX = 100
 EXPLANATION_MAX = 500
@@ -86,16 +86,18 @@ def names(db: Database) -> dict[int, str]:
     return dict(db.execute(f"SELECT id, {column} FROM adapt_strategies"))
 
 
-def choosable(db: Database, strategy_id: int | None, keep: int | None = None) -> str | None:
+def choosable(db: Database, strategy_id: int | None, keep: int | None = None) -> Any:
     """Why ``strategy_id`` cannot be chosen for a decision, or None when it can: it must exist
     and be in use, unless it is ``keep``, the decision's own strategy from before it retired."""
     if strategy_id is None:
         return None
+    if not 0 < strategy_id <= SQLITE_INT_MAX:  # SQLite could not even compare it
+        return _l("No such adapt strategy.")
     row = db.execute("SELECT active FROM adapt_strategies WHERE id = ?", [strategy_id]).fetchone()
     if row is None:
-        return str(_l("No such adapt strategy."))
+        return _l("No such adapt strategy.")
     if not row[0] and strategy_id != keep:
-        return str(_l("This strategy is no longer in use; choose another one."))
+        return _l("This strategy is no longer in use; choose another one.")
     return None
 
 
@@ -112,7 +114,7 @@ def options(db: Database, keep: int | None = None) -> list[tuple[int, str]]:
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, Any] = {}
     name_nl = " ".join(str(values.get("name_nl") or "").split())
-    name_en = " ".join(str(values.get("name_en") or "").split()) or name_nl
+    name_en = " ".join(str(values.get("name_en") or "").split())
     cleaned = {
         "name_nl": name_nl,
         "name_en": name_en,
@@ -128,6 +130,8 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         ("explanation_nl", EXPLANATION_MAX),
         ("explanation_en", EXPLANATION_MAX),
     ):
+        if field == "name_en" and not name_en:
+            continue  # left empty: the Dutch name serves, and is checked as such
         if len(cleaned[field]) > limit:
             errors[field] = too_long(limit, len(cleaned[field]))
         elif has_control_characters(cleaned[field].replace("\n", "").replace("\r", "")):
@@ -145,6 +149,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
         errors["position"] = _l("Enter a whole number from 0 to %(n)s.", n=POSITION_MAX)
     cleaned["position"] = None if position == "" else position
     check(errors)
+    cleaned["name_en"] = name_en or name_nl
     return cleaned
 
 

@@ -57,6 +57,15 @@ def _local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
+def _reference_id(value: Any) -> int | str | None:
+    """A posted id as a number; anything else is passed on as typed, so the domain refuses it
+    with the field's own message rather than reading it as "none chosen"."""
+    if value in (None, ""):
+        return None
+    number = int_or_none(value)
+    return number if number is not None else str(value)
+
+
 def _form_field(spec: Field, **options: Any):
     """The form field a session or decision field is shown with, by its kind: its label, limit
     and required message come from the table (session_fields), so form and domain agree."""
@@ -79,7 +88,7 @@ def _form_field(spec: Field, **options: Any):
         # The rows offered are read per form (_set_references); whether the one posted exists
         # and may be chosen is the domain's to say, with its own message.
         return SelectField(
-            spec.label, coerce=int_or_none, choices=[], validate_choice=False, **options
+            spec.label, coerce=_reference_id, choices=[], validate_choice=False, **options
         )
     if spec.kind == fields.REFERENCES:
         return SelectMultipleField(
