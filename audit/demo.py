@@ -26,6 +26,7 @@ from audit.domain import (
     rule_reports,
     rules,
     sessions,
+    strategies,
     users,
 )
 from audit.store.db import transaction
@@ -861,6 +862,7 @@ def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
         new_title="Ochtendzorg in het ritme van de bewoner",
         new_description="Wie wil uitslapen, slaapt uit. Het ontbijt staat tot 10 uur klaar.",
         new_minutes_per_week=200,
+        strategy_id=strategies.by_key(db, "client_view")["id"],
     )
     decisions.record_decision(
         db,

@@ -269,6 +269,7 @@ def init_app(app: Flask) -> None:
         rule_reports,
         rules,
         sessions,
+        strategies,
         teams,
     )
 
@@ -286,6 +287,7 @@ def init_app(app: Flask) -> None:
         reports,
         imports,
         rule_reports,
+        strategies,
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

@@ -22,6 +22,7 @@ DEMO_ARGS = {
     "rule_id": 1,
     "protocol_id": 1,
     "category_id": 1,
+    "strategy_id": 1,
     "session_id": 2,
     "report_id": 1,
     "filename": "app.css",

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from audit import demo
-from audit.domain import categories, decisions, figures, organisation, rules, sessions
+from audit.domain import categories, decisions, figures, organisation, rules, sessions, strategies
 from audit.domain.figures import Scope
 from audit.domain.users import find_user
 from tests.conftest import make_rule, make_team, make_user
@@ -277,6 +277,8 @@ def _decide(db, rule, outcome, **changes):
     )
     sessions.open_session(db, facilitator, session.id)
     sessions.close_session(db, facilitator, session.id)
+    if outcome == "adapt":  # an adaptation names its strategy
+        changes.setdefault("strategy_id", strategies.by_key(db, "time")["id"])
     decisions.record_decision(
         db, facilitator, session.id, rule.id, outcome=outcome, rationale="besproken", **changes
     )

@@ -13,7 +13,16 @@ import openpyxl
 import pytest
 
 from audit.core import clock
-from audit.domain import categories, decisions, figures, flow, organisation, rules, sessions
+from audit.domain import (
+    categories,
+    decisions,
+    figures,
+    flow,
+    organisation,
+    rules,
+    sessions,
+    strategies,
+)
 from audit.domain.figures import Scope
 from audit.domain.register import RuleFilter
 from audit.domain.users import find_user
@@ -40,6 +49,8 @@ def _decide(db, rule, outcome, **changes):
     )
     sessions.open_session(db, facilitator, session.id)
     sessions.close_session(db, facilitator, session.id)
+    if outcome == "adapt":  # an adaptation names its strategy
+        changes.setdefault("strategy_id", strategies.by_key(db, "time")["id"])
     decisions.record_decision(
         db, facilitator, session.id, rule.id, outcome=outcome, rationale="besproken", **changes
     )

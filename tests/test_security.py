@@ -22,6 +22,7 @@ from audit.domain import (
     rule_reports,
     rules,
     sessions,
+    strategies,
     users,
 )
 from audit.xlsx import export as xlsx_export
@@ -89,6 +90,14 @@ def poisoned(app, db):
         db, None, name_nl=PAYLOAD[:90] + " nl", name_en=PAYLOAD[:90] + " en"
     )
     protocol = protocols.save_protocol(db, None, name=PAYLOAD, version=PAYLOAD[:50])
+    strategy = strategies.save_strategy(
+        db,
+        None,
+        name_nl=PAYLOAD[:90] + " nl",
+        name_en=PAYLOAD[:90] + " en",
+        explanation_nl=PAYLOAD,
+        explanation_en=PAYLOAD,
+    )
     fac = make_user(db, "fac", "quality", display_name=PAYLOAD[:100])
     member = make_user(db, "member", "member", teams=[team], display_name=PAYLOAD[:100])
     make_user(db, "boss", "admin")
@@ -130,6 +139,7 @@ def poisoned(app, db):
         rationale=PAYLOAD,
         new_title=PAYLOAD[:150],
         new_description=PAYLOAD,
+        strategy_id=strategy["id"],
     )
     report = rule_reports.submit(
         db,
@@ -150,6 +160,7 @@ def poisoned(app, db):
         "location": loc,
         "category": category,
         "protocol": protocol,
+        "strategy": strategy,
         "fac": fac,
     }
 
@@ -162,6 +173,7 @@ def _get_pages(app, things):
         "location_id": things["location"]["id"],
         "category_id": things["category"]["id"],
         "protocol_id": things["protocol"]["id"],
+        "strategy_id": things["strategy"]["id"],
         "user_id": things["fac"].id,
         "report_id": things["report"].id,
         "filename": "app.css",

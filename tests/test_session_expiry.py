@@ -59,6 +59,7 @@ def _pages(app, session_id: int, rule_id: int) -> list[str]:
         "location_id": 1,
         "protocol_id": 1,
         "category_id": 1,
+        "strategy_id": 1,
         "report_id": 1,
     }
     urls = []

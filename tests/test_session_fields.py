@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 
 from audit.core.errors import ValidationError
 from audit.core.text import too_long
-from audit.domain import decisions, events, fields, history, sessions
+from audit.domain import decisions, events, fields, history, sessions, strategies
 from audit.domain.fields import REFERENCES, TEXT, Field
 from audit.domain.session_fields import DECISION_FIELDS, SESSION_FIELDS
 from audit.views import sessions as session_views
@@ -144,6 +144,7 @@ def test_a_decisions_fields_are_cleaned_by_the_table(db, world):
         outcome="adapt",
         rationale="Korter",
         new_minutes_per_week="10",
+        strategy_id=strategies.by_key(db, "time")["id"],
     )
     assert (adapted["new_title"], adapted["new_minutes_per_week"]) == (None, 10)
 

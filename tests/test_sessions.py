@@ -8,7 +8,7 @@ import pytest
 
 from audit.core import clock
 from audit.core.errors import Conflict, ValidationError
-from audit.domain import ballots, decisions, events, figures, rules, sessions
+from audit.domain import ballots, decisions, events, figures, rules, sessions, strategies
 from audit.store.db import connect
 from tests.conftest import make_rule, make_team, make_user
 
@@ -456,6 +456,7 @@ def test_adapt_changes_the_text(db, world):
         new_title="Taart mag, met etiket",
         new_description="Zet er een datum op.",
         new_minutes_per_week="30",
+        strategy_id=strategies.by_key(db, "volume")["id"],
     )
     rule = decisions.apply_decision(db, world["fac"], session.id, world["a"].id)
     assert (rule.status, rule.title, rule.description, rule.minutes_per_week) == (

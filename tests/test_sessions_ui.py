@@ -6,7 +6,7 @@ import re
 import pytest
 
 from audit.core.errors import ValidationError
-from audit.domain import ballots, decisions, rules, sessions
+from audit.domain import ballots, decisions, rules, sessions, strategies
 from tests.conftest import Auth, csrf_token, make_rule, make_team, make_user, post
 
 SECRET = "test"
@@ -368,6 +368,7 @@ def test_adapting_only_the_minutes(db, world):
             f"d{a}-new_title": "Taart",
             f"d{a}-new_description": "Geen taart van familie.",
             f"d{a}-new_minutes_per_week": "20",
+            f"d{a}-strategy_id": str(strategies.by_key(db, "time")["id"]),
             "apply": "1",
         },
         token_from=url,
@@ -389,7 +390,14 @@ def test_the_domain_adapts_only_the_minutes(db, world):
         decisions.record_decision(db, world["fac"], session.id, a, outcome="adapt", rationale="x")
     assert "new_description" in raised.value.errors
     decisions.record_decision(
-        db, world["fac"], session.id, a, outcome="adapt", rationale="x", new_minutes_per_week=15
+        db,
+        world["fac"],
+        session.id,
+        a,
+        outcome="adapt",
+        rationale="x",
+        new_minutes_per_week=15,
+        strategy_id=strategies.by_key(db, "time")["id"],
     )
     decisions.apply_decision(db, world["fac"], session.id, a)
     rule = rules.get_rule(db, a)

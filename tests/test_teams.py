@@ -10,7 +10,16 @@ import pytest
 
 from audit import demo
 from audit.core import clock
-from audit.domain import ballots, decisions, figures, organisation, origins, rules, sessions
+from audit.domain import (
+    ballots,
+    decisions,
+    figures,
+    organisation,
+    origins,
+    rules,
+    sessions,
+    strategies,
+)
 from audit.domain import teams as team_pages
 from audit.domain.figures import Scope
 from audit.store import db as store
@@ -132,7 +141,15 @@ def _generated(db, seed: int) -> list[dict]:
         sessions.open_session(db, facilitator, session.id)
         sessions.close_session(db, facilitator, session.id)
         outcome = rng.choice(["drop", "adapt", "keep"])
-        extra = {"new_title": "Korter", "new_minutes_per_week": 5} if outcome == "adapt" else {}
+        extra = (
+            {
+                "new_title": "Korter",
+                "new_minutes_per_week": 5,
+                "strategy_id": strategies.by_key(db, "volume")["id"],
+            }
+            if outcome == "adapt"
+            else {}
+        )
         decisions.record_decision(
             db, facilitator, session.id, rule.id, outcome=outcome, rationale="besproken", **extra
         )

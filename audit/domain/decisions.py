@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
-from audit.domain import events, fields, rules, session_fields, sessions
+from audit.domain import events, fields, rules, session_fields, sessions, strategies
 from audit.domain.ballots import mandatory_message
 from audit.domain.users import User
 from audit.store.db import transaction
@@ -29,14 +29,30 @@ def list_decisions(db: Database, session_id: int) -> dict[int, dict[str, Any]]:
     rows = db.query(
         """
         SELECT d.*, coalesce(nullif(u.display_name, ''), u.username) AS decided_by_name,
-               coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name
+               coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name,
+               st.name_nl AS strategy_name_nl, st.name_en AS strategy_name_en
         FROM decisions d JOIN users u ON u.id = d.decided_by
         LEFT JOIN users a ON a.id = d.applied_by
+        LEFT JOIN adapt_strategies st ON st.id = d.strategy_id
         WHERE d.session_id = ?
         """,
         [session_id],
     )
-    return {r["rule_id"]: r for r in rows}
+    return {r["rule_id"]: _with_strategy(r) for r in rows}
+
+
+def _with_strategy(row: dict[str, Any]) -> dict[str, Any]:
+    """The decision with its strategy's name in the reader's language: empty for keep and
+    drop, "not recorded" for an adaptation decided before strategies were recorded."""
+    if row["outcome"] != "adapt":
+        name = ""
+    elif row["strategy_id"] is None:
+        name = str(strategies.NOT_RECORDED)
+    else:
+        name = strategies.display_name(
+            {"name_nl": row["strategy_name_nl"], "name_en": row["strategy_name_en"]}
+        )
+    return {**row, "strategy_name": name}
 
 
 def get_decision(db: Database, session_id: int, rule_id: int) -> dict[str, Any]:
@@ -64,8 +80,11 @@ def record_decision(
     new_title: str | None = None,
     new_description: str | None = None,
     new_minutes_per_week: Any = None,
+    strategy_id: Any = None,
 ) -> dict[str, Any]:
-    """Record (or change, until applied) the decision about one rule of a closed session."""
+    """Record (or change, until applied) the decision about one rule of a closed session. An
+    adapt decision names its strategy (docs/design.md, "Adapt strategies"); keep and drop name
+    none."""
     sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
     errors: dict[str, Any] = {}
     values = fields.clean(
@@ -76,6 +95,7 @@ def record_decision(
             "new_title": new_title,
             "new_description": new_description,
             "new_minutes_per_week": new_minutes_per_week,
+            "strategy_id": strategy_id,
         },
         errors,
     )
@@ -90,6 +110,8 @@ def record_decision(
         if rule_id not in session.rule_ids:
             raise ValidationError({"rule_id": _l("This rule is not part of this session.")})
         rule = rules.get_rule(db, rule_id)
+        existing = list_decisions(db, session_id).get(rule_id)
+        _check_strategy(db, values, existing, errors)
         if values["outcome"] == "drop" and rule.mandatory and "outcome" not in errors:
             errors["outcome"] = mandatory_message(rule)
         if adapted:
@@ -113,19 +135,19 @@ def record_decision(
                 for name, messages in error.errors.items():
                     errors.setdefault(f"new_{name}", messages)
         check(errors)
-        existing = list_decisions(db, session_id).get(rule_id)
         if existing and existing["applied_at"]:
             raise Conflict(_l("This decision has been applied already and is final."))
         db.execute(
             """
             INSERT INTO decisions (session_id, rule_id, outcome, rationale, new_title,
-                new_description, new_minutes_per_week, decided_by, decided_at)
+                new_description, new_minutes_per_week, strategy_id, decided_by, decided_at)
             VALUES (:session_id, :rule_id, :outcome, :rationale, :new_title, :new_description,
-                    :new_minutes_per_week, :decided_by, :decided_at)
+                    :new_minutes_per_week, :strategy_id, :decided_by, :decided_at)
             ON CONFLICT (session_id, rule_id) DO UPDATE SET outcome = excluded.outcome,
                 rationale = excluded.rationale, new_title = excluded.new_title,
                 new_description = excluded.new_description,
                 new_minutes_per_week = excluded.new_minutes_per_week,
+                strategy_id = excluded.strategy_id,
                 decided_by = excluded.decided_by, decided_at = excluded.decided_at
             """,
             {
@@ -145,6 +167,27 @@ def record_decision(
             events.diff(existing or {}, values, values) | {"rule_id": [None, rule_id]},
         )
     return get_decision(db, session_id, rule_id)
+
+
+def _check_strategy(
+    db: Database, values: dict[str, Any], existing: dict[str, Any] | None, errors: dict
+) -> None:
+    """An adapt decision names one strategy that exists and is in use (or is the decision's
+    own from before it retired); a keep or drop names none, rather than one quietly dropped."""
+    if "strategy_id" in errors or "outcome" in errors:
+        return
+    chosen = values["strategy_id"]
+    if values["outcome"] != "adapt":
+        if chosen is not None:
+            errors["strategy_id"] = _l(
+                "Only an adapt decision names a strategy. Leave the strategy empty for keep or"
+                " drop."
+            )
+        return
+    if chosen is None:
+        errors["strategy_id"] = _l("Choose how the rule was adapted.")
+    elif problem := strategies.choosable(db, chosen, keep=(existing or {}).get("strategy_id")):
+        errors["strategy_id"] = problem
 
 
 def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> rules.Rule:
@@ -178,6 +221,10 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
             action="decision",
             ref=("review_session", session_id),
             note=decision["rationale"],
+            # The rule's history shows how it was adapted (docs/design.md, "Adapt strategies").
+            also={"strategy_id": [None, decision["strategy_id"]]}
+            if decision["strategy_id"] is not None
+            else None,
             **changes,
         )
         db.execute(
@@ -201,18 +248,21 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
 
 def all_decisions(db: Database) -> list[dict[str, Any]]:
     """Every decision with its session and rule, newest first (for reports)."""
-    return list(
-        db.query(
+    return [
+        _with_strategy(row)
+        for row in db.query(
             """
             SELECT d.*, s.title AS session_title, r.code, r.title AS rule_title,
                    coalesce(nullif(u.display_name, ''), u.username) AS decided_by_name,
-                   coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name
+                   coalesce(nullif(a.display_name, ''), a.username) AS applied_by_name,
+                   st.name_nl AS strategy_name_nl, st.name_en AS strategy_name_en
             FROM decisions d
             JOIN review_sessions s ON s.id = d.session_id
             JOIN rules r ON r.id = d.rule_id
             JOIN users u ON u.id = d.decided_by
             LEFT JOIN users a ON a.id = d.applied_by
+            LEFT JOIN adapt_strategies st ON st.id = d.strategy_id
             ORDER BY d.decided_at DESC, d.id DESC
             """
         )
-    )
+    ]

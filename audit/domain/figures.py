@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from audit.domain import categories, flow, organisation, origins, rule_reports
+from audit.domain import categories, flow, organisation, origins, rule_reports, strategies
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -355,6 +355,34 @@ def reports(db: Database, scope: Scope = Scope()) -> dict[str, int]:
     return {"waiting": waiting, "rules_reported": rules_reported, "reports_counted": counted}
 
 
+def adapted_by_strategy(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
+    """Rules adapted per adapt strategy (applied adapt decisions on rules in scope, a rule
+    counted once per strategy however often it was adapted that way), in the organisation's
+    order: every strategy in use, a retired one only while it counts, and last the adaptations
+    decided before strategies were recorded, "not recorded", when there are any
+    (docs/design.md, "Adapt strategies")."""
+    where, params = scope.where(in_force=False)
+    counted = dict(
+        db.execute(
+            f"""
+            SELECT d.strategy_id, count(DISTINCT d.rule_id)
+            FROM decisions d JOIN rules r ON r.id = d.rule_id
+            WHERE d.outcome = 'adapt' AND d.applied_at IS NOT NULL AND {where}
+            GROUP BY d.strategy_id
+            """,
+            params,
+        )
+    )
+    rows = [
+        {"id": s["id"], "name": s["name"], "rules": counted.get(s["id"], 0)}
+        for s in strategies.list_strategies(db, include_inactive=True)
+        if s["active"] or counted.get(s["id"])
+    ]
+    if counted.get(None):
+        rows.append({"id": None, "name": str(strategies.NOT_RECORDED), "rules": counted[None]})
+    return rows
+
+
 def rule_flow(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
     """Rules in and out per month (audit/domain/flow.py) and the verdict on the last year;
     ``peak`` is the largest bar or net change, the chart's scale."""
@@ -384,6 +412,7 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "candidates": top_candidates(db, scope),
         "reports": reports(db, scope),
         "flow": rule_flow(db, scope),
+        "strategies": adapted_by_strategy(db, scope),
     }
 
 

@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit.domain import fields, session_fields
+from audit.domain import fields, session_fields, strategies
 from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
@@ -34,6 +34,10 @@ FIELD_LABELS = {
     "url": _l("Link to the document"),
     "name_nl": _l("Name in Dutch"),
     "name_en": _l("Name in English"),
+    # adapt strategies (audit/domain/strategies.py)
+    "explanation_nl": _l("Explanation in Dutch"),
+    "explanation_en": _l("Explanation in English"),
+    "position": _l("Order"),
     # review sessions: their fields' labels come from session_fields (below)
     "results_shown": _l("Anonymous results out, closed for good"),
     "eligible": _l("Members who can vote"),
@@ -64,6 +68,7 @@ ENTITY_LABELS = {
     "protocol": _l("Protocol"),
     "review_session": _l("Review session"),
     "rule_report": _l("Report of a rule"),
+    strategies.ENTITY: _l("Adapt strategy"),
 }
 
 
@@ -135,6 +140,8 @@ class HistoryLookup:
         by_table = {table: dict(db.execute(names_sql[table])) for table in tables}
         self.kinds = {f.key: f.kind for f in spec}
         self.names = {f.key: by_table[f.table] for f in spec if f.table}
+        # A decision's adapt strategy, on the decision's and the applied rule's events.
+        self.names["strategy_id"] = strategies.names(db)
         self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
         self.labels["concern_kind"] = translated(CONCERN_KINDS)
         self.fields = translated(field_labels())

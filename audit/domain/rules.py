@@ -665,6 +665,7 @@ def update_rule(
     ref: tuple[str, int] | None = None,
     note: str | None = None,
     by_hand: bool = False,
+    also: Mapping[str, list] | None = None,
     **fields: Any,
 ) -> Rule:
     """Change the given fields. With ``expected_version`` (the version the user's form was
@@ -672,7 +673,8 @@ def update_rule(
 
     ``by_hand`` (the rule form, the tracing work-list): a review date that changes may not lie
     beyond the organisation's horizon; the mirror questions are not asked again of a rule that
-    exists (docs/design.md, "The mirror check")."""
+    exists (docs/design.md, "The mirror check"). ``also``: further [before, after] pairs the
+    change's event carries beside the rule's own (an applied decision's adapt strategy)."""
     cleaned = clean(db, fields)
     with transaction(db):
         old = get_rule(db, rule_id)
@@ -714,7 +716,9 @@ def update_rule(
             raise _duplicate_code(values["code"]) from None
         if "team_ids" in changes or "location_ids" in changes:
             _write_scope(db, rule_id, values["team_ids"], values["location_ids"])
-        events.record(db, actor, "rule", rule_id, action, changes, ref=ref, note=note)
+        events.record(
+            db, actor, "rule", rule_id, action, {**changes, **(also or {})}, ref=ref, note=note
+        )
     return get_rule(db, rule_id)
 
 

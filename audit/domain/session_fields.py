@@ -19,6 +19,7 @@ from audit.domain.fields import (
     LONG_TEXT,
     MINUTES_MAX,
     MOMENT,
+    REFERENCE,
     REFERENCES,
     TEXT,
     TEXT_MAX,
@@ -105,6 +106,19 @@ DECISION_FIELDS = table(
         RATIONALE_MAX,
         required=True,
         missing=_l("Write down why: the team's reasons are part of the record."),
+    ),
+    # How the rule was stretched, for adapt only (docs/design.md, "Adapt strategies"): which
+    # strategies exist and may be chosen, and that keep and drop name none, the domain checks
+    # (decisions.record_decision); the form offers the organisation's list (strategies.options).
+    Field(
+        "strategy_id",
+        _l("Adapt strategy"),
+        REFERENCE,
+        table="adapt_strategies",
+        entity="adapt strategy",
+        empty=_l("(choose how the rule was adapted)"),
+        invalid=_l("No such adapt strategy."),
+        hint=_l("How the rule was stretched. Only for adapt."),
     ),
     Field("new_title", _l("New title"), TEXT, RULE_TITLE_MAX),
     Field("new_description", _l("New text"), LONG_TEXT, TEXT_MAX),

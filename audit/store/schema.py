@@ -520,6 +520,58 @@ RULE_FLOW_INDEX: list[Step] = [
     """,
 ]
 
+# Migration 10: adapt strategies (docs/design.md, "Adapt strategies"). The organisation's own
+# list of how a rule is stretched, kept like the categories; the starter set carries a key so
+# the demo and the tests can find it whatever the organisation renames it to. A decision names
+# its strategy only when it adapts the rule; decisions from before this migration have none.
+ADAPT_STRATEGIES: list[Step] = [
+    """
+    CREATE TABLE adapt_strategies (
+        id INTEGER PRIMARY KEY,
+        key TEXT UNIQUE,
+        name_nl TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name_nl) BETWEEN 1 AND 100),
+        name_en TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name_en) BETWEEN 1 AND 100),
+        explanation_nl TEXT NOT NULL DEFAULT '' CHECK (length(explanation_nl) <= 500),
+        explanation_en TEXT NOT NULL DEFAULT '' CHECK (length(explanation_en) <= 500),
+        position INTEGER NOT NULL DEFAULT 0 CHECK (position BETWEEN 0 AND 999),
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL
+    )
+    """,
+    """
+    INSERT INTO adapt_strategies
+        (key, position, name_nl, name_en, explanation_nl, explanation_en, created_at)
+    VALUES
+        ('time', 10, 'Tijd oprekken', 'Stretch the time',
+         'Minder vaak, of op een later moment.', 'Less often, or at a later moment.',
+         datetime('now')),
+        ('volume', 20, 'Omvang verkleinen', 'Reduce the volume',
+         'Minder onderdelen, minder cliënten of minder velden.',
+         'Fewer items, fewer clients or fewer fields.', datetime('now')),
+        ('intent', 30, 'Naar de bedoeling handelen', 'Widen the intent',
+         'Doen waar de regel voor bedoeld is, niet wat er letterlijk staat.',
+         'Apply what the rule is for, not what it literally says.', datetime('now')),
+        ('client_view', 40, 'Vanuit de cliënt kijken', 'Take the client''s perspective',
+         'De regel afstemmen op wat de cliënt wil en nodig heeft.',
+         'Shape the rule around what the client wants and needs.', datetime('now')),
+        ('per_client', 50, 'Per cliënt afspreken', 'Tailor it per client',
+         'Per cliënt vastleggen wat geldt, bijvoorbeeld in het zorgplan.',
+         'Agree per client what applies, for instance in the care plan.', datetime('now')),
+        ('source_room', 60, 'Ruimte van de bron benutten', 'Stretch to the room of the source',
+         'Terug naar de wet of richtlijn, en alle ruimte gebruiken die die laat.',
+         'Go back to the law or guideline and use all the room it leaves.', datetime('now')),
+        ('experiment', 70, 'Experimenteren', 'Experiment',
+         'De aangepaste regel een tijd uitproberen en daarna opnieuw bekijken.',
+         'Try the adapted rule for a while, then look at it again.', datetime('now'))
+    """,
+    """
+    ALTER TABLE decisions ADD COLUMN strategy_id INTEGER REFERENCES adapt_strategies (id)
+        CHECK (strategy_id IS NULL OR outcome = 'adapt')
+    """,
+    "CREATE INDEX decisions_strategy ON decisions (strategy_id)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
@@ -530,6 +582,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (7, "mirror check", MIRROR_CHECK),
     (8, "rule flow index", RULE_FLOW_INDEX),
     (9, "concerns", CONCERNS),
+    (10, "adapt strategies", ADAPT_STRATEGIES),
 ]
 
 

@@ -24,6 +24,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -32,7 +33,16 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, VOTERS, allow
-from audit.domain import ballots, concerns, decisions, fields, organisation, rules, sessions
+from audit.domain import (
+    ballots,
+    concerns,
+    decisions,
+    fields,
+    organisation,
+    rules,
+    sessions,
+    strategies,
+)
 from audit.domain.fields import Field
 from audit.store.db import get_db
 from audit.views.helpers import (
@@ -56,6 +66,15 @@ def _local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
+def _reference_id(value: Any) -> int | str | None:
+    """A posted id as a number; anything else is passed on as typed, so the domain refuses it
+    with the field's own message rather than reading it as "none chosen"."""
+    if value in (None, ""):
+        return None
+    number = int_or_none(value)
+    return number if number is not None else str(value)
+
+
 def _form_field(spec: Field, **options: Any):
     """The form field a session or decision field is shown with, by its kind: its label, limit
     and required message come from the table (session_fields), so form and domain agree."""
@@ -74,6 +93,12 @@ def _form_field(spec: Field, **options: Any):
         )
     if spec.kind == fields.FLAG:
         return BooleanField(spec.label, default=spec.default, **options)
+    if spec.kind == fields.REFERENCE:
+        # The rows offered are read per form (_set_references); whether the one posted exists
+        # and may be chosen is the domain's to say, with its own message.
+        return SelectField(
+            spec.label, coerce=_reference_id, choices=[], validate_choice=False, **options
+        )
     if spec.kind == fields.REFERENCES:
         return SelectMultipleField(
             spec.label,
@@ -126,6 +151,19 @@ SessionForm = _form_class(
     "SessionForm", _SessionForm, sessions.FIELDS, rule_ids={"validate_choice": False}
 )
 DecisionForm = _form_class("DecisionForm", FlaskForm, decisions.FIELDS)
+
+# What a reference field of a session's or decision's table offers, per table: (id, name) pairs
+# of the rows that may be chosen, plus ``keep``, the row the record names already.
+_REFERENCE_OPTIONS = {"adapt_strategies": strategies.options}
+
+
+def _set_references(form: FlaskForm, table: dict[str, Field], kept: dict | None) -> None:
+    """Fill the drop-down of every reference field of ``table`` in ``form``."""
+    db = get_db()
+    for key, spec in table.items():
+        if spec.kind == fields.REFERENCE:
+            pairs = _REFERENCE_OPTIONS[spec.table](db, (kept or {}).get(key))
+            form[key].choices = choices([("", spec.empty), *pairs])
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -305,7 +343,9 @@ def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
     ):
         recorded = data.get(f"new_{name}") if adapted else None
         data[f"new_{name}"] = recorded if recorded is not None else current
-    return DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
+    form = DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
+    _set_references(form, decisions.FIELDS, decided)
+    return form
 
 
 def _detail(
@@ -343,6 +383,7 @@ def _detail(
             decided=decided,
             any_applied=any(d["applied_at"] for d in decided.values()),
             decision_forms=forms,
+            strategy_list=strategies.list_strategies(db) if closed else [],
             may_decide=closed and sessions.may_run(session, current_user),
             concern_kinds=concerns.KINDS,
             in_room=concerns.listed(db, session) if session.mode == "hands" and not closed else {},
@@ -483,6 +524,9 @@ def answer_concern(session_id: int, rule_id: int):
 def decide(session_id: int, rule_id: int):
     session = get_or_404(sessions.get_session, session_id)
     form = DecisionForm(prefix=f"d{rule_id}")
+    _set_references(
+        form, decisions.FIELDS, decisions.list_decisions(get_db(), session_id).get(rule_id)
+    )
     recorded = form.validate() and attempt(
         form,
         lambda: decisions.record_decision(

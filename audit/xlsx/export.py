@@ -416,8 +416,9 @@ def write_summary(
     filter_words: str,
 ) -> dict:
     """The Summary: three tables, one under the other in columns A to E, then the two charts
-    under them, each as wide as the tables and as high as its number of bars needs. Every block
-    has its own rows, computed from the tables' sizes, so nothing overlaps."""
+    under them, each as wide as the tables and as high as its number of bars needs, then the
+    rules adapted per strategy. Every block has its own rows, computed from the tables' sizes,
+    so nothing overlaps."""
     sheet = Sheet(report.wb, title, report)
     ws, f = sheet.ws, report.formats
     for column, width in enumerate(SUMMARY_WIDTHS):
@@ -542,8 +543,14 @@ def write_summary(
         chart.set_size({"width": width, "height": height * ROW_PX})
         ws.insert_chart(row, 0, chart, {"object_position": 3})
         row += height + 1
+    # Rules adapted per adapt strategy (docs/design.md, "Adapt strategies"): a short table
+    # under the charts, on their page, so the tables above still fit the first one.
+    sheet.next_row = row
+    sheet.row([_("Adapt strategy"), _("Rules adapted")], f["header"])
+    for adapted in figures.adapted_by_strategy(db, scope):
+        sheet.row([adapted["name"], adapted["rules"]])
     charts_start = category_end + 2
-    if _fits_a_page(charts_start) and _fits_a_page(row - charts_start):
+    if _fits_a_page(charts_start) and _fits_a_page(sheet.next_row - charts_start):
         # Two clean pages, the tables and then the charts, rather than a page that cuts a
         # chart in two. ("Fit to two pages" ignores page breaks, so this fits the width only
         # and breaks before the charts; where they would not fit, fit to two pages stays.)
@@ -675,8 +682,10 @@ def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title
         _("Decided at"),
         _("Applied by"),
         _("Applied at"),
+        # Last, so the columns before it keep their places in reports read by position.
+        _("Adapt strategy"),
     ]
-    sheet.table(labels, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18])
+    sheet.table(labels, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18, 24])
     outcomes = translated(decisions.OUTCOMES)
     in_scope = {session.id for session in _sessions_in_scope(db, rule_filter)}
     for d in decisions.all_decisions(db):
@@ -696,6 +705,7 @@ def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title
                 _time(d["decided_at"]),
                 d["applied_by_name"] or "",
                 _time(d["applied_at"]),
+                d["strategy_name"],
             ]
         )
     return sheet.finish(len(labels))
