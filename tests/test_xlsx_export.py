@@ -20,8 +20,24 @@ from tests.conftest import make_rule, make_team, make_user
 
 HOSTILE = ['=HYPERLINK("http://x","click")', "+1", "-1", "@SUM(A1)", "=1+1", "\t=cmd|' /C calc'!A0"]
 SHEETS = {
-    "en": ["Summary", "Register", "Sessions", "Decisions", "History", "Rules in and out"],
-    "nl": ["Samenvatting", "Register", "Sessies", "Besluiten", "Geschiedenis", "Regels in en uit"],
+    "en": [
+        "Summary",
+        "Register",
+        "Sessions",
+        "Decisions",
+        "History",
+        "Rules in and out",
+        "Actions",
+    ],
+    "nl": [
+        "Samenvatting",
+        "Register",
+        "Sessies",
+        "Besluiten",
+        "Geschiedenis",
+        "Regels in en uit",
+        "Acties",
+    ],
 }
 
 

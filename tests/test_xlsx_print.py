@@ -37,7 +37,7 @@ def _drawing(archive: zipfile.ZipFile, sheet: int) -> str | None:
     return f"xl/drawings/{found.group(1).decode()}" if found else None
 
 
-# The sheets that draw: the Summary and "Rules in and out" (the last); no other.
+# The sheets that draw: the Summary and "Rules in and out" (before "Actions"); no other.
 DRAWN = (0, 5)
 
 

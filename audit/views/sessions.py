@@ -32,7 +32,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, VOTERS, allow
-from audit.domain import ballots, decisions, fields, organisation, rules, sessions
+from audit.domain import actions, ballots, decisions, fields, organisation, rules, sessions
 from audit.domain.fields import Field
 from audit.store.db import get_db
 from audit.views.helpers import (
@@ -336,6 +336,7 @@ def _detail(session: sessions.ReviewSession, hands_form_errors=None, failed=None
             any_applied=any(d["applied_at"] for d in decided.values()),
             decision_forms=forms,
             may_decide=closed and sessions.may_run(session, current_user),
+            follow_up=actions.for_session(db, session.id) if closed else {},
         ),
         status,
     )
