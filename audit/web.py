@@ -127,11 +127,7 @@ def nav_items() -> list[NavItem]:
     (the menu does not keep a list of roles of its own)."""
     if not current_user.is_authenticated:
         return []
-    return [
-        item
-        for item in NAV
-        if may_open(item.endpoint) and (item.when is None or item.when())
-    ]
+    return [item for item in NAV if may_open(item.endpoint) and (item.when is None or item.when())]
 
 
 def current_nav_item() -> str | None:
