@@ -1,0 +1,45 @@
+"""My actions on a phone: a care worker opens "My actions" from the menu, sees her overdue
+action flagged and marks it done with a note, on a page no wider than the screen, in both
+languages: `pytest -m browser`. Measured in Debian's Chromium at 390 px on the demo."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser_support import login, shoot, switch_language
+from tests.servers import PHONE
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ["tests.browser_support"]
+
+MENU = {"nl": "Mijn acties", "en": "My actions"}
+DONE = {"nl": "Gedaan", "en": "Done"}
+
+
+def _fits(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width} px wide on a {PHONE['width']} px phone"
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_a_member_marks_her_overdue_action_done_on_a_phone(watch, demo_server, lang):
+    phone = watch(demo_server).page(viewport=PHONE)
+    login(phone, demo_server.base, "anouk", demo_server.logins["anouk"])
+    switch_language(phone, lang)
+    phone.get_by_role("navigation").get_by_role("link", name=MENU[lang], exact=True).click()
+    phone.wait_for_load_state()
+    assert phone.url.endswith("/actions/mine")
+    card = phone.locator(".action-card.is-overdue")
+    assert card.count() == 1
+    assert "Familie informeren" in card.inner_text()
+    _fits(phone)
+    shoot(phone, f"my-actions-phone-{lang}")
+    card.locator("textarea").fill("Gebeld met alle families.")
+    card.get_by_role("button", name=DONE[lang], exact=True).click()
+    phone.wait_for_load_state()
+    assert phone.locator(".action-card.is-overdue").count() == 0
+    assert "Gebeld met alle families." in phone.inner_text("main")
+    _fits(phone)
+    # Nothing open is left: the menu item has gone, the page says so.
+    assert phone.get_by_role("navigation").get_by_role("link", name=MENU[lang]).count() == 0
+    assert phone.locator("#no-actions").count() == 1
