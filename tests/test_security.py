@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.config import ROOT
+from audit.core import clock
 from audit.core.errors import AuditError
 from audit.domain import (
+    actions,
     ballots,
     categories,
     decisions,
@@ -142,7 +144,18 @@ def poisoned(app, db):
         named=True,
     )
     rule_reports.attach(db, fac, report.id, rule.id, PAYLOAD)
+    action = actions.create_action(
+        db,
+        fac,
+        session.id,
+        rule.id,
+        what=PAYLOAD,
+        owner_id=member.id,
+        due_on=clock.today(),
+        note=PAYLOAD,
+    )
     return {
+        "action": action,
         "report": report,
         "rule": rule,
         "session": session,
@@ -164,6 +177,7 @@ def _get_pages(app, things):
         "protocol_id": things["protocol"]["id"],
         "user_id": things["fac"].id,
         "report_id": things["report"].id,
+        "action_id": things["action"].id,
         "filename": "app.css",
     }
     from flask import url_for

@@ -60,6 +60,7 @@ def _pages(app, session_id: int, rule_id: int) -> list[str]:
         "protocol_id": 1,
         "category_id": 1,
         "report_id": 1,
+        "action_id": 1,
     }
     urls = []
     with app.test_request_context():
