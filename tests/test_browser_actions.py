@@ -8,6 +8,7 @@ import pytest
 
 from tests.browser_support import login, shoot, switch_language
 from tests.servers import PHONE
+from tests.test_browser_a11y import Auditor, axe_source  # noqa: F401 - axe_source: a fixture
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["tests.browser_support"]
@@ -43,3 +44,37 @@ def test_a_member_marks_her_overdue_action_done_on_a_phone(watch, demo_server, l
     # Nothing open is left: the menu item has gone, the page says so.
     assert phone.get_by_role("navigation").get_by_role("link", name=MENU[lang]).count() == 0
     assert phone.locator("#no-actions").count() == 1
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_the_action_pages_have_no_serious_accessibility_violations(
+    demo_server, watch, axe_source, language
+):
+    """axe-core on every page that shows actions: the facilitator's results page with its add
+    forms, the action form with an error, the start page, the list and My actions on a phone."""
+    base = demo_server.base
+    audit = Auditor(axe_source, language)
+    watched = watch(demo_server)
+    page = watched.page()
+    login(page, base, "kwaliteit", demo_server.logins["kwaliteit"])
+    switch_language(page, language)
+    for name, path in (
+        ("start with overdue actions", "/"),
+        ("results with actions", "/sessions/1"),
+        ("rule with open actions", "/rules/2"),
+        ("all actions", "/actions?state=overdue"),
+        ("action form", "/actions/1/edit"),
+    ):
+        page.goto(base + path)
+        audit(page, name)
+    page.fill("#what", "")
+    page.locator("form.action-form button.primary").click()
+    assert page.locator(".errors").count() >= 1
+    audit(page, "action form with an error")
+
+    phone = watched.page(viewport=PHONE)
+    login(phone, base, "anouk", demo_server.logins["anouk"])
+    switch_language(phone, language)
+    phone.goto(base + "/actions/mine")
+    audit(phone, "my actions on a phone")
+    assert audit.problems == [], "\n".join(audit.problems)
