@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -51,7 +51,10 @@ def new_action_form(rule_id: int) -> ActionForm:
     """The empty "add an action" form under one decision of the results page: its fields'
     ids carry the rule, so that every decision's form is labelled on its own."""
     form = ActionForm(formdata=None, prefix=f"a{rule_id}", meta={"csrf": False})
-    form.set_choices(get_db())
+    # The people to choose from are the same under every decision: read once per page.
+    if "action_owners" not in g:
+        g.action_owners = actions.owner_choices(get_db())
+    form.owner_id.choices = choices([("", _("Choose who does it")), *g.action_owners])
     return form
 
 
