@@ -275,6 +275,27 @@ def test_a_stale_done_is_refused(db, world):
     assert not actions.get_action(db, action.id).done
 
 
+def test_a_stale_reopen_or_delete_is_refused(db, world):
+    done = _add(db, world, what="Gedaan")
+    actions.mark_done(db, world["anna"], done.id, expected_version=1)
+    with pytest.raises(Conflict):  # the page still showed it open (version 1)
+        actions.reopen_action(db, world["anna"], done.id, expected_version=1)
+    assert actions.get_action(db, done.id).done
+    changed = _add(db, world, what="Eerst")
+    actions.update_action(
+        db,
+        world["fac"],
+        changed.id,
+        expected_version=1,
+        what="Daarna",
+        owner_id=world["anna"].id,
+        due_on=changed.due_on,
+    )
+    with pytest.raises(Conflict):  # deleting what was shown before the change
+        actions.delete_action(db, world["fac"], changed.id, expected_version=1)
+    assert actions.get_action(db, changed.id).what == "Daarna"
+
+
 def test_delete_only_while_not_done_and_the_event_keeps_what_it_said(db, world):
     done = _add(db, world, what="Gedaan")
     actions.mark_done(db, world["anna"], done.id, expected_version=1)
