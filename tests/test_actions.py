@@ -623,3 +623,12 @@ def test_the_demos_actions_sheet_prints_on_one_landscape_page(app, db, tmp_path)
     text = _pdf_text(tmp_path / "report.pdf")
     assert "Familie informeren over het nieuwe ochtendritme" in text
     assert "Wat er moet gebeuren" in text and re.search(r"\bja\b", text)
+
+
+def test_the_history_names_the_owner_the_session_and_the_days(app, db, world):
+    _add(db, world)
+    client = _login(app, "fac")
+    html = client.get(f"/rules/{world['rule'].id}").get_data(as_text=True)
+    history = html[html.index('id="history-heading"') :]
+    assert "Anna de Wit" in history and "Voorjaar" in history
+    assert "Mar 16, 2026" in history  # the due day as a date in the reader's language

@@ -63,8 +63,10 @@ ACTION_FIELDS = fields.table(
     ),
     Field("note", _l("Note (optional)"), LONG_TEXT, NOTE_MAX),
 )
-# What the event log holds besides the fields above: when and by whom an action was done.
+# What the event log holds besides the fields above: the session of a new action's decision,
+# and when and by whom an action was done.
 DONE_FIELDS = fields.table(
+    Field("session_id", _l("Review session"), REFERENCE, table="review_sessions"),
     Field("done_on", _l("Done on"), DATE),
     Field("done_by", _l("Done by"), REFERENCE, table="users"),
     Field("done_note", _l("Note when done"), LONG_TEXT, NOTE_MAX),

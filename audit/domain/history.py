@@ -52,9 +52,7 @@ FIELD_LABELS = {
     **FIELD_LABELS,
 }
 # Follow-up actions (audit/domain/actions.py), whose events are on their rule.
-FIELD_LABELS.update(
-    fields.labels(actions.ACTION_FIELDS, actions.DONE_FIELDS), session_id=_l("Review session")
-)
+FIELD_LABELS.update(fields.labels(actions.ACTION_FIELDS, actions.DONE_FIELDS))
 
 ENTITY_LABELS = {
     "rule": _l("Rule"),
@@ -129,6 +127,7 @@ class HistoryLookup:
             "teams": "SELECT id, name FROM teams",
             "locations": "SELECT id, name FROM locations",
             "users": "SELECT id, coalesce(nullif(display_name, ''), username) FROM users",
+            "review_sessions": "SELECT id, title FROM review_sessions",
         }
         # The rule's fields, and the action's, whose events are on the rule too.
         spec = [
