@@ -21,6 +21,7 @@ from flask_login import current_user
 # The groups of roles are the domain's (audit/domain/roles.py); the web layer names them from
 # there, so views and templates say ``EDITORS`` and never list roles themselves.
 from audit.domain.roles import (  # noqa: F401 - the names views import from here
+    ACTION_OWNERS,
     ADMINS,
     ALL_ROLES,
     EDITORS,

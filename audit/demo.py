@@ -2,8 +2,8 @@
 
 Everything goes through the domain functions, exactly as a user's actions would. The clock is
 moved as it goes, so the demo has a year of history: the first inventory eleven months ago,
-new rules most months since, the spring session five months ago, and the open sessions and the
-colleagues' reports now.
+new rules most months since, the spring session five months ago (with follow-up actions, some
+overdue by now), and the open sessions and the colleagues' reports now.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from audit.core import clock
 from audit.core.errors import AuditError
 from audit.domain import (
+    actions,
     ballots,
     categories,
     concerns,
@@ -882,6 +883,46 @@ def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
     )
     for rule_id in (morning, night, consent):
         decisions.apply_decision(db, facilitator, spring.id, rule_id)
+    _seed_actions(db, spring.id, {"morning": morning, "night": night, "consent": consent}, now)
+
+
+# Follow-up actions on the spring decisions: rule, what, owner, due (days after the decision,
+# or None: a month from today), and whether it was done two weeks after the session. Five months
+# on, the ones due in spring and not done are overdue; one is done, one is due after today.
+ACTIONS = [
+    ("morning", "Familie informeren over het nieuwe ochtendritme", "anouk", 21, False),
+    ("morning", "Zorgplannen bijwerken met het gewenste ochtendritme", "daan", 14, True),
+    ("night", "Nachtdienst instrueren: ronde alleen volgens zorgplan", "kwaliteit", 10, True),
+    ("night", "Protocol nachtzorg aanpassen in het kwaliteitssysteem", "kwaliteit", None, False),
+    ("consent", "Wzd-registratie toelichten in het teamoverleg", "fatima", 45, False),
+]
+
+
+def _seed_actions(db: Database, session_id: int, rule_ids: dict, now: datetime) -> None:
+    facilitator = users.find_user(db, "kwaliteit")
+    created = []
+    for rule, what, owner, days, done in ACTIONS:
+        due = clock.today() + timedelta(days=days) if days else (now + timedelta(days=30)).date()
+        action = actions.create_action(
+            db,
+            facilitator,
+            session_id,
+            rule_ids[rule],
+            what=what,
+            owner_id=users.find_user(db, owner).id,
+            due_on=due,
+        )
+        created.append((action, owner, done))
+    clock.advance(timedelta(days=14))
+    for action, owner, done in created:
+        if done:
+            actions.mark_done(
+                db,
+                users.find_user(db, owner),
+                action.id,
+                expected_version=action.version,
+                note="Besproken in de overdracht." if owner != "kwaliteit" else "",
+            )
 
 
 def _seed_sessions(db: Database, team_ids: dict, secret: str | None, now: datetime) -> None:

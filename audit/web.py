@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 
 from audit.access import may_open
 from audit.domain import users
+from audit.domain.actions import owns_open
 from audit.domain.teams import sees_every_team
 from audit.i18n import LANGUAGES
 from audit.store.db import SQLITE_INT_MAX, close_db, get_db, problem_kind
@@ -43,6 +45,13 @@ class NavItem:
     label: Any
     prefix: str  # endpoints starting with this mark the item as the current page
     hint: Any = None
+    # Shown only when this says so too (besides the page's access rule): "My actions" only
+    # to someone who owns an open action.
+    when: Callable[[], bool] | None = None
+
+
+def _owns_open_actions() -> bool:
+    return current_user.is_authenticated and owns_open(get_db(), current_user)
 
 
 def _team_menu_label() -> str:
@@ -80,6 +89,13 @@ NAV = [
         _l("The self-invented share, myths and hours given back."),
     ),
     NavItem(
+        "actions.mine",
+        _l("My actions"),
+        "actions.mine",
+        _l("The follow-up actions of decisions that are yours to do."),
+        when=_owns_open_actions,
+    ),
+    NavItem(
         "rule_reports.new",
         _l("Report a rule"),
         "rule_reports.",
@@ -111,7 +127,7 @@ def nav_items() -> list[NavItem]:
     (the menu does not keep a list of roles of its own)."""
     if not current_user.is_authenticated:
         return []
-    return [item for item in NAV if may_open(item.endpoint)]
+    return [item for item in NAV if may_open(item.endpoint) and (item.when is None or item.when())]
 
 
 def current_nav_item() -> str | None:
@@ -257,6 +273,7 @@ class BoundedIntegerConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     from audit.views import (
+        actions,
         admin,
         auth,
         categories,
@@ -287,11 +304,13 @@ def init_app(app: Flask) -> None:
         reports,
         imports,
         rule_reports,
+        actions,
         strategies,
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)
     display.init_app(app)
+    actions.init_app(app)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _error_page)

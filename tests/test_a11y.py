@@ -25,6 +25,7 @@ DEMO_ARGS = {
     "strategy_id": 1,
     "session_id": 2,
     "report_id": 1,
+    "action_id": 1,  # Anouk's overdue follow-up action on the closed spring session
     "filename": "app.css",
 }
 # Who sees most of the app: the admin everything, a member of the open session its ballot.

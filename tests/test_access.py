@@ -77,6 +77,13 @@ ACCESS: dict[str, set[str] | str] = {
     "rule_reports.inbox_report": EDITORS,
     "rule_reports.inbox_attach": EDITORS,
     "rule_reports.inbox_decline": EDITORS,
+    "actions.mine": {"admin", "quality", "member"},
+    "actions.index": {"admin", "quality", "viewer"},
+    "actions.done": {"admin", "quality", "member"},
+    "actions.reopen": {"admin", "quality", "member"},
+    "actions.add": EDITORS,
+    "actions.edit": EDITORS,
+    "actions.delete": EDITORS,
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
@@ -90,6 +97,7 @@ SAMPLE_ARGS = {
     "strategy_id": 1,
     "session_id": 1,
     "report_id": 1,
+    "action_id": 1,
     "filename": "app.css",
 }
 

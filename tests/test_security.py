@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.config import ROOT
+from audit.core import clock
 from audit.core.errors import AuditError
 from audit.domain import (
+    actions,
     ballots,
     categories,
     decisions,
@@ -152,7 +154,18 @@ def poisoned(app, db):
         named=True,
     )
     rule_reports.attach(db, fac, report.id, rule.id, PAYLOAD)
+    action = actions.create_action(
+        db,
+        fac,
+        session.id,
+        rule.id,
+        what=PAYLOAD,
+        owner_id=member.id,
+        due_on=clock.today(),
+        note=PAYLOAD,
+    )
     return {
+        "action": action,
         "report": report,
         "rule": rule,
         "session": session,
@@ -176,6 +189,7 @@ def _get_pages(app, things):
         "strategy_id": things["strategy"]["id"],
         "user_id": things["fac"].id,
         "report_id": things["report"].id,
+        "action_id": things["action"].id,
         "filename": "app.css",
     }
     from flask import url_for

@@ -61,6 +61,7 @@ def _pages(app, session_id: int, rule_id: int) -> list[str]:
         "category_id": 1,
         "strategy_id": 1,
         "report_id": 1,
+        "action_id": 1,
     }
     urls = []
     with app.test_request_context():

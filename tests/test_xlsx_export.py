@@ -28,6 +28,7 @@ SHEETS = {
         "Concerns",
         "History",
         "Rules in and out",
+        "Actions",
     ],
     "nl": [
         "Samenvatting",
@@ -37,6 +38,7 @@ SHEETS = {
         "Beren op de weg",
         "Geschiedenis",
         "Regels in en uit",
+        "Acties",
     ],
 }
 

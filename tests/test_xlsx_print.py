@@ -37,8 +37,9 @@ def _drawing(archive: zipfile.ZipFile, sheet: int) -> str | None:
     return f"xl/drawings/{found.group(1).decode()}" if found else None
 
 
-# The sheets that draw: the Summary and "Rules in and out" (the last); no other.
-# Sheets by place: Summary, Register, Sessions, Decisions, Concerns, History, Rules in and out.
+# The sheets that draw: the Summary and "Rules in and out" (before "Actions"); no other.
+# Sheets by place: Summary, Register, Sessions, Decisions, Concerns, History, Rules in and out,
+# Actions.
 HISTORY_SHEET = 5
 FLOW_SHEET = 6
 DRAWN = (0, FLOW_SHEET)

@@ -9,10 +9,12 @@ the few hundred groups, using the same origin groups as the database's generated
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlite_utils import Database
 
+from audit.core import clock
 from audit.domain import categories, flow, organisation, origins, rule_reports, strategies
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
@@ -383,6 +385,41 @@ def adapted_by_strategy(db: Database, scope: Scope = Scope()) -> list[dict[str, 
     return rows
 
 
+OVERDUE_SHOWN = 10
+
+
+def follow_up(db: Database, scope: Scope = Scope(), limit: int = OVERDUE_SHOWN) -> dict[str, Any]:
+    """Follow-up actions on decisions about rules in scope (archived rules left out, as in
+    every figure): how many are open, how many of those are overdue (due before today, per the
+    clock), and the ``limit`` most overdue, for the dashboard and the start page."""
+    where, params = scope.where(in_force=False)
+    params = {**params, "today": clock.today().isoformat()}
+    tables = """
+        FROM actions a JOIN decisions d ON d.id = a.decision_id JOIN rules r ON r.id = d.rule_id
+        JOIN users u ON u.id = a.owner_id
+    """
+    open_, overdue = db.execute(
+        f"SELECT count(*), coalesce(sum(a.due_on < :today), 0) {tables}"
+        f" WHERE a.done_on IS NULL AND {where}",
+        params,
+    ).fetchone()
+    rows = db.query(
+        f"""
+        SELECT a.id, a.what, a.due_on, d.session_id, r.id AS rule_id, r.code, r.title,
+               coalesce(nullif(u.display_name, ''), u.username) AS owner_name
+        {tables}
+        WHERE a.done_on IS NULL AND a.due_on < :today AND {where}
+        ORDER BY a.due_on, a.id LIMIT :limit
+        """,
+        {**params, "limit": limit},
+    )
+    return {
+        "open": open_,
+        "overdue": overdue,
+        "overdue_actions": [{**row, "due_on": date.fromisoformat(row["due_on"])} for row in rows],
+    }
+
+
 def rule_flow(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
     """Rules in and out per month (audit/domain/flow.py) and the verdict on the last year;
     ``peak`` is the largest bar or net change, the chart's scale."""
@@ -413,6 +450,7 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
         "reports": reports(db, scope),
         "flow": rule_flow(db, scope),
         "strategies": adapted_by_strategy(db, scope),
+        "actions": follow_up(db, scope),
     }
 
 

@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit.domain import fields, session_fields, strategies
+from audit.domain import actions, fields, session_fields, strategies
 from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
@@ -57,6 +57,8 @@ FIELD_LABELS = {
     **fields.labels(session_fields.SESSION_FIELDS, session_fields.DECISION_FIELDS),
     **FIELD_LABELS,
 }
+# Follow-up actions (audit/domain/actions.py), whose events are on their rule.
+FIELD_LABELS.update(fields.labels(actions.ACTION_FIELDS, actions.DONE_FIELDS))
 
 ENTITY_LABELS = {
     "rule": _l("Rule"),
@@ -107,6 +109,7 @@ ACTION_LABELS = {
     "concern": _l("concern entered"),
     "concern_removed": _l("concern removed"),
     "concern_answer": _l("concern answered"),
+    **actions.EVENT_ACTIONS,
 }
 
 
@@ -134,8 +137,14 @@ class HistoryLookup:
             "teams": "SELECT id, name FROM teams",
             "locations": "SELECT id, name FROM locations",
             "users": "SELECT id, coalesce(nullif(display_name, ''), username) FROM users",
+            "review_sessions": "SELECT id, title FROM review_sessions",
         }
-        spec = fields.rule_spec().table
+        # The rule's fields, and the action's, whose events are on the rule too.
+        spec = [
+            *fields.rule_spec().table,
+            *actions.ACTION_FIELDS.values(),
+            *actions.DONE_FIELDS.values(),
+        ]
         tables = {f.table for f in spec if f.table}
         by_table = {table: dict(db.execute(names_sql[table])) for table in tables}
         self.kinds = {f.key: f.kind for f in spec}

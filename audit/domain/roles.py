@@ -18,3 +18,5 @@ ADMINS = ("admin",)
 VOTERS = ("member", "quality", "admin")
 # Who sees the figures (dashboard and reports): team members see their own sessions instead.
 FIGURE_READERS = ("admin", "quality", "viewer")
+# Who may own a follow-up action (and so mark it done): viewers read, they never act.
+ACTION_OWNERS = ("member", "quality", "admin")

@@ -479,6 +479,33 @@ CONCERNS = [
     """,
 ]
 
+# Migration 11: follow-up actions on decisions (audit/domain/actions.py): what, an owner, a due
+# day, and done on a day by someone. ``version`` refuses stale edits as on rules and sessions.
+# Done is one fact: a day and who, both or neither. The indexes serve "my actions" (per owner,
+# open first by due day) and the overdue lists (open actions by due day).
+FOLLOW_UP_ACTIONS: list[Step] = [
+    """
+    CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        decision_id INTEGER NOT NULL REFERENCES decisions (id),
+        what TEXT NOT NULL CHECK (length(what) BETWEEN 1 AND 300),
+        owner_id INTEGER NOT NULL REFERENCES users (id),
+        due_on TEXT NOT NULL CHECK (length(due_on) = 10),
+        note TEXT NOT NULL DEFAULT '' CHECK (length(note) <= 1000),
+        done_on TEXT CHECK (done_on IS NULL OR length(done_on) = 10),
+        done_by INTEGER REFERENCES users (id),
+        done_note TEXT NOT NULL DEFAULT '' CHECK (length(done_note) <= 1000),
+        created_by INTEGER NOT NULL REFERENCES users (id),
+        created_at TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        CHECK ((done_on IS NULL) = (done_by IS NULL))
+    )
+    """,
+    "CREATE INDEX actions_decision ON actions (decision_id)",
+    "CREATE INDEX actions_owner ON actions (owner_id, done_on, due_on)",
+    "CREATE INDEX actions_open ON actions (done_on, due_on)",
+]
+
 # A step of a migration: SQL, or a function of the database (run inside the same transaction).
 Step = str | Callable[[Any], None]
 
@@ -583,6 +610,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (8, "rule flow index", RULE_FLOW_INDEX),
     (9, "concerns", CONCERNS),
     (10, "adapt strategies", ADAPT_STRATEGIES),
+    (11, "follow-up actions", FOLLOW_UP_ACTIONS),
 ]
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from audit.access import READERS, allow, may_open
-from audit.domain import ballots, organisation, sessions
+from audit.domain import actions, ballots, figures, organisation, sessions
 from audit.store.db import get_db
 
 bp = Blueprint("main", __name__)
@@ -23,8 +23,15 @@ def index():
         mine.append({"session": session, "voted": len(voted)})
     # Proposed rules wait for a session: shown to whoever can put them before one.
     proposed = sessions.proposed_rules(db) if may_open("sessions.new") else None
+    # Overdue follow-up actions for those who follow decisions up (the list of all actions).
+    follow_up = figures.follow_up(db) if may_open("actions.index") else None
     return render_template(
-        "main/index.html", org=organisation.get_settings(db), my_sessions=mine, proposed=proposed
+        "main/index.html",
+        org=organisation.get_settings(db),
+        my_sessions=mine,
+        proposed=proposed,
+        follow_up=follow_up,
+        my_open_actions=actions.mine_open_count(db, current_user),
     )
 
 

@@ -38,6 +38,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from audit.access import EDITORS, READERS, allow
 from audit.core import clock
 from audit.domain import (
+    actions,
     categories,
     fields,
     organisation,
@@ -349,6 +350,7 @@ def detail(rule_id: int):
             f for f in fields.rule_fields() if f.editable and f.key not in _LAID_OUT_ON_RULE_PAGE
         ],
         reported=rule_reports.reported(db, rule_id),
+        open_actions=actions.open_for_rule(db, rule_id),
         # What colleagues wrote is for those who triage; everyone else sees the count.
         reports=(
             rule_reports.reports_of_rule(db, rule_id)

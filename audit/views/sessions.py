@@ -34,6 +34,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import EDITORS, READERS, VOTERS, allow
 from audit.domain import (
+    actions,
     ballots,
     concerns,
     decisions,
@@ -388,6 +389,7 @@ def _detail(
             concern_kinds=concerns.KINDS,
             in_room=concerns.listed(db, session) if session.mode == "hands" and not closed else {},
             concern_problems=concern_problems or {},
+            follow_up=actions.for_session(db, session.id) if closed else {},
         ),
         status,
     )

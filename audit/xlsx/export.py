@@ -30,6 +30,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from audit.core import clock
 from audit.domain import (
+    actions,
     ballots,
     decisions,
     events,
@@ -79,6 +80,7 @@ def sheet_names(lang: str) -> dict[str, str]:
             "concerns": _("Concerns"),
             "history": _("History"),
             "flow": _("Rules in and out"),
+            "actions": _("Actions"),
         }
 
 
@@ -753,6 +755,48 @@ def write_history(
     return sheet.finish(len(labels))
 
 
+def write_actions(report: Report, db: Database, rule_filter: RuleFilter, title: str) -> int:
+    """Follow-up actions of the decisions in the Decisions sheet: open first by due day, each
+    with whether it is overdue today (a sheet at the end, so the sheets before keep their place)."""
+    sheet = Sheet(report.wb, title, report)
+    labels = [
+        _("What has to be done"),
+        _("Code"),
+        _("Rule"),
+        _("Session"),
+        _("Owner"),
+        _("Due"),
+        _("Done on"),
+        _("Done by"),
+        _("Overdue"),
+        _("Note"),
+    ]
+    sheet.table(labels, [44, 11, 34, 28, 20, 12, 12, 20, 10, 40])
+    yes_no = Labels.current().yes_no
+    in_scope = {session.id for session in _sessions_in_scope(db, rule_filter)}
+    wrap = report.formats["wrap"]
+    for action in actions.listing(db, "all", limit=None):
+        if action.session_id not in in_scope:
+            continue
+        # The long texts wrap in their cells; everything typed is written as text.
+        sheet.cell(0, action.what, wrap)
+        sheet.cell(9, " ".join(t for t in (action.note, action.done_note) if t), wrap)
+        sheet.row(
+            [
+                None,
+                action.rule_code,
+                action.rule_title,
+                action.session_title,
+                action.owner_name,
+                action.due_on,
+                action.done_on,
+                action.done_by_name or "",
+                yes_no(action.overdue),
+            ]
+        )
+    return sheet.finish(len(labels))
+
+
 # --- rules in and out ----------------------------------------------------------------------
 
 # Month names in the report's language whatever the reader's Excel speaks: [$-413] is Dutch.
@@ -885,6 +929,7 @@ def export_report(
         write_concerns(report, db, rule_filter, names["concerns"])
         write_history(report, db, rule_filter, names["history"], progress)
         write_flow(report, db, rule_filter, names["flow"])
+        write_actions(report, db, rule_filter, names["actions"])
         # Only a finished report is closed, which writes the file: a failure leaves no half one.
         wb.close()
     return head
