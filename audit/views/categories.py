@@ -31,7 +31,7 @@ class CategoryForm(FlaskForm):
 def index():
     return render_template(
         "categories/index.html",
-        categories=categories.list_categories(get_db(), include_inactive=True),
+        categories=categories.list_categories(get_db(), include_inactive=True, with_counts=True),
     )
 
 
