@@ -189,17 +189,21 @@ def record_advice(
     """Record or change the council's advice on the decision about one rule of the session.
     ``expected_version`` is the advice's version the form was loaded at (0: none yet); a form
     older than the advice is refused, so nobody overwrites what they have not seen."""
-    values = _clean(advised_on, advice, followed, reason)
     with transaction(db):
         session = sessions.visible_session(db, session_id, actor)
         if rule_id not in session.rule_ids:
             raise NotFound(_l("This rule is not part of this session."))
+        if actor.role in COUNCIL_MEMBERS and not is_shared(db, session_id):
+            # For the council, a session not shared with it has no decisions to advise on.
+            raise NotFound(_l("This session has not been shared with the client council."))
         if not may_advise(db, session, actor):
             raise Conflict(
                 _l("Only the facilitator, an admin or the client council enters advice here.")
             )
         if setting(db) == "off":
             raise Conflict(_l("Client council advice is switched off for this organisation."))
+        # Checked after who may advise, so a refused form tells nothing to someone who may not.
+        values = _clean(advised_on, advice, followed, reason)
         row = db.execute(
             "SELECT id FROM decisions WHERE session_id = ? AND rule_id = ?", [session_id, rule_id]
         ).fetchone()
