@@ -657,9 +657,8 @@ def advice(session_id: int, rule_id: int):
     elif problems.status == 404:
         abort(404)
     elif problems.status == 400:
-        return _detail(
-            session, advice_problems={rule_id: {**typed, "errors": problems}}, status=400
-        )
+        # Shown again at its decision, as a refused decision form is (status 200).
+        return _detail(session, advice_problems={rule_id: {**typed, "errors": problems}})
     else:
         problems.flash()  # refused as a whole (stale, not theirs): the page says why
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
