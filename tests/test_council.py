@@ -240,6 +240,21 @@ def test_advice_is_validated_versioned_and_logged_on_the_rule(db, world):
     assert len(logged) == 2 and logged[0]["changes"]["followed"] == [True, False]
 
 
+def test_advice_and_its_event_are_one_transaction(db, world, monkeypatch):
+    _set(db, "ask")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(council.events, "record", broken)
+    with pytest.raises(RuntimeError):
+        _advise(db, world)
+    assert council.for_session(db, world["session"].id) == {}
+    with pytest.raises(RuntimeError):
+        council.share(db, world["fac"], world["session"].id, True)
+    assert not council.is_shared(db, world["session"].id)
+
+
 def test_advice_needs_a_decision_and_a_rule_of_the_session(db, world):
     _set(db, "ask")
     other = make_rule(db, title="Elders")
@@ -349,6 +364,7 @@ def test_advice_shows_on_results_history_and_report(app, db, world):
     assert "The decision does not follow the advice." in html
     history = fac.get(f"/rules/{world['touching'].id}").get_data(as_text=True)
     assert "client council advice recorded" in history
+    assert re.search(r"Date of the advice</th><td[^>]*>–</td><td[^>]*>Mar 1, 2026<", history)
     out = BytesIO()
     with app.test_request_context():
         xlsx_export.export_report(db, out, lang="en")

@@ -157,6 +157,7 @@ class HistoryLookup:
         self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
         self.labels["concern_kind"] = translated(CONCERN_KINDS)
         self.labels["council_advice"] = translated(council.SETTING_LABELS)
+        self.kinds["advised_on"] = fields.DATE  # the council's advice, shown as a date
         self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:
