@@ -24,6 +24,7 @@ from audit.domain.roles import (  # noqa: F401 - the names views import from her
     ACTION_OWNERS,
     ADMINS,
     ALL_ROLES,
+    COUNCIL_ADVISERS,
     EDITORS,
     FIGURE_READERS,
     READERS,

@@ -21,6 +21,7 @@ from audit.domain import (
     ballots,
     categories,
     concerns,
+    council,
     decisions,
     organisation,
     protocols,
@@ -881,6 +882,19 @@ def _seed_spring_session(db: Database, team_ids: dict, now: datetime) -> None:
         outcome="keep",
         rationale="Verplicht volgens de Wzd, en het team vindt het zinvol.",
     )
+    # The session is shared with the client council, whose member (the viewer) gives its
+    # advice on the morning rule before it is applied.
+    council.share(db, facilitator, spring.id, True)
+    council.record_advice(
+        db,
+        users.find_user(db, "bestuur"),
+        spring.id,
+        morning,
+        advised_on=clock.today() - timedelta(days=1),
+        advice="Laat bewoners zelf bepalen wanneer ze opstaan; vraag het bij de intake na.",
+        followed="yes",
+        expected_version=0,
+    )
     for rule_id in (morning, night, consent):
         decisions.apply_decision(db, facilitator, spring.id, rule_id)
     _seed_actions(db, spring.id, {"morning": morning, "night": night, "consent": consent}, now)
@@ -1000,6 +1014,18 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
             reference_label_en=DEFAULT_REFERENCE_LABEL_EN,
             review_horizon_months=HORIZON_MONTHS,
             new_rules_proposed=True,
+            # The client council is asked on rules of residents' daily lives (docs/design.md,
+            # "Client council advice"); the demo's viewer is its account.
+            council_advice="ask",
+        )
+        daily = categories.find_category(db, "Eten en drinken")
+        categories.save_category(
+            db,
+            None,
+            name_nl=daily["name_nl"],
+            name_en=daily["name_en"],
+            category_id=daily["id"],
+            daily_life=True,
         )
         location_ids = {
             name: organisation.save_location(db, None, name)["id"] for name in LOCATIONS

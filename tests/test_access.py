@@ -61,6 +61,8 @@ ACCESS: dict[str, set[str] | str] = {
     "sessions.remove_concern": EDITORS,
     "sessions.answer_concern": EDITORS,
     "sessions.decide": EDITORS,
+    "sessions.share_with_council": EDITORS,
+    "sessions.advice": {"admin", "quality", "viewer"},
     "sessions.apply": EDITORS,
     "sessions.vote": {"admin", "quality", "member"},
     "teams.index": ALL,

@@ -45,7 +45,7 @@ def list_categories(
     )
     rows = db.query(
         f"""
-        SELECT c.id, c.name_nl, c.name_en, c.active, {count} AS rule_count
+        SELECT c.id, c.name_nl, c.name_en, c.active, c.daily_life, {count} AS rule_count
         FROM categories c WHERE c.active OR ?
         """,
         [include_inactive],
@@ -56,7 +56,10 @@ def list_categories(
 
 def get_category(db: Database, category_id: int) -> dict:
     rows = list(
-        db.query("SELECT id, name_nl, name_en, active FROM categories WHERE id = ?", [category_id])
+        db.query(
+            "SELECT id, name_nl, name_en, active, daily_life FROM categories WHERE id = ?",
+            [category_id],
+        )
     )
     if not rows:
         raise NotFound(_l("No such category."))
@@ -83,8 +86,11 @@ def save_category(
     name_en: str = "",
     active: bool = True,
     category_id: int | None = None,
+    daily_life: bool | None = None,
 ) -> dict:
-    """Create or change a category. Without an English name the Dutch one serves both."""
+    """Create or change a category. Without an English name the Dutch one serves both.
+    ``daily_life`` marks it as part of residents' daily life, so that the client council is
+    heard on its rules (docs/design.md, "Client council advice"); None keeps it as it is."""
     name_nl = " ".join((name_nl or "").split())
     name_en = " ".join((name_en or "").split()) or name_nl
     errors: dict[str, Any] = {}
@@ -100,10 +106,11 @@ def save_category(
     with transaction(db):
         try:
             if category_id is None:
+                new["daily_life"] = bool(daily_life)
                 category_id = db.execute(
-                    "INSERT INTO categories (name_nl, name_en, active, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    [name_nl, name_en, int(active), clock.now_iso()],
+                    "INSERT INTO categories (name_nl, name_en, active, daily_life, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [name_nl, name_en, int(active), int(new["daily_life"]), clock.now_iso()],
                 ).lastrowid
                 events.record(
                     db, actor, "category", category_id, "create", events.diff({}, new, new)
@@ -111,9 +118,12 @@ def save_category(
             else:
                 old = get_category(db, category_id)
                 old["active"] = bool(old["active"])
+                old["daily_life"] = bool(old["daily_life"])
+                new["daily_life"] = old["daily_life"] if daily_life is None else bool(daily_life)
                 db.execute(
-                    "UPDATE categories SET name_nl = ?, name_en = ?, active = ? WHERE id = ?",
-                    [name_nl, name_en, int(active), category_id],
+                    "UPDATE categories SET name_nl = ?, name_en = ?, active = ?, daily_life = ?"
+                    " WHERE id = ?",
+                    [name_nl, name_en, int(active), int(new["daily_life"]), category_id],
                 )
                 changes = events.diff(old, new, new)
                 if changes:

@@ -9,7 +9,7 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
-from audit.domain import events, fields, rules, session_fields, sessions, strategies
+from audit.domain import council, events, fields, rules, session_fields, sessions, strategies
 from audit.domain.ballots import mandatory_message
 from audit.domain.users import User
 from audit.store.db import transaction
@@ -206,6 +206,10 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
         if decision["outcome"] == "drop" and rule.mandatory:
             # The origin may have been traced since the decision was recorded.
             raise ValidationError({"outcome": mandatory_message(rule)})
+        # The organisation may require the client council's advice first (docs/design.md,
+        # "Client council advice").
+        if problem := council.missing_advice(db, rule, decision["id"]):
+            raise Conflict(problem)
         changes: dict[str, Any] = {"status": STATUS_AFTER[decision["outcome"]]}
         if decision["outcome"] == "adapt":
             if decision["new_title"]:

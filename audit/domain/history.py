@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit.domain import actions, fields, session_fields, strategies
+from audit.domain import actions, council, fields, session_fields, strategies
 from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
@@ -59,6 +59,8 @@ FIELD_LABELS = {
 }
 # Follow-up actions (audit/domain/actions.py), whose events are on their rule.
 FIELD_LABELS.update(fields.labels(actions.ACTION_FIELDS, actions.DONE_FIELDS))
+# The client council's advice and its settings (audit/domain/council.py).
+FIELD_LABELS.update(council.FIELD_LABELS)
 
 ENTITY_LABELS = {
     "rule": _l("Rule"),
@@ -110,6 +112,7 @@ ACTION_LABELS = {
     "concern_removed": _l("concern removed"),
     "concern_answer": _l("concern answered"),
     **actions.EVENT_ACTIONS,
+    **council.EVENT_ACTIONS,
 }
 
 
@@ -153,6 +156,8 @@ class HistoryLookup:
         self.names["strategy_id"] = strategies.names(db)
         self.labels = {f.key: translated(f.choices) for f in spec if f.choices}
         self.labels["concern_kind"] = translated(CONCERN_KINDS)
+        self.labels["council_advice"] = translated(council.SETTING_LABELS)
+        self.kinds["advised_on"] = fields.DATE  # the council's advice, shown as a date
         self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:

@@ -26,6 +26,9 @@ LABEL_MAX = 200
 HORIZON_MIN = 1
 HORIZON_MAX = 60
 HORIZON_DEFAULT = 12
+# Whether the client council's advice is off, asked or required before a decision on a rule
+# that touches residents' daily lives is applied (docs/design.md, "Client council advice").
+COUNCIL_SETTINGS = ("off", "ask", "required")
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -87,6 +90,7 @@ def update_settings(
     reference_label_en: str | None = None,
     review_horizon_months: Any = None,
     new_rules_proposed: bool | None = None,
+    council_advice: str | None = None,
 ) -> dict:
     """reference_share is a fraction (0.7 for 70%), or None for no reference at all. A reference
     needs its source in at least one language; a label left out (None) stays as it is, and so
@@ -99,6 +103,8 @@ def update_settings(
         errors["name"] = _l("At most %(n)s characters.", n=ORG_NAME_MAX)
     if default_language not in LANGUAGES:
         errors["default_language"] = _l("Choose Dutch or English.")
+    if council_advice is not None and council_advice not in COUNCIL_SETTINGS:
+        errors["council_advice"] = _l("Choose off, ask or required.")
     if reference_share is not None and not 0 <= reference_share <= 1:
         errors["reference_share"] = _l("Enter a percentage between 0 and 100.")
     with transaction(db):
@@ -146,7 +152,17 @@ def update_settings(
                 clock.now_iso(),
             ],
         )
-        changes = events.diff({**old, **old_rules}, {**new, **for_rules}, {**new, **for_rules})
+        old_council = db.execute("SELECT council_advice FROM organisation").fetchone()[0]
+        council = {"council_advice": council_advice or old_council}
+        db.execute(
+            "UPDATE organisation SET council_advice = ? WHERE id = 1",
+            [council_advice or old_council],
+        )
+        changes = events.diff(
+            {**old, **old_rules, "council_advice": old_council},
+            {**new, **for_rules, **council},
+            {**new, **for_rules, **council},
+        )
         if changes:
             events.record(db, actor, "organisation", 1, "update", changes)
     return new

@@ -20,3 +20,8 @@ VOTERS = ("member", "quality", "admin")
 FIGURE_READERS = ("admin", "quality", "viewer")
 # Who may own a follow-up action (and so mark it done): viewers read, they never act.
 ACTION_OWNERS = ("member", "quality", "admin")
+# Who may enter the client council's advice on a decision: the session's facilitator and admins
+# (decided by the domain), and a viewer, the council's own account, for sessions shared with
+# the council (docs/design.md, "Client council advice").
+COUNCIL_ADVISERS = ("admin", "quality", "viewer")
+COUNCIL_MEMBERS = ("viewer",)

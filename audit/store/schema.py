@@ -599,6 +599,42 @@ ADAPT_STRATEGIES: list[Step] = [
     "CREATE INDEX decisions_strategy ON decisions (strategy_id)",
 ]
 
+# Migration 12: the client council's advice on decisions (docs/design.md, "Client council
+# advice"). The organisation chooses whether advice is off, asked or required; a category can be
+# marked as part of residents' daily life; a session can be shared with the council, so that a
+# viewer (the council's account) may enter advice on its decisions. The advice has a table of
+# its own, one row per decision, with a version against stale edits.
+CLIENT_COUNCIL: list[Step] = [
+    """
+    ALTER TABLE organisation ADD COLUMN council_advice TEXT NOT NULL DEFAULT 'off'
+        CHECK (council_advice IN ('off', 'ask', 'required'))
+    """,
+    """
+    ALTER TABLE categories ADD COLUMN daily_life INTEGER NOT NULL DEFAULT 0
+        CHECK (daily_life IN (0, 1))
+    """,
+    """
+    CREATE TABLE council_shares (
+        session_id INTEGER PRIMARY KEY REFERENCES review_sessions (id),
+        shared_by INTEGER NOT NULL REFERENCES users (id),
+        shared_at TEXT NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE council_advice (
+        decision_id INTEGER PRIMARY KEY REFERENCES decisions (id),
+        advised_on TEXT NOT NULL CHECK (length(advised_on) = 10),
+        advice TEXT NOT NULL CHECK (length(advice) BETWEEN 1 AND 5000),
+        followed INTEGER NOT NULL CHECK (followed IN (0, 1)),
+        reason TEXT NOT NULL DEFAULT '' CHECK (length(reason) <= 5000),
+        entered_by INTEGER NOT NULL REFERENCES users (id),
+        entered_at TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        CHECK (followed = 1 OR length(reason) > 0)
+    )
+    """,
+]
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
@@ -611,6 +647,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (9, "concerns", CONCERNS),
     (10, "adapt strategies", ADAPT_STRATEGIES),
     (11, "follow-up actions", FOLLOW_UP_ACTIONS),
+    (12, "client council advice", CLIENT_COUNCIL),
 ]
 
 

@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, EqualTo, NumberRange, Optional, Sto
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from audit.access import ADMINS, allow
-from audit.domain import organisation, users
+from audit.domain import council, organisation, users
 from audit.i18n import LANGUAGES
 from audit.store.db import get_db
 from audit.views.helpers import MaxLength, attempt, choices, get_or_404, int_id, int_or_none
@@ -103,6 +103,9 @@ class SettingsForm(FlaskForm):
         ],
     )
     new_rules_proposed = BooleanField(_l("New rules start as proposed"))
+    council_advice = SelectField(
+        _l("Client council advice"), choices=choices(council.SETTING_LABELS.items())
+    )
 
 
 def _team_choices() -> list[tuple[int, str]]:
@@ -251,7 +254,11 @@ def team_edit(team_id: int | None):
 @allow(*ADMINS)
 def settings():
     db = get_db()
-    current = {**organisation.get_settings(db), **organisation.rule_settings(db)}
+    current = {
+        **organisation.get_settings(db),
+        **organisation.rule_settings(db),
+        "council_advice": council.setting(db),
+    }
     share = current["reference_share"]
     form = SettingsForm(
         data={**current, "reference_share": None if share is None else round(share * 100)}
@@ -273,6 +280,8 @@ def settings():
                 reference_label_en=form.reference_label_en.data or "",
                 review_horizon_months=form.review_horizon_months.data,
                 new_rules_proposed=form.new_rules_proposed.data,
+                # A form from before the setting sends none: it keeps the value it has.
+                council_advice=form.council_advice.data if form.council_advice.raw_data else None,
             ),
         )
         if saved is not None:

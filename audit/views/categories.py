@@ -24,6 +24,7 @@ class CategoryForm(FlaskForm):
     )
     name_en = StringField(_l("Name in English"), validators=[MaxLength(categories.NAME_MAX)])
     active = BooleanField(_l("In use"), default=True)
+    daily_life = BooleanField(_l("Part of residents' daily life"))
 
 
 @bp.route("/")
@@ -51,6 +52,7 @@ def edit(category_id: int | None):
                 name_en=form.name_en.data,
                 active=form.active.data,
                 category_id=category_id,
+                daily_life=form.daily_life.data,
             ),
         )
         if saved is not None:

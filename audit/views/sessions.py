@@ -32,11 +32,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from audit.access import EDITORS, READERS, VOTERS, allow
+from audit.access import COUNCIL_ADVISERS, EDITORS, READERS, VOTERS, allow
 from audit.domain import (
     actions,
     ballots,
     concerns,
+    council,
     decisions,
     fields,
     organisation,
@@ -355,6 +356,7 @@ def _detail(
     failed=None,
     status=200,
     concern_problems: dict | None = None,
+    advice_problems: dict | None = None,
 ):
     """The session page. ``concern_problems`` holds what was typed into a refused concern form
     (an answer, or a concern from the room) and why it was refused, to show it again."""
@@ -390,9 +392,29 @@ def _detail(
             in_room=concerns.listed(db, session) if session.mode == "hands" and not closed else {},
             concern_problems=concern_problems or {},
             follow_up=actions.for_session(db, session.id) if closed else {},
+            **_council_context(db, session, rules_in_session, closed, advice_problems or {}),
         ),
         status,
     )
+
+
+def _council_context(
+    db, session: sessions.ReviewSession, rules_in_session: list, closed: bool, problems: dict
+) -> dict[str, Any]:
+    """What the page shows of the client council's advice (docs/design.md, "Client council
+    advice"): nothing when the organisation has it off."""
+    setting = council.setting(db)
+    daily_life = council.daily_life_categories(db)
+    return {
+        "council_setting": setting,
+        "council_shared": council.is_shared(db, session.id),
+        "may_advise": closed and setting != "off" and council.may_advise(db, session, current_user),
+        "council_advice": council.for_session(db, session.id) if closed else {},
+        "council_rules": {
+            r.id for r in rules_in_session if council.touches_daily_life(r, daily_life)
+        },
+        "advice_problems": problems,
+    }
 
 
 @bp.route("/<int:session_id>")
@@ -581,6 +603,64 @@ def apply(session_id: int, rule_id: int):
             rule=get_or_404(rules.get_rule, rule_id),
             decision=decision,
         )
+    return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
+
+
+# --- client council -------------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/council", methods=["POST"])
+@allow(*EDITORS)
+def share_with_council(session_id: int):
+    """Share the session with the client council, or stop sharing it."""
+    get_or_404(sessions.get_session, session_id)
+    shared = attempt(
+        None,
+        lambda: council.share(
+            get_db(), current_user, session_id, request.form.get("shared") == "1"
+        ),
+    )
+    if shared is not None:
+        flash(
+            _("The session is shared with the client council.")
+            if shared
+            else _("The session is no longer shared with the client council."),
+            "success",
+        )
+    return redirect(url_for("sessions.detail", session_id=session_id))
+
+
+@bp.route("/<int:session_id>/rules/<int:rule_id>/advice", methods=["POST"])
+@allow(*COUNCIL_ADVISERS)
+def advice(session_id: int, rule_id: int):
+    """The client council's advice on the decision about one rule; a refused form is shown
+    again at its decision with what was typed."""
+    session = _visible_session(session_id)
+    if rule_id not in session.rule_ids:
+        abort(404)
+    form = request.form
+    typed = {k: form.get(k, "") for k in ("advised_on", "advice", "followed", "reason")}
+    problems = Problems()
+    attempt(
+        problems,
+        lambda: council.record_advice(
+            get_db(),
+            current_user,
+            session_id,
+            rule_id,
+            **typed,
+            expected_version=form_version(form.get("version")),
+        ),
+    )
+    if not problems:
+        flash(_("The advice of the client council has been saved."), "success")
+    elif problems.status == 404:
+        abort(404)
+    elif problems.status == 400:
+        # Shown again at its decision, as a refused decision form is (status 200).
+        return _detail(session, advice_problems={rule_id: {**typed, "errors": problems}})
+    else:
+        problems.flash()  # refused as a whole (stale, not theirs): the page says why
     return redirect(url_for("sessions.detail", session_id=session_id, _anchor=f"rule-{rule_id}"))
 
 

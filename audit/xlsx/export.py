@@ -32,6 +32,7 @@ from audit.core import clock
 from audit.domain import (
     actions,
     ballots,
+    council,
     decisions,
     events,
     fields,
@@ -686,9 +687,15 @@ def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title
         _("Applied at"),
         # Last, so the columns before it keep their places in reports read by position.
         _("Adapt strategy"),
+        # The client council's advice (docs/design.md, "Client council advice"), after it.
+        _("Date of the council's advice"),
+        _("Advice of the client council"),
+        _("Advice followed"),
+        _("Why not followed"),
     ]
-    sheet.table(labels, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18, 24])
+    sheet.table(labels, [30, 11, 36, 12, 50, 30, 40, 12, 18, 18, 18, 18, 24, 14, 50, 10, 40])
     outcomes = translated(decisions.OUTCOMES)
+    advice = council.all_advice(db)
     in_scope = {session.id for session in _sessions_in_scope(db, rule_filter)}
     for d in decisions.all_decisions(db):
         if d["session_id"] not in in_scope:
@@ -708,9 +715,21 @@ def write_decisions(report: Report, db: Database, rule_filter: RuleFilter, title
                 d["applied_by_name"] or "",
                 _time(d["applied_at"]),
                 d["strategy_name"],
+                *_advice_cells(advice.get(d["id"])),
             ]
         )
     return sheet.finish(len(labels))
+
+
+def _advice_cells(advice: dict[str, Any] | None) -> list[Any]:
+    if advice is None:
+        return [None, "", "", ""]
+    return [
+        date.fromisoformat(advice["advised_on"]),
+        advice["advice"],
+        _("yes") if advice["followed"] else _("no"),
+        advice["reason"],
+    ]
 
 
 def write_history(
