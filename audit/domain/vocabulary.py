@@ -30,7 +30,7 @@ VALUES = {
 }
 
 # What a member fears when a rule would go ("beren op de weg"), ticked with a vote
-# (audit/domain/concerns.py). The keys are in the concerns table's CHECK (migration 10).
+# (audit/domain/concerns.py). The keys are in the concerns table's CHECK (migration 9).
 CONCERN_KINDS = {
     "inspectorate": _l("Fear of the inspectorate"),
     "incident": _l("An incident"),
