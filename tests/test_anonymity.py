@@ -506,3 +506,26 @@ def test_only_the_facilitator_or_an_admin_changes_or_opens_a_draft(app, db, worl
     admin = _client(app, "boss")
     post(admin, f"{url}/open", {"confirm": "1"}, token_from=url)
     assert sessions.get_session(db, draft.id).state == "open"
+
+
+def test_only_the_facilitator_or_an_admin_enters_the_counts_of_a_show_of_hands(app, db, world):
+    """Another quality manager could overwrite the counts the facilitator took in the room."""
+    draft = sessions.create_session(
+        db,
+        world["fac"],
+        title="Handen",
+        team_ids=[world["team"]["id"]],
+        rule_ids=world["rules"],
+        mode="hands",
+        anonymous=False,
+    )
+    session = sessions.open_session(db, world["fac"], draft.id)
+    rule_id = world["rules"][0]
+    counts = {rule_id: {"keep": 1, "adapt": 0, "drop": 2, "abstain": 0}}
+    with pytest.raises(Conflict, match="facilitator"):
+        ballots.enter_hands(db, world["q2"], session.id, present=3, counts=counts)
+    q2 = _client(app, "q2")
+    url = f"/sessions/{session.id}"
+    assert f"{url}/hands" not in q2.get(url).get_data(as_text=True)
+    ballots.enter_hands(db, world["fac"], session.id, present=3, counts=counts)
+    assert f"{url}/hands" in _client(app, "fac").get(url).get_data(as_text=True)

@@ -270,6 +270,10 @@ def enter_hands(
     sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
+        if not sessions.may_run(session, actor):
+            raise Conflict(
+                _l("Only the facilitator of this session or an admin can enter its counts.")
+            )
         if session.mode != "hands":
             raise Conflict(_l("This session uses online ballots."))
         if session.effective_state != "open":
