@@ -1,0 +1,328 @@
+"""Experiments without a rule (docs/design.md, "Experiments"): every state change, the guard on
+mandatory rules, the figures during and after, observations and their access, the follow-up
+session and where a suspension shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from audit.core import clock
+from audit.core.errors import Conflict, NotFound, ValidationError
+from audit.domain import decisions, events, experiments, figures, sessions
+from audit.domain.figures import Scope
+from tests.conftest import make_rule, make_team, make_user
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _closed_session(db, actor, team_ids, rule_ids):
+    session = sessions.create_session(
+        db, actor, title="Voorjaar", team_ids=team_ids, rule_ids=rule_ids, mode="hands"
+    )
+    sessions.open_session(db, actor, session.id)
+    sessions.close_session(db, actor, session.id)
+    return sessions.get_session(db, session.id)
+
+
+@pytest.fixture
+def world(app, db):
+    """Teams Vlinder and Zon share rule A (60 minutes a week); a closed session of both."""
+    clock.set(START)
+    vlinder = make_team(db, "Vlinder")
+    zon = make_team(db, "Zon")
+    people = {
+        "fac": make_user(db, "fac", "quality", language="en"),
+        "anna": make_user(db, "anna", "member", teams=[vlinder], language="en"),
+        "zoe": make_user(db, "zoe", "member", teams=[zon], language="en"),
+        "otto": make_user(db, "otto", "member", teams=[make_team(db, "Maan")], language="en"),
+        "vera": make_user(db, "vera", "viewer", language="en"),
+    }
+    rule = make_rule(
+        db,
+        code="A",
+        title="Taart",
+        team_ids=[vlinder["id"], zon["id"]],
+        minutes_per_week=60,
+        verified_origin="team",
+    )
+    law = make_rule(
+        db, code="L", title="Medicatie", team_ids=[vlinder["id"]], verified_origin="law"
+    )
+    session = _closed_session(db, people["fac"], [vlinder["id"], zon["id"]], [rule.id, law.id])
+    return {**people, "rule": rule, "law": law, "session": session, "vlinder": vlinder, "zon": zon}
+
+
+def _try_without(db, world, weeks=None, teams=None, rule=None):
+    rule = rule or world["rule"]
+    decisions.record_decision(
+        db,
+        world["fac"],
+        world["session"].id,
+        rule.id,
+        outcome="experiment",
+        rationale="Eens proberen.",
+        experiment_weeks=weeks,
+        experiment_team_ids=teams,
+    )
+    decisions.apply_decision(db, world["fac"], world["session"].id, rule.id)
+    return experiments.for_rule(db, rule.id)[0]
+
+
+def test_experiment_defaults_to_eight_weeks_for_the_sessions_teams(db, world):
+    found = _try_without(db, world)
+    assert found["starts_on"] == "2026-03-02"
+    assert found["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=8)).isoformat()
+    assert found["team_ids"] == sorted([world["vlinder"]["id"], world["zon"]["id"]])
+    assert found["effective_state"] == "running"
+    rule_events = [e for e in events.history(db, "rule", world["rule"].id)]
+    assert any(e["action"] == "experiment_start" for e in rule_events)
+
+
+def test_experiment_scope_and_period_are_checked(db, world):
+    for weeks in (0, 27):
+        with pytest.raises(ValidationError) as raised:
+            decisions.record_decision(
+                db,
+                world["fac"],
+                world["session"].id,
+                world["rule"].id,
+                outcome="experiment",
+                rationale="x",
+                experiment_weeks=weeks,
+            )
+        assert "experiment_weeks" in raised.value.errors
+    other = make_team(db, "Elders")
+    with pytest.raises(ValidationError) as raised:
+        decisions.record_decision(
+            db,
+            world["fac"],
+            world["session"].id,
+            world["rule"].id,
+            outcome="experiment",
+            rationale="x",
+            experiment_team_ids=[other["id"]],
+        )
+    assert "experiment_team_ids" in raised.value.errors
+    found = _try_without(db, world, weeks=26, teams=[world["vlinder"]["id"]])
+    assert found["team_ids"] == [world["vlinder"]["id"]]
+    assert found["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=26)).isoformat()
+
+
+def test_experiment_on_a_mandatory_rule_is_refused_as_a_drop_is(db, world):
+    with pytest.raises(ValidationError) as raised:
+        decisions.record_decision(
+            db,
+            world["fac"],
+            world["session"].id,
+            world["law"].id,
+            outcome="experiment",
+            rationale="x",
+        )
+    assert "outcome" in raised.value.errors
+    assert db["experiments"].count == 0
+
+
+def test_mandatory_traced_after_recording_is_refused_when_applying(db, world):
+    decisions.record_decision(
+        db,
+        world["fac"],
+        world["session"].id,
+        world["rule"].id,
+        outcome="experiment",
+        rationale="x",
+    )
+    db.execute("UPDATE rules SET verified_origin = 'law' WHERE id = ?", [world["rule"].id])
+    db.conn.commit()
+    with pytest.raises(ValidationError):
+        decisions.apply_decision(db, world["fac"], world["session"].id, world["rule"].id)
+    assert db["experiments"].count == 0
+
+
+def test_ended_is_read_from_the_date_and_a_drop_closes_it_for_good(db, world):
+    found = _try_without(db, world, weeks=2)
+    clock.set(START + timedelta(weeks=2))
+    assert experiments.get_experiment(db, found["id"])["effective_state"] == "ended"
+    assert [e["id"] for e in experiments.waiting_for_decision(db)] == [found["id"]]
+    follow = experiments.start_follow_up(db, world["fac"], found["id"])
+    assert follow.state == "draft" and follow.rule_ids == [world["rule"].id]
+    assert follow.team_ids == found["team_ids"]
+    with pytest.raises(Conflict):
+        experiments.start_follow_up(db, world["fac"], found["id"])
+    sessions.open_session(db, world["fac"], follow.id)
+    sessions.close_session(db, world["fac"], follow.id)
+    decisions.record_decision(
+        db, world["fac"], follow.id, world["rule"].id, outcome="drop", rationale="Ging goed."
+    )
+    decisions.apply_decision(db, world["fac"], follow.id, world["rule"].id)
+    closed = experiments.get_experiment(db, found["id"])
+    assert closed["state"] == "closed" and closed["effective_state"] == "closed"
+    assert experiments.waiting_for_decision(db) == []
+    with pytest.raises(Conflict):
+        experiments.start_follow_up(db, world["fac"], found["id"])
+
+
+def test_extend_once_to_at_most_26_weeks(db, world):
+    found = _try_without(db, world, weeks=8)
+    clock.set(START + timedelta(weeks=8))
+    follow = experiments.start_follow_up(db, world["fac"], found["id"])
+    sessions.open_session(db, world["fac"], follow.id)
+    sessions.close_session(db, world["fac"], follow.id)
+    decisions.record_decision(
+        db,
+        world["fac"],
+        follow.id,
+        world["rule"].id,
+        outcome="experiment",
+        rationale="Langer.",
+        experiment_weeks=19,
+    )
+    with pytest.raises(ValidationError):
+        decisions.apply_decision(db, world["fac"], follow.id, world["rule"].id)
+    decisions.record_decision(
+        db,
+        world["fac"],
+        follow.id,
+        world["rule"].id,
+        outcome="experiment",
+        rationale="Langer.",
+        experiment_weeks=18,
+    )
+    decisions.apply_decision(db, world["fac"], follow.id, world["rule"].id)
+    extended = experiments.get_experiment(db, found["id"])
+    assert extended["extended"] == 1 and extended["effective_state"] == "running"
+    assert extended["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=26)).isoformat()
+    assert db["experiments"].count == 1
+    with pytest.raises(ValidationError):
+        experiments.extend(
+            db,
+            world["fac"],
+            {**decisions.get_decision(db, follow.id, world["rule"].id), "experiment_weeks": 1},
+            found["id"],
+        )
+
+
+def test_a_closed_experiment_is_not_reopened_only_a_new_one_started(db, world):
+    found = _try_without(db, world, weeks=1)
+    clock.set(START + timedelta(weeks=1))
+    follow = experiments.start_follow_up(db, world["fac"], found["id"])
+    sessions.open_session(db, world["fac"], follow.id)
+    sessions.close_session(db, world["fac"], follow.id)
+    decisions.record_decision(
+        db, world["fac"], follow.id, world["rule"].id, outcome="keep", rationale="Toch nodig."
+    )
+    decisions.apply_decision(db, world["fac"], follow.id, world["rule"].id)
+    with pytest.raises(Conflict):
+        experiments.extend(
+            db,
+            world["fac"],
+            {"experiment_weeks": 2, "session_id": follow.id, "rationale": "x"},
+            found["id"],
+        )
+    again = _closed_session(db, world["fac"], [world["vlinder"]["id"]], [world["rule"].id])
+    decisions.record_decision(
+        db, world["fac"], again.id, world["rule"].id, outcome="experiment", rationale="Nog eens."
+    )
+    decisions.apply_decision(db, world["fac"], again.id, world["rule"].id)
+    assert [e["state"] for e in experiments.for_rule(db, world["rule"].id)] == ["running", "closed"]
+
+
+def test_a_second_experiment_on_a_running_rule_is_refused(db, world):
+    _try_without(db, world)
+    again = _closed_session(db, world["fac"], [world["vlinder"]["id"]], [world["rule"].id])
+    decisions.record_decision(
+        db, world["fac"], again.id, world["rule"].id, outcome="experiment", rationale="x"
+    )
+    with pytest.raises(Conflict):
+        decisions.apply_decision(db, world["fac"], again.id, world["rule"].id)
+
+
+def test_figures_during_and_after_an_experiment(db, world):
+    before = figures.headline(db)
+    found = _try_without(db, world, weeks=4, teams=[world["vlinder"]["id"]])
+    during = figures.headline(db)
+    # In force and costing its minutes, giving back nothing yet; suspended for Vlinder only.
+    assert during["total"] == before["total"]
+    assert during["minutes_per_week_all"] == before["minutes_per_week_all"]
+    assert during["minutes_per_week_given_back"] == 0
+    assert (during["suspended"], during["minutes_per_week_suspended"]) == (1, 60)
+    vlinder = figures.headline(db, Scope(team=world["vlinder"]["id"]))
+    zon = figures.headline(db, Scope(team=world["zon"]["id"]))
+    assert vlinder["suspended"] == 1
+    # Suspended for Vlinder only: it still binds Zon, in force there like before.
+    assert zon["suspended"] == 0
+    assert zon["total"] == figures.headline(db, Scope(team=world["zon"]["id"]))["total"] == 1
+    clock.set(START + timedelta(weeks=4))
+    follow = experiments.start_follow_up(db, world["fac"], found["id"])
+    sessions.open_session(db, world["fac"], follow.id)
+    sessions.close_session(db, world["fac"], follow.id)
+    decisions.record_decision(
+        db, world["fac"], follow.id, world["rule"].id, outcome="drop", rationale="Weg ermee."
+    )
+    decisions.apply_decision(db, world["fac"], follow.id, world["rule"].id)
+    after = figures.headline(db)
+    assert after["minutes_per_week_given_back"] == 60
+    assert after["suspended"] == 0
+    assert after["total"] == before["total"] - 1
+
+
+def test_observations_by_the_teams_and_quality_only(db, world):
+    found = _try_without(db, world, teams=[world["vlinder"]["id"]])
+    experiments.record_observation(
+        db,
+        world["anna"],
+        found["id"],
+        observed_on=None,
+        what="Rustiger aan tafel",
+        effect="supports",
+        incident=False,
+        incident_text="",
+    )
+    experiments.record_observation(
+        db,
+        world["fac"],
+        found["id"],
+        observed_on="2026-03-02",
+        what="Niets bijzonders",
+        effect="neutral",
+        incident=True,
+        incident_text="Val in de gang",
+    )
+    with pytest.raises(NotFound):
+        experiments.record_observation(
+            db,
+            world["zoe"],
+            found["id"],
+            observed_on=None,
+            what="x",
+            effect="neutral",
+            incident=False,
+            incident_text="",
+        )
+    with pytest.raises(Conflict):
+        experiments.record_observation(
+            db,
+            world["vera"],
+            found["id"],
+            observed_on=None,
+            what="x",
+            effect="neutral",
+            incident=False,
+            incident_text="",
+        )
+    with pytest.raises(ValidationError) as raised:
+        experiments.record_observation(
+            db,
+            world["anna"],
+            found["id"],
+            observed_on="2030-01-01",
+            what="",
+            effect="bad",
+            incident=True,
+            incident_text="",
+        )
+    assert set(raised.value.errors) == {"observed_on", "what", "effect", "incident_text"}
+    listed = experiments.observations(db, found["id"])
+    assert [o["effect"] for o in listed] == ["neutral", "supports"]
+    assert {o["incident_text"] for o in listed} == {"", "Val in de gang"}
