@@ -12,7 +12,7 @@ from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError
 from audit.domain import decisions, events, experiments, figures, sessions
 from audit.domain.figures import Scope
-from tests.conftest import make_rule, make_team, make_user
+from tests.conftest import Auth, make_rule, make_team, make_user, post
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -52,6 +52,12 @@ def world(app, db):
     )
     session = _closed_session(db, people["fac"], [vlinder["id"], zon["id"]], [rule.id, law.id])
     return {**people, "rule": rule, "law": law, "session": session, "vlinder": vlinder, "zon": zon}
+
+
+def _client(app, user):
+    client = app.test_client()
+    assert Auth(client).login(user.username).status_code == 302
+    return client
 
 
 def _try_without(db, world, weeks=None, teams=None, rule=None):
@@ -326,3 +332,80 @@ def test_observations_by_the_teams_and_quality_only(db, world):
     listed = experiments.observations(db, found["id"])
     assert [o["effect"] for o in listed] == ["neutral", "supports"]
     assert {o["incident_text"] for o in listed} == {"", "Val in de gang"}
+
+
+# --- the pages ------------------------------------------------------------------------------
+
+
+def test_decide_try_without_on_the_results_page(app, db, world):
+    client = _client(app, world["fac"])
+    url = f"/sessions/{world['session'].id}/rules/{world['rule'].id}/decision"
+    prefix = f"d{world['rule'].id}-"
+    page = client.get(f"/sessions/{world['session'].id}")
+    assert b"Try without the rule" in page.data and b"experiment_team_ids" in page.data
+    refused = post(
+        client,
+        url,
+        {
+            prefix + "outcome": "experiment",
+            prefix + "rationale": "x",
+            prefix + "experiment_weeks": "30",
+        },
+        token_from=f"/sessions/{world['session'].id}",
+    )
+    assert refused.status_code == 200 and b'id="d1-experiment_weeks-error"' in refused.data
+    refused = post(
+        client,
+        url,
+        {
+            prefix + "outcome": "experiment",
+            prefix + "rationale": "x",
+            prefix + "experiment_weeks": "0",
+        },
+        token_from=f"/sessions/{world['session'].id}",
+    )
+    assert b"Choose from 1 to 26 weeks." in refused.data
+    done = post(
+        client,
+        url,
+        {
+            prefix + "outcome": "experiment",
+            prefix + "rationale": "Proberen",
+            prefix + "experiment_weeks": "6",
+            prefix + "experiment_team_ids": str(world["vlinder"]["id"]),
+            "apply": "1",
+        },
+        token_from=f"/sessions/{world['session'].id}",
+    )
+    assert done.status_code == 302
+    found = experiments.for_rule(db, world["rule"].id)[0]
+    assert found["team_ids"] == [world["vlinder"]["id"]]
+    assert found["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=6)).isoformat()
+    rule_page = client.get(f"/rules/{world['rule'].id}").get_data(as_text=True)
+    assert "suspended for Vlinder until" in rule_page
+    register = client.get("/rules").get_data(as_text=True)
+    assert "suspended for Vlinder until" in register
+
+
+def test_observation_page_for_the_team_and_404_for_another(app, db, world):
+    found = _try_without(db, world, teams=[world["vlinder"]["id"]])
+    url = f"/experiments/{found['id']}"
+    client = _client(app, world["anna"])
+    page = client.get(url)
+    assert page.status_code == 200 and b"Record an observation" in page.data
+    refused = post(client, url + "/observations", {"what": "", "effect": ""}, token_from=url)
+    assert refused.status_code == 422 and b"Write down what happened." in refused.data
+    saved = post(
+        client,
+        url + "/observations",
+        {"observed_on": "2026-03-02", "what": "Rustig", "effect": "supports"},
+        token_from=url,
+    )
+    assert saved.status_code == 302
+    assert "Rustig" in client.get(url).get_data(as_text=True)
+    other = _client(app, world["zoe"])
+    assert other.get(url).status_code == 404
+    assert other.post(url + "/observations", data={"what": "x"}).status_code in (400, 404)
+    viewer = _client(app, world["vera"])
+    seen = viewer.get(url)
+    assert seen.status_code == 200 and b"Record an observation" not in seen.data

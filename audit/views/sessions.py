@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -38,6 +39,7 @@ from audit.domain import (
     ballots,
     concerns,
     decisions,
+    experiments,
     fields,
     organisation,
     rules,
@@ -151,7 +153,26 @@ def _session_form_data(session: sessions.ReviewSession) -> dict:
 SessionForm = _form_class(
     "SessionForm", _SessionForm, sessions.FIELDS, rule_ids={"validate_choice": False}
 )
-DecisionForm = _form_class("DecisionForm", FlaskForm, decisions.FIELDS)
+
+
+class _DecisionBase(FlaskForm):
+    # The teams that try without the rule (docs/design.md, "Experiments"); offered are the
+    # session's teams, and the domain checks the ones posted.
+    experiment_team_ids = SelectMultipleField(
+        _l("Teams that try without the rule"),
+        coerce=int_id,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+DecisionForm = _form_class("DecisionForm", _DecisionBase, decisions.FIELDS)
+
+
+def _set_teams(form: FlaskForm, session: sessions.ReviewSession) -> None:
+    form.experiment_team_ids.choices = list(zip(session.team_ids, session.team_names, strict=True))
+
 
 # What a reference field of a session's or decision's table offers, per table: (id, name) pairs
 # of the rows that may be chosen, plus ``keep``, the row the record names already.
@@ -330,7 +351,9 @@ def reopen(session_id: int):
 # --- one session ----------------------------------------------------------------------------
 
 
-def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
+def _decision_form(
+    rule: rules.Rule, decided: dict | None, failed: dict, session: sessions.ReviewSession
+):
     """The decision form of one rule. The adapt fields start from the rule as it is (or the
     adaptation recorded), so changing only its minutes means changing only that field."""
     if rule.id in failed:
@@ -344,8 +367,10 @@ def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
     ):
         recorded = data.get(f"new_{name}") if adapted else None
         data[f"new_{name}"] = recorded if recorded is not None else current
+    data["experiment_team_ids"] = experiments.decided_teams(data) or session.team_ids
     form = DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
     _set_references(form, decisions.FIELDS, decided)
+    _set_teams(form, session)
     return form
 
 
@@ -364,7 +389,7 @@ def _detail(
     rules_in_session = rules.get_rules(db, session.rule_ids)
     forms = {}
     for rule in rules_in_session:
-        form = _decision_form(rule, decided.get(rule.id), failed or {})
+        form = _decision_form(rule, decided.get(rule.id), failed or {}, session)
         forms[rule.id] = form
     return (
         render_template(
@@ -529,6 +554,7 @@ def decide(session_id: int, rule_id: int):
     _set_references(
         form, decisions.FIELDS, decisions.list_decisions(get_db(), session_id).get(rule_id)
     )
+    _set_teams(form, session)
     recorded = form.validate() and attempt(
         form,
         lambda: decisions.record_decision(
@@ -537,6 +563,7 @@ def decide(session_id: int, rule_id: int):
             session_id,
             rule_id,
             **{key: form[key].data for key in decisions.FIELDS},
+            experiment_team_ids=form.experiment_team_ids.data,
         ),
     )
     if recorded:
