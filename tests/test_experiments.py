@@ -409,3 +409,23 @@ def test_observation_page_for_the_team_and_404_for_another(app, db, world):
     viewer = _client(app, world["vera"])
     seen = viewer.get(url)
     assert seen.status_code == 200 and b"Record an observation" not in seen.data
+
+
+def test_report_shows_the_suspension_and_imports_again(app, db, world):
+    from io import BytesIO
+
+    import openpyxl
+
+    from audit.domain.register import RuleFilter
+    from audit.xlsx import export as xlsx_export
+
+    _try_without(db, world, teams=[world["vlinder"]["id"]])
+    buffer = BytesIO()
+    with app.test_request_context():
+        xlsx_export.export_report(db, buffer, lang="en", rule_filter=RuleFilter())
+    sheet = openpyxl.load_workbook(BytesIO(buffer.getvalue()))["Register"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][-1] == "Suspended by an experiment"
+    by_code = {row[0]: row for row in rows[1:]}
+    assert by_code["A"][-1].startswith("suspended for Vlinder until")
+    assert by_code["L"][-1] is None

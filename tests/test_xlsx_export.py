@@ -118,9 +118,12 @@ def test_register_sheet(seeded, export):
     ws = wb["Register"]
     header = [c.value for c in ws[1]]
     # The template's columns, then the derived count of colleagues' reports (skipped on import).
-    assert header == [c.en for c in COLUMNS] + ["Reported by colleagues"]
+    assert header == [c.en for c in COLUMNS] + [
+        "Reported by colleagues",
+        "Suspended by an experiment",
+    ]
     assert ws.freeze_panes == "A2"
-    last = openpyxl.utils.get_column_letter(len(COLUMNS) + 1)
+    last = openpyxl.utils.get_column_letter(len(COLUMNS) + 2)
     assert ws.auto_filter.ref == f"A1:{last}{ws.max_row}"
     assert ws.column_dimensions["B"].width == pytest.approx(40, abs=1)  # xlsxwriter pads
     rows = list(ws.iter_rows(min_row=2))
@@ -141,7 +144,10 @@ def test_register_sheet_in_dutch(app, seeded, export):
     wb, _ = export(lang="nl")
     ws = wb["Register"]
     with app.app_context():  # a header is its field's label, translated by the app
-        assert [c.value for c in ws[1]] == [c.nl for c in COLUMNS] + ["Gemeld door collega's"]
+        assert [c.value for c in ws[1]] == [c.nl for c in COLUMNS] + [
+            "Gemeld door collega's",
+            "Opgeschort door een experiment",
+        ]
     row = {h.value: c.value for h, c in zip(ws[1], ws[2], strict=True)}
     assert row["Veronderstelde herkomst"] == "Inspectie"
     assert row["Zelfbedacht"] == "ja"
