@@ -429,3 +429,52 @@ def test_report_shows_the_suspension_and_imports_again(app, db, world):
     by_code = {row[0]: row for row in rows[1:]}
     assert by_code["A"][-1].startswith("suspended for Vlinder until")
     assert by_code["L"][-1] is None
+
+
+def test_ended_experiment_on_the_start_page_and_work_list_then_one_click(app, db, world):
+    found = _try_without(db, world, weeks=2, teams=[world["vlinder"]["id"]])
+    experiments.record_observation(
+        db,
+        world["anna"],
+        found["id"],
+        observed_on=None,
+        what="Bewoners blij",
+        effect="supports",
+        incident=False,
+        incident_text="",
+    )
+    client = _client(app, world["fac"])
+    assert b"Experiments ended: decide" not in client.get("/").data
+    clock.set(START + timedelta(weeks=2))
+    # Reading the pages writes nothing: the end is read from the date.
+    versions = db.execute("SELECT state, version FROM experiments").fetchall()
+    start_page = client.get("/").get_data(as_text=True)
+    assert "Experiments ended: decide" in start_page
+    assert "experiment ended: decide" in client.get("/tracing").get_data(as_text=True)
+    assert "experiment ended: decide" in client.get("/rules").get_data(as_text=True)
+    assert db.execute("SELECT state, version FROM experiments").fetchall() == versions
+    member = _client(app, world["anna"])
+    assert b"Experiments ended: decide" not in member.get("/").data
+    made = post(client, f"/experiments/{found['id']}/follow-up", token_from="/")
+    assert made.status_code == 302
+    follow = sessions.get_session(db, int(made.headers["Location"].rsplit("/", 1)[1]))
+    assert follow.state == "draft" and follow.experiment_id == found["id"]
+    assert follow.rule_ids == [world["rule"].id] and follow.team_ids == [world["vlinder"]["id"]]
+    again = post(client, f"/experiments/{found['id']}/follow-up", token_from="/")
+    assert again.status_code == 302 and len(sessions.all_sessions(db)) == 2
+    sessions.update_session(
+        db,
+        world["fac"],
+        follow.id,
+        title=follow.title,
+        team_ids=follow.team_ids,
+        rule_ids=follow.rule_ids,
+        mode="online",
+        anonymous=False,
+    )
+    sessions.open_session(db, world["fac"], follow.id)
+    ballot = member.get(f"/sessions/{follow.id}/vote").get_data(as_text=True)
+    assert "What the teams saw without A" in ballot and "Bewoners blij" in ballot
+    sessions.close_session(db, world["fac"], follow.id)
+    results = client.get(f"/sessions/{follow.id}").get_data(as_text=True)
+    assert "Bewoners blij" in results

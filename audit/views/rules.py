@@ -545,7 +545,13 @@ def _worklist(db, page_args: MultiDict) -> dict[str, register.Page]:
 @bp.route("/tracing")
 @allow(*EDITORS)
 def tracing():
-    return render_template("rules/tracing.html", lists=_worklist(get_db(), request.args), failed={})
+    db = get_db()
+    return render_template(
+        "rules/tracing.html",
+        lists=_worklist(db, request.args),
+        failed={},
+        ended=experiments.waiting_for_decision(db),
+    )
 
 
 @bp.route("/rules/<int:rule_id>/trace", methods=["POST"])

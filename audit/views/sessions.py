@@ -415,6 +415,7 @@ def _detail(
             in_room=concerns.listed(db, session) if session.mode == "hands" and not closed else {},
             concern_problems=concern_problems or {},
             follow_up=actions.for_session(db, session.id) if closed else {},
+            experiment=experiments.for_session(db, session),
         ),
         status,
     )
@@ -638,6 +639,7 @@ def _vote_page(
             mandatory_message=ballots.mandatory_message,
             questions=ballots.REFLECTION_QUESTIONS,
             errors=errors or {},
+            experiment=experiments.for_session(db, session),
         ),
         status,
     )
