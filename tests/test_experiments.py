@@ -478,3 +478,18 @@ def test_ended_experiment_on_the_start_page_and_work_list_then_one_click(app, db
     sessions.close_session(db, world["fac"], follow.id)
     results = client.get(f"/sessions/{follow.id}").get_data(as_text=True)
     assert "Bewoners blij" in results
+
+
+def test_the_demo_has_a_running_and_an_ended_experiment(app, db):
+    from audit import demo
+
+    with app.app_context():
+        demo.seed(db, app.config["SECRET_KEY"])
+    rows = [experiments.get_experiment(db, r["id"]) for r in db.query("SELECT id FROM experiments")]
+    assert sorted(r["effective_state"] for r in rows) == ["ended", "running"]
+    assert [r["code"] for r in experiments.waiting_for_decision(db)] == [
+        r["code"] for r in rows if r["effective_state"] == "ended"
+    ]
+    for row in rows:
+        assert experiments.observations(db, row["id"])
+    assert figures.headline(db)["suspended"] == 2
