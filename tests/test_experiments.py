@@ -385,6 +385,11 @@ def test_decide_try_without_on_the_results_page(app, db, world):
     assert "suspended for Vlinder until" in rule_page
     register = client.get("/rules").get_data(as_text=True)
     assert "suspended for Vlinder until" in register
+    team_page = client.get(f"/teams/{world['vlinder']['id']}").get_data(as_text=True)
+    assert "Rules this team tries without" in team_page and "suspended for Vlinder" in team_page
+    # It still binds Zon: nothing on Zon's page.
+    zon_page = client.get(f"/teams/{world['zon']['id']}").get_data(as_text=True)
+    assert "Rules this team tries without" not in zon_page
 
 
 def test_observation_page_for_the_team_and_404_for_another(app, db, world):
