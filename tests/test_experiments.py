@@ -498,3 +498,21 @@ def test_the_demo_has_a_running_and_an_ended_experiment(app, db):
     for row in rows:
         assert experiments.observations(db, row["id"])
     assert figures.headline(db)["suspended"] == 2
+
+
+def test_observation_text_is_escaped(app, db, world):
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    found = _try_without(db, world, teams=[world["vlinder"]["id"]])
+    experiments.record_observation(
+        db,
+        world["anna"],
+        found["id"],
+        observed_on=None,
+        what=payload,
+        effect="hinders",
+        incident=True,
+        incident_text=payload,
+    )
+    html = _client(app, world["fac"]).get(f"/experiments/{found['id']}").get_data(as_text=True)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert html.count("&lt;script&gt;alert(1)") == 2

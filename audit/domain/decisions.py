@@ -100,12 +100,15 @@ def record_decision(
             "new_minutes_per_week": new_minutes_per_week,
             "strategy_id": strategy_id,
             "experiment_weeks": experiment_weeks,
+            "experiment_team_ids": experiment_team_ids,
         },
         errors,
     )
     trial = values["outcome"] == "experiment"
+    chosen_teams = values["experiment_team_ids"]
     if not trial:
         errors.pop("experiment_weeks", None)
+        errors.pop("experiment_team_ids", None)
         values["experiment_weeks"] = None
     values["experiment_team_ids"] = None
     adapted = values["outcome"] == "adapt"
@@ -134,7 +137,7 @@ def record_decision(
                     "A proposed rule is not in force yet: there is nothing to try without."
                 )
             weeks, teams = experiments.clean_scope(
-                db, session, values["experiment_weeks"], experiment_team_ids, errors
+                db, session, values["experiment_weeks"], chosen_teams, errors
             )
             values["experiment_weeks"] = weeks
             values["experiment_team_ids"] = json.dumps(teams)

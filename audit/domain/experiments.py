@@ -42,7 +42,6 @@ FIELD_LABELS = {
     "experiment_until": _l("Without the rule until"),
     "experiment_teams": _l("Teams without the rule"),
     "experiment_outcome": _l("Experiment closed by"),
-    "experiment_team_ids": _l("Teams without the rule"),
 }
 EVENT_ACTIONS = {
     "experiment_start": _l("experiment started"),

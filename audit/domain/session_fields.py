@@ -136,8 +136,8 @@ DECISION_FIELDS = table(
         invalid=_whole_number(MINUTES_MAX),
         too_large=_whole_number(MINUTES_MAX),
     ),
-    # For "try without the rule" only (docs/design.md, "Experiments"): empty is 8 weeks; the
-    # teams are chosen with the form and checked by experiments.clean_scope.
+    # For "try without the rule" only (docs/design.md, "Experiments"): empty is 8 weeks and no
+    # team is the session's teams; that they are the session's, experiments.clean_scope checks.
     Field(
         "experiment_weeks",
         _l("Weeks without the rule"),
@@ -146,5 +146,12 @@ DECISION_FIELDS = table(
         invalid=_l("Choose from 1 to %(n)s weeks.", n=EXPERIMENT_WEEKS_MAX),
         too_large=_l("Choose from 1 to %(n)s weeks.", n=EXPERIMENT_WEEKS_MAX),
         hint=_l("Only for trying without the rule. Empty: 8 weeks."),
+    ),
+    Field(
+        "experiment_team_ids",
+        _l("Teams that try without the rule"),
+        REFERENCES,
+        table="teams",
+        invalid=_l("No such team."),
     ),
 )

@@ -16,7 +16,6 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -155,19 +154,13 @@ SessionForm = _form_class(
 )
 
 
-class _DecisionBase(FlaskForm):
-    # The teams that try without the rule (docs/design.md, "Experiments"); offered are the
-    # session's teams, and the domain checks the ones posted.
-    experiment_team_ids = SelectMultipleField(
-        _l("Teams that try without the rule"),
-        coerce=int_id,
-        validate_choice=False,
-        widget=ListWidget(prefix_label=False),
-        option_widget=CheckboxInput(),
-    )
-
-
-DecisionForm = _form_class("DecisionForm", _DecisionBase, decisions.FIELDS)
+# The teams offered are the session's (_set_teams); the domain checks the ones posted.
+DecisionForm = _form_class(
+    "DecisionForm",
+    FlaskForm,
+    decisions.FIELDS,
+    experiment_team_ids={"validate_choice": False},
+)
 
 
 def _set_teams(form: FlaskForm, session: sessions.ReviewSession) -> None:
@@ -564,7 +557,6 @@ def decide(session_id: int, rule_id: int):
             session_id,
             rule_id,
             **{key: form[key].data for key in decisions.FIELDS},
-            experiment_team_ids=form.experiment_team_ids.data,
         ),
     )
     if recorded:
