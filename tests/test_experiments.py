@@ -383,6 +383,8 @@ def test_decide_try_without_on_the_results_page(app, db, world):
     assert found["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=6)).isoformat()
     rule_page = client.get(f"/rules/{world['rule'].id}").get_data(as_text=True)
     assert "suspended for Vlinder until" in rule_page
+    # The rule's history names the start, its period and its teams.
+    assert "experiment started" in rule_page and "Without the rule until" in rule_page
     register = client.get("/rules").get_data(as_text=True)
     assert "suspended for Vlinder until" in register
     team_page = client.get(f"/teams/{world['vlinder']['id']}").get_data(as_text=True)
