@@ -518,3 +518,13 @@ def test_observation_text_is_escaped(app, db, world):
     html = _client(app, world["fac"]).get(f"/experiments/{found['id']}").get_data(as_text=True)
     assert "<script>alert" not in html and "<img src=x" not in html
     assert html.count("&lt;script&gt;alert(1)") == 2
+
+
+def test_the_dashboard_and_team_page_count_the_suspension_per_team(app, db, world):
+    _try_without(db, world, teams=[world["vlinder"]["id"]])
+    client = _client(app, world["fac"])
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert 'id="fig-suspended"' in dashboard and "(60 minutes per week)" in dashboard
+    vlinder = client.get(f"/teams/{world['vlinder']['id']}").get_data(as_text=True)
+    zon = client.get(f"/teams/{world['zon']['id']}").get_data(as_text=True)
+    assert 'id="fig-suspended"' in vlinder and 'id="fig-suspended"' not in zon
