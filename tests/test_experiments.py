@@ -200,6 +200,17 @@ def test_extend_once_to_at_most_26_weeks(db, world):
     assert extended["extended"] == 1 and extended["effective_state"] == "running"
     assert extended["ends_on"] == (date(2026, 3, 2) + timedelta(weeks=26)).isoformat()
     assert db["experiments"].count == 1
+    with pytest.raises(ValidationError) as raised:
+        decisions.record_decision(
+            db,
+            world["fac"],
+            follow.id,
+            world["rule"].id,
+            outcome="experiment",
+            rationale="Nog langer.",
+            experiment_weeks=1,
+        )
+    assert "outcome" in raised.value.errors
     with pytest.raises(ValidationError):
         experiments.extend(
             db,

@@ -141,6 +141,14 @@ def record_decision(
             )
             values["experiment_weeks"] = weeks
             values["experiment_team_ids"] = json.dumps(teams)
+            # In a follow-up session this extends the experiment, which happens once.
+            extending = experiments.check_extension(db, session, rule_id)
+            if (
+                extending is not None
+                and "outcome" not in errors
+                and experiments.get_experiment(db, extending)["extended"]
+            ):
+                errors["outcome"] = _l("This experiment has been extended once already.")
         if adapted:
             # What is left out stays as it is, so an adaptation of the minutes alone is one.
             if all(values[key] is None for key in ADAPTATION) and not errors.keys() & set(
