@@ -429,7 +429,7 @@ def test_observation_page_for_the_team_and_404_for_another(app, db, world):
     assert seen.status_code == 200 and b"Record an observation" not in seen.data
 
 
-def test_report_shows_the_suspension_and_imports_again(app, db, world):
+def test_report_shows_the_suspension_and_imports_again(app, db, world, imp, tmp_path):
     from io import BytesIO
 
     import openpyxl
@@ -447,6 +447,12 @@ def test_report_shows_the_suspension_and_imports_again(app, db, world):
     by_code = {row[0]: row for row in rows[1:]}
     assert by_code["A"][-1].startswith("suspended for Vlinder until")
     assert by_code["L"][-1] is None
+    # The importer skips the derived column without a word: nothing changes.
+    path = tmp_path / "report.xlsx"
+    path.write_bytes(buffer.getvalue())
+    plan = imp(path)
+    assert plan.ignored_columns == []
+    assert plan.summary()["unchanged"] == 2 and plan.summary()["update"] == 0
 
 
 def test_ended_experiment_on_the_start_page_and_work_list_then_one_click(app, db, world):
