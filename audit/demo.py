@@ -9,7 +9,7 @@ overdue by now), and the open sessions and the colleagues' reports now.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
@@ -23,6 +23,7 @@ from audit.domain import (
     concerns,
     council,
     decisions,
+    experiments,
     organisation,
     protocols,
     rule_reports,
@@ -939,6 +940,87 @@ def _seed_actions(db: Database, session_id: int, rule_ids: dict, now: datetime) 
             )
 
 
+# Waterlelie tries without two rules (docs/design.md, "Experiments"): decided four months ago,
+# one for 8 weeks (ended, waiting for a decision) and one for 26 (still running).
+EXPERIMENTS_AGO = 4  # months
+EXPERIMENTS = [
+    ("Familie helpt niet bij de maaltijd", 8),
+    ("Douchen twee keer per week op vaste dagen", 26),
+]
+OBSERVATIONS = [
+    # rule index, who, days after the start, what, effect, incident
+    (
+        0,
+        "noor",
+        9,
+        "Dochter van mevrouw K. hielp bij het avondeten; mevrouw at alles op.",
+        "supports",
+        "",
+    ),
+    (0, "ruben", 23, "Familie was er niet bij de lunch; niemand miste iets.", "neutral", ""),
+    (
+        0,
+        "kwaliteit",
+        40,
+        "Een bezoeker gaf te grote happen; de EVV-er legde uit hoe het wel kan.",
+        "hinders",
+        "Kort verslikken, direct opgevangen, geen gevolgen.",
+    ),
+    (1, "noor", 12, "Meneer B. douchte 's avonds, zoals thuis, en sliep beter.", "supports", ""),
+    (
+        1,
+        "ruben",
+        50,
+        "Douchen op eigen verzoek kost niet meer tijd dan op vaste dagen.",
+        "neutral",
+        "",
+    ),
+]
+
+
+def _seed_experiments(db: Database, team_ids: dict, now: datetime) -> None:
+    clock.set(months_ago(now, EXPERIMENTS_AGO, day=3))
+    facilitator = users.find_user(db, "kwaliteit")
+    rule_ids = _rule_ids(db, [title for title, _weeks in EXPERIMENTS])
+    session = sessions.create_session(
+        db,
+        facilitator,
+        title="Schrapsessie Waterlelie: proberen zonder",
+        team_ids=[team_ids["Waterlelie"]],
+        rule_ids=rule_ids,
+        mode="online",
+        anonymous=False,
+    )
+    sessions.open_session(db, facilitator, session.id)
+    sessions.close_session(db, facilitator, session.id)
+    started = clock.today()
+    for rule_id, (_title, weeks) in zip(rule_ids, EXPERIMENTS, strict=True):
+        decisions.record_decision(
+            db,
+            facilitator,
+            session.id,
+            rule_id,
+            outcome="experiment",
+            rationale="Het team durft het aan; we kijken wat het de bewoners brengt.",
+            experiment_weeks=weeks,
+        )
+        decisions.apply_decision(db, facilitator, session.id, rule_id)
+    found = [experiments.for_rule(db, rule_id)[0]["id"] for rule_id in rule_ids]
+    for index, who, days, what, effect, incident in OBSERVATIONS:
+        clock.set(datetime.combine(started + timedelta(days=days), time(14), tzinfo=UTC))
+        experiments.record_observation(
+            db,
+            users.find_user(db, who),
+            found[index],
+            observed_on=clock.today(),
+            what=what,
+            effect=effect,
+            incident=bool(incident),
+            incident_text=incident,
+        )
+    clock.set(now)
+
+
 def _seed_sessions(db: Database, team_ids: dict, secret: str | None, now: datetime) -> None:
     """An open online session with some votes in it, and a draft, as of now: so members can
     vote."""
@@ -1053,5 +1135,7 @@ def seed(db: Database, secret: str | None = None) -> list[tuple[str, str, str]]:
             db, users.find_user(db, "kwaliteit"), team_ids, location_ids, report_secret, now
         )
         _seed_sessions(db, team_ids, secret, now)
+        # After the open sessions, whose ids the tests know; dated four months back.
+        _seed_experiments(db, team_ids, now)
         _seed_reports(db, team_ids, report_secret)
     return logins

@@ -279,6 +279,7 @@ def init_app(app: Flask) -> None:
         categories,
         dashboard,
         display,
+        experiments,
         imports,
         main,
         protocols,
@@ -306,6 +307,7 @@ def init_app(app: Flask) -> None:
         rule_reports,
         actions,
         strategies,
+        experiments,
     )
     for blueprint in (module.bp for module in blueprints):
         app.register_blueprint(blueprint)

@@ -26,6 +26,7 @@ DEMO_ARGS = {
     "session_id": 2,
     "report_id": 1,
     "action_id": 1,  # Anouk's overdue follow-up action on the closed spring session
+    "experiment_id": 1,  # Waterlelie's ended experiment, with observations
     "filename": "app.css",
 }
 # Who sees most of the app: the admin everything, a member of the open session its ballot.

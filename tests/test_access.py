@@ -86,6 +86,9 @@ ACCESS: dict[str, set[str] | str] = {
     "actions.add": EDITORS,
     "actions.edit": EDITORS,
     "actions.delete": EDITORS,
+    "experiments.detail": ALL,
+    "experiments.observe": {"admin", "quality", "member"},
+    "experiments.follow_up": EDITORS,
 }
 
 # Values for URL parameters; the access test creates things with these ids first.
@@ -100,6 +103,7 @@ SAMPLE_ARGS = {
     "session_id": 1,
     "report_id": 1,
     "action_id": 1,
+    "experiment_id": 1,
     "filename": "app.css",
 }
 

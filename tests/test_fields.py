@@ -201,8 +201,13 @@ def test_every_place_calls_a_field_by_the_same_label(app, db, lang):
     # The report's Register sheet and the import template: every column, in the same order.
     columns = [labels[f.key] for f in fields.RULE_FIELDS if f.column_key]
     reported = {"en": "Reported by colleagues", "nl": "Gemeld door collega's"}[lang]
-    # After them, the report's own derived column (skipped on import).
-    assert [c.value for c in _export(app, db, lang)["Register"][1]] == [*columns, reported]
+    # After them, the report's own derived columns (skipped on import).
+    suspended = {"en": "Suspended by an experiment", "nl": "Opgeschort door een experiment"}[lang]
+    assert [c.value for c in _export(app, db, lang)["Register"][1]] == [
+        *columns,
+        reported,
+        suspended,
+    ]
     assert [c.value for c in _template(app, db, lang).worksheets[0][1]] == columns
 
     # The rule page, and its history naming a changed field.

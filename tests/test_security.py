@@ -190,6 +190,8 @@ def _get_pages(app, things):
         "user_id": things["fac"].id,
         "report_id": things["report"].id,
         "action_id": things["action"].id,
+        # Escaping on the experiment page: test_experiments.py::test_observation_text_is_escaped
+        "experiment_id": 1,
         "filename": "app.css",
     }
     from flask import url_for

@@ -62,6 +62,7 @@ def _pages(app, session_id: int, rule_id: int) -> list[str]:
         "strategy_id": 1,
         "report_id": 1,
         "action_id": 1,
+        "experiment_id": 1,
     }
     urls = []
     with app.test_request_context():

@@ -118,9 +118,12 @@ def test_register_sheet(seeded, export):
     ws = wb["Register"]
     header = [c.value for c in ws[1]]
     # The template's columns, then the derived count of colleagues' reports (skipped on import).
-    assert header == [c.en for c in COLUMNS] + ["Reported by colleagues"]
+    assert header == [c.en for c in COLUMNS] + [
+        "Reported by colleagues",
+        "Suspended by an experiment",
+    ]
     assert ws.freeze_panes == "A2"
-    last = openpyxl.utils.get_column_letter(len(COLUMNS) + 1)
+    last = openpyxl.utils.get_column_letter(len(COLUMNS) + 2)
     assert ws.auto_filter.ref == f"A1:{last}{ws.max_row}"
     assert ws.column_dimensions["B"].width == pytest.approx(40, abs=1)  # xlsxwriter pads
     rows = list(ws.iter_rows(min_row=2))
@@ -141,7 +144,10 @@ def test_register_sheet_in_dutch(app, seeded, export):
     wb, _ = export(lang="nl")
     ws = wb["Register"]
     with app.app_context():  # a header is its field's label, translated by the app
-        assert [c.value for c in ws[1]] == [c.nl for c in COLUMNS] + ["Gemeld door collega's"]
+        assert [c.value for c in ws[1]] == [c.nl for c in COLUMNS] + [
+            "Gemeld door collega's",
+            "Opgeschort door een experiment",
+        ]
     row = {h.value: c.value for h, c in zip(ws[1], ws[2], strict=True)}
     assert row["Veronderstelde herkomst"] == "Inspectie"
     assert row["Zelfbedacht"] == "ja"
@@ -160,13 +166,16 @@ def test_sessions_decisions_and_history_sheets(seeded, export):
     header = [c.value for c in sess[1]]
     assert header[:6] == ["Session", "State", "Mode", "Teams", "Code", "Rule"]
     rows = list(sess.iter_rows(min_row=2, values_only=True))
-    assert len(rows) == 4  # only the closed session has results
+    # Only the closed sessions have results: spring (4 rules) and Waterlelie's experiments (2).
+    assert len(rows) == 6
     night = next(r for r in rows if r[5] == "Elk uur een nachtronde langs alle bewoners")
     assert night[6:11] == (1, 1, 4, 0, 6)
     assert night[12] == "Drop" and night[13] == "Drop" and night[14] == "yes"
     dec = wb["Decisions"]
     assert [c.value for c in dec[1]][:5] == ["Session", "Code", "Rule", "Decision", "Rationale"]
-    assert dec.max_row == 4  # three decisions
+    assert dec.max_row == 6  # three spring decisions, two to try without a rule
+    tried = [r[3] for r in dec.iter_rows(min_row=2, values_only=True)]
+    assert tried.count("Try without the rule") == 2
     assert isinstance(dec.cell(row=2, column=10).value, datetime)
     hist = wb["History"]
     assert hist.freeze_panes == "A2" and hist.max_row > 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -9,7 +10,16 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
-from audit.domain import council, events, fields, rules, session_fields, sessions, strategies
+from audit.domain import (
+    council,
+    events,
+    experiments,
+    fields,
+    rules,
+    session_fields,
+    sessions,
+    strategies,
+)
 from audit.domain.ballots import mandatory_message
 from audit.domain.users import User
 from audit.store.db import transaction
@@ -81,6 +91,8 @@ def record_decision(
     new_description: str | None = None,
     new_minutes_per_week: Any = None,
     strategy_id: Any = None,
+    experiment_weeks: Any = None,
+    experiment_team_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     """Record (or change, until applied) the decision about one rule of a closed session. An
     adapt decision names its strategy (docs/design.md, "Adapt strategies"); keep and drop name
@@ -96,9 +108,18 @@ def record_decision(
             "new_description": new_description,
             "new_minutes_per_week": new_minutes_per_week,
             "strategy_id": strategy_id,
+            "experiment_weeks": experiment_weeks,
+            "experiment_team_ids": experiment_team_ids,
         },
         errors,
     )
+    trial = values["outcome"] == "experiment"
+    chosen_teams = values["experiment_team_ids"]
+    if not trial:
+        errors.pop("experiment_weeks", None)
+        errors.pop("experiment_team_ids", None)
+        values["experiment_weeks"] = None
+    values["experiment_team_ids"] = None
     adapted = values["outcome"] == "adapt"
     for key in ADAPTATION:
         if not adapted:
@@ -112,8 +133,31 @@ def record_decision(
         rule = rules.get_rule(db, rule_id)
         existing = list_decisions(db, session_id).get(rule_id)
         _check_strategy(db, values, existing, errors)
-        if values["outcome"] == "drop" and rule.mandatory and "outcome" not in errors:
+        # Trying without a mandatory rule is dropping it for a while: refused alike.
+        if (
+            values["outcome"] in ("drop", "experiment")
+            and rule.mandatory
+            and "outcome" not in errors
+        ):
             errors["outcome"] = mandatory_message(rule)
+        if trial:
+            if rule.status == "proposed" and "outcome" not in errors:
+                errors["outcome"] = _l(
+                    "A proposed rule is not in force yet: there is nothing to try without."
+                )
+            weeks, teams = experiments.clean_scope(
+                db, session, values["experiment_weeks"], chosen_teams, errors
+            )
+            values["experiment_weeks"] = weeks
+            values["experiment_team_ids"] = json.dumps(teams)
+            # In a follow-up session this extends the experiment, which happens once.
+            extending = experiments.check_extension(db, session, rule_id)
+            if (
+                extending is not None
+                and "outcome" not in errors
+                and experiments.get_experiment(db, extending)["extended"]
+            ):
+                errors["outcome"] = _l("This experiment has been extended once already.")
         if adapted:
             # What is left out stays as it is, so an adaptation of the minutes alone is one.
             if all(values[key] is None for key in ADAPTATION) and not errors.keys() & set(
@@ -140,14 +184,18 @@ def record_decision(
         db.execute(
             """
             INSERT INTO decisions (session_id, rule_id, outcome, rationale, new_title,
-                new_description, new_minutes_per_week, strategy_id, decided_by, decided_at)
+                new_description, new_minutes_per_week, strategy_id, experiment_weeks,
+                experiment_team_ids, decided_by, decided_at)
             VALUES (:session_id, :rule_id, :outcome, :rationale, :new_title, :new_description,
-                    :new_minutes_per_week, :strategy_id, :decided_by, :decided_at)
+                    :new_minutes_per_week, :strategy_id, :experiment_weeks,
+                    :experiment_team_ids, :decided_by, :decided_at)
             ON CONFLICT (session_id, rule_id) DO UPDATE SET outcome = excluded.outcome,
                 rationale = excluded.rationale, new_title = excluded.new_title,
                 new_description = excluded.new_description,
                 new_minutes_per_week = excluded.new_minutes_per_week,
                 strategy_id = excluded.strategy_id,
+                experiment_weeks = excluded.experiment_weeks,
+                experiment_team_ids = excluded.experiment_team_ids,
                 decided_by = excluded.decided_by, decided_at = excluded.decided_at
             """,
             {
@@ -203,13 +251,15 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
         rule = rules.get_rule(db, rule_id)
         if rule.archived:
             raise Conflict(_l("This rule has been archived; restore it before applying."))
-        if decision["outcome"] == "drop" and rule.mandatory:
+        if decision["outcome"] in ("drop", "experiment") and rule.mandatory:
             # The origin may have been traced since the decision was recorded.
             raise ValidationError({"outcome": mandatory_message(rule)})
         # The organisation may require the client council's advice first (docs/design.md,
         # "Client council advice").
         if problem := council.missing_advice(db, rule, decision["id"]):
             raise Conflict(problem)
+        if decision["outcome"] == "experiment":
+            return _apply_experiment(db, actor, session, decision, rule)
         changes: dict[str, Any] = {"status": STATUS_AFTER[decision["outcome"]]}
         if decision["outcome"] == "adapt":
             if decision["new_title"]:
@@ -244,10 +294,39 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
                 decision["id"],
             ],
         )
+        # The rule is decided: an experiment on it is over (docs/design.md, "Experiments").
+        experiments.close_on_rule(db, actor, decision)
         events.record(
             db, actor, "review_session", session_id, "apply", {"rule_id": [None, rule_id]}
         )
     return updated
+
+
+def _apply_experiment(
+    db: Database,
+    actor: User,
+    session: sessions.ReviewSession,
+    decision: dict[str, Any],
+    rule: rules.Rule,
+) -> rules.Rule:
+    """Start (or, in the follow-up session of one, extend once) an experiment. The rule stays
+    in force with its status and minutes; no minutes are stored on the decision, so it gives
+    back no hours until a later drop or adapt (docs/design.md, "Experiments")."""
+    extending = experiments.check_extension(db, session, rule.id)
+    if extending is not None:
+        experiments.extend(db, actor, decision, extending)
+    else:
+        if rule.status == "proposed":
+            raise Conflict(
+                _l("A proposed rule is not in force yet: there is nothing to try without.")
+            )
+        experiments.start(db, actor, decision, session)
+    db.execute(
+        "UPDATE decisions SET applied_by = ?, applied_at = ? WHERE id = ?",
+        [actor.id, clock.now_iso(), decision["id"]],
+    )
+    events.record(db, actor, "review_session", session.id, "apply", {"rule_id": [None, rule.id]})
+    return rules.get_rule(db, rule.id)
 
 
 def all_decisions(db: Database) -> list[dict[str, Any]]:

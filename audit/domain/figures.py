@@ -105,7 +105,32 @@ def headline(
         "hours_per_week_self_invented": minutes_self / 60,
         "minutes_per_week_given_back": minutes_given_back,
         "hours_per_week_given_back": minutes_given_back / 60,
+        **suspended(db, scope),
     }
+
+
+def suspended(db: Database, scope: Scope = Scope()) -> dict[str, int]:
+    """Rules in force that a running experiment suspends (docs/design.md, "Experiments"): they
+    still count in every other figure. For a team, only the rules suspended for that team; for a
+    location, those suspended for one of its teams; a rule suspended for one team still binds
+    the others. An experiment counts until the decision that closes it is applied."""
+    where, params = scope.where()
+    teams = ""
+    if scope.team is not None:
+        teams = " AND et.team_id = :team"
+    elif scope.location is not None:
+        teams = " AND et.team_id IN (SELECT id FROM teams WHERE location_id = :location)"
+    row = db.execute(
+        f"""
+        SELECT count(*), coalesce(sum(r.minutes_per_week), 0) FROM rules r
+        WHERE {where} AND r.id IN (
+            SELECT e.rule_id FROM experiments e
+            JOIN experiment_teams et ON et.experiment_id = e.id
+            WHERE e.state = 'running'{teams})
+        """,
+        params,
+    ).fetchone()
+    return {"suspended": row[0], "minutes_per_week_suspended": row[1]}
 
 
 def given_back_minutes(db: Database, scope: Scope = Scope()) -> int:

@@ -9,7 +9,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlite_utils import Database
 
-from audit.domain import actions, council, fields, session_fields, strategies
+from audit.domain import actions, council, experiments, fields, session_fields, strategies
 from audit.domain.vocabulary import CONCERN_KINDS
 
 # The names of what events change besides a rule's fields, whose labels come from the field
@@ -61,6 +61,8 @@ FIELD_LABELS = {
 FIELD_LABELS.update(fields.labels(actions.ACTION_FIELDS, actions.DONE_FIELDS))
 # The client council's advice and its settings (audit/domain/council.py).
 FIELD_LABELS.update(council.FIELD_LABELS)
+# Experiments (audit/domain/experiments.py), whose start, extension and close are on their rule.
+FIELD_LABELS.update(experiments.FIELD_LABELS)
 
 ENTITY_LABELS = {
     "rule": _l("Rule"),
@@ -73,6 +75,7 @@ ENTITY_LABELS = {
     "review_session": _l("Review session"),
     "rule_report": _l("Report of a rule"),
     strategies.ENTITY: _l("Adapt strategy"),
+    "experiment": _l("Experiment"),
 }
 
 
@@ -113,6 +116,7 @@ ACTION_LABELS = {
     "concern_answer": _l("concern answered"),
     **actions.EVENT_ACTIONS,
     **council.EVENT_ACTIONS,
+    **experiments.EVENT_ACTIONS,
 }
 
 
@@ -158,6 +162,12 @@ class HistoryLookup:
         self.labels["concern_kind"] = translated(CONCERN_KINDS)
         self.labels["council_advice"] = translated(council.SETTING_LABELS)
         self.kinds["advised_on"] = fields.DATE  # the council's advice, shown as a date
+        # An experiment's teams and the outcome that closed it, on the rule's events.
+        self.kinds["experiment_teams"] = fields.REFERENCES
+        self.names["experiment_teams"] = by_table.get("teams") or dict(
+            db.execute(names_sql["teams"])
+        )
+        self.labels["experiment_outcome"] = translated(session_fields.OUTCOMES)
         self.fields = translated(field_labels())
 
     def value(self, field: str, value: Any) -> str:

@@ -83,9 +83,15 @@ SESSION_FIELDS = table(
 
 # --- decisions ------------------------------------------------------------------------------
 
-OUTCOMES = {"keep": _l("Keep"), "adapt": _l("Adapt"), "drop": _l("Drop")}
+OUTCOMES = {
+    "keep": _l("Keep"),
+    "adapt": _l("Adapt"),
+    "drop": _l("Drop"),
+    "experiment": _l("Try without the rule"),
+}
 RATIONALE_MAX = 5000
-_CHOOSE_OUTCOME = _l("Choose keep, adapt or drop.")
+_CHOOSE_OUTCOME = _l("Choose keep, adapt, drop or try without the rule.")
+EXPERIMENT_WEEKS_MAX = 26
 
 # The new_* fields are the adapted rule's own: their limits are the rule's, and the rule's own
 # cleaning checks them (decisions.record_decision).
@@ -129,5 +135,23 @@ DECISION_FIELDS = table(
         maximum=MINUTES_MAX,
         invalid=_whole_number(MINUTES_MAX),
         too_large=_whole_number(MINUTES_MAX),
+    ),
+    # For "try without the rule" only (docs/design.md, "Experiments"): empty is 8 weeks and no
+    # team is the session's teams; that they are the session's, experiments.clean_scope checks.
+    Field(
+        "experiment_weeks",
+        _l("Weeks without the rule"),
+        INTEGER,
+        maximum=EXPERIMENT_WEEKS_MAX,
+        invalid=_l("Choose from 1 to %(n)s weeks.", n=EXPERIMENT_WEEKS_MAX),
+        too_large=_l("Choose from 1 to %(n)s weeks.", n=EXPERIMENT_WEEKS_MAX),
+        hint=_l("Only for trying without the rule. Empty: 8 weeks."),
+    ),
+    Field(
+        "experiment_team_ids",
+        _l("Teams that try without the rule"),
+        REFERENCES,
+        table="teams",
+        invalid=_l("No such team."),
     ),
 )

@@ -56,6 +56,8 @@ class ReviewSession:
     team_ids: list[int] = field(default_factory=list)
     team_names: list[str] = field(default_factory=list)
     rule_ids: list[int] = field(default_factory=list)
+    # The experiment a follow-up session decides on (docs/design.md, "Experiments").
+    experiment_id: int | None = None
 
     @property
     def effective_state(self) -> str:

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import NotFound
-from audit.domain import figures, sessions
+from audit.domain import experiments, figures, sessions
 from audit.domain.register import Page
 from audit.domain.users import User
 
@@ -180,4 +180,6 @@ def team_page(db: Database, team_id: int, user: User, page: int = 1) -> dict[str
         "rules": rules_in_force(db, team_id, page, total=headline["total"]),
         "decisions": session_decisions(db, team_id),
         "open_sessions": open_sessions(db, team_id, user),
+        # Rules this team works without for now (docs/design.md, "Experiments").
+        "experiments": experiments.for_team(db, team_id),
     }

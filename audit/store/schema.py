@@ -635,6 +635,66 @@ CLIENT_COUNCIL: list[Step] = [
     """,
 ]
 
+
+# Migration 13: experiments without a rule (docs/design.md, "Experiments"). A decision may be
+# "experiment": try without the rule for some teams and weeks. Its scope and period are kept
+# with the decision (the team ids as JSON; empty means the session's teams); applying it starts
+# an experiment, whose teams are its own table so the figures can ask "suspended for this
+# team?" with a join. A follow-up session names the experiment it decides on.
+def _allow_experiment_outcome(db: Any) -> None:
+    rebuild_table(db, "decisions", lambda sql: add_check_values(sql, "outcome", "experiment"))
+
+
+EXPERIMENTS: list[Step] = [
+    _allow_experiment_outcome,
+    """
+    ALTER TABLE decisions ADD COLUMN experiment_weeks INTEGER
+        CHECK (experiment_weeks IS NULL OR experiment_weeks BETWEEN 1 AND 26)
+    """,
+    "ALTER TABLE decisions ADD COLUMN experiment_team_ids TEXT",
+    """
+    CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        rule_id INTEGER NOT NULL REFERENCES rules (id),
+        decision_id INTEGER NOT NULL UNIQUE REFERENCES decisions (id),
+        starts_on TEXT NOT NULL,
+        ends_on TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'closed')),
+        extended INTEGER NOT NULL DEFAULT 0 CHECK (extended IN (0, 1)),
+        closed_by_decision_id INTEGER REFERENCES decisions (id),
+        closed_at TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        CHECK (ends_on > starts_on),
+        CHECK ((state = 'closed') = (closed_at IS NOT NULL))
+    )
+    """,
+    "CREATE INDEX experiments_rule ON experiments (rule_id, state)",
+    """
+    CREATE TABLE experiment_teams (
+        experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+        team_id INTEGER NOT NULL REFERENCES teams (id),
+        PRIMARY KEY (experiment_id, team_id)
+    )
+    """,
+    "CREATE INDEX experiment_teams_team ON experiment_teams (team_id)",
+    """
+    CREATE TABLE experiment_observations (
+        id INTEGER PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments (id),
+        observed_on TEXT NOT NULL,
+        what TEXT NOT NULL CHECK (length(what) BETWEEN 1 AND 2000),
+        effect TEXT NOT NULL CHECK (effect IN ('hinders', 'neutral', 'supports')),
+        incident INTEGER NOT NULL DEFAULT 0 CHECK (incident IN (0, 1)),
+        incident_text TEXT NOT NULL DEFAULT '' CHECK (length(incident_text) <= 2000),
+        recorded_by INTEGER NOT NULL REFERENCES users (id),
+        recorded_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX experiment_observations_experiment ON experiment_observations (experiment_id)",
+    "ALTER TABLE review_sessions ADD COLUMN experiment_id INTEGER REFERENCES experiments (id)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (1, "foundation", FOUNDATION),
     (2, "register", REGISTER),
@@ -648,6 +708,7 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (10, "adapt strategies", ADAPT_STRATEGIES),
     (11, "follow-up actions", FOLLOW_UP_ACTIONS),
     (12, "client council advice", CLIENT_COUNCIL),
+    (13, "experiments", EXPERIMENTS),
 ]
 
 

@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 
-from audit.domain import ballots, decisions, origins, sessions
+from audit.domain import ballots, decisions, experiments, origins, sessions
 from audit.domain.history import ACTION_LABELS, field_label, label_of
 from audit.domain.vocabulary import CONCERN_KINDS, IMPACTS, STATUSES, VALUES
 
@@ -52,6 +52,8 @@ def init_app(app: Flask) -> None:
         CHOICE_LABELS=ballots.CHOICES,
         CONCERN_LABELS=CONCERN_KINDS,
         OUTCOME_LABELS=decisions.OUTCOMES,
+        EXPERIMENT_STATES=experiments.STATES,
+        EFFECT_LABELS=experiments.EFFECTS,
         SUGGESTED_LABELS={**decisions.OUTCOMES, "discuss": _l("Discuss")},
         mandatory_note=ballots.mandatory_message,
     )

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template
 from flask_login import current_user
 
 from audit.access import READERS, allow, may_open
-from audit.domain import actions, ballots, figures, organisation, sessions
+from audit.domain import actions, ballots, experiments, figures, organisation, sessions
 from audit.store.db import get_db
 
 bp = Blueprint("main", __name__)
@@ -32,6 +32,8 @@ def index():
         proposed=proposed,
         follow_up=follow_up,
         my_open_actions=actions.mine_open_count(db, current_user),
+        # Experiments past their end wait for a follow-up session (docs/design.md, "Experiments").
+        ended=experiments.waiting_for_decision(db) if may_open("experiments.follow_up") else [],
     )
 
 

@@ -40,6 +40,7 @@ from audit.core import clock
 from audit.domain import (
     actions,
     categories,
+    experiments,
     fields,
     organisation,
     origins,
@@ -302,6 +303,7 @@ def register_page():
         descending=descending,
         options=filter_options(db),
         page_sizes=register.page_sizes(per_page),
+        suspensions=experiments.open_for_rules(db, [row["id"] for row in page.rows]),
     )
 
 
@@ -351,6 +353,7 @@ def detail(rule_id: int):
         ],
         reported=rule_reports.reported(db, rule_id),
         open_actions=actions.open_for_rule(db, rule_id),
+        rule_experiments=experiments.for_rule(db, rule_id),
         # What colleagues wrote is for those who triage; everyone else sees the count.
         reports=(
             rule_reports.reports_of_rule(db, rule_id)
@@ -542,7 +545,13 @@ def _worklist(db, page_args: MultiDict) -> dict[str, register.Page]:
 @bp.route("/tracing")
 @allow(*EDITORS)
 def tracing():
-    return render_template("rules/tracing.html", lists=_worklist(get_db(), request.args), failed={})
+    db = get_db()
+    return render_template(
+        "rules/tracing.html",
+        lists=_worklist(db, request.args),
+        failed={},
+        ended=experiments.waiting_for_decision(db),
+    )
 
 
 @bp.route("/rules/<int:rule_id>/trace", methods=["POST"])

@@ -39,6 +39,7 @@ from audit.domain import (
     concerns,
     council,
     decisions,
+    experiments,
     fields,
     organisation,
     rules,
@@ -152,7 +153,20 @@ def _session_form_data(session: sessions.ReviewSession) -> dict:
 SessionForm = _form_class(
     "SessionForm", _SessionForm, sessions.FIELDS, rule_ids={"validate_choice": False}
 )
-DecisionForm = _form_class("DecisionForm", FlaskForm, decisions.FIELDS)
+
+
+# The teams offered are the session's (_set_teams); the domain checks the ones posted.
+DecisionForm = _form_class(
+    "DecisionForm",
+    FlaskForm,
+    decisions.FIELDS,
+    experiment_team_ids={"validate_choice": False},
+)
+
+
+def _set_teams(form: FlaskForm, session: sessions.ReviewSession) -> None:
+    form.experiment_team_ids.choices = list(zip(session.team_ids, session.team_names, strict=True))
+
 
 # What a reference field of a session's or decision's table offers, per table: (id, name) pairs
 # of the rows that may be chosen, plus ``keep``, the row the record names already.
@@ -331,7 +345,9 @@ def reopen(session_id: int):
 # --- one session ----------------------------------------------------------------------------
 
 
-def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
+def _decision_form(
+    rule: rules.Rule, decided: dict | None, failed: dict, session: sessions.ReviewSession
+):
     """The decision form of one rule. The adapt fields start from the rule as it is (or the
     adaptation recorded), so changing only its minutes means changing only that field."""
     if rule.id in failed:
@@ -345,8 +361,10 @@ def _decision_form(rule: rules.Rule, decided: dict | None, failed: dict):
     ):
         recorded = data.get(f"new_{name}") if adapted else None
         data[f"new_{name}"] = recorded if recorded is not None else current
+    data["experiment_team_ids"] = experiments.decided_teams(data) or session.team_ids
     form = DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
     _set_references(form, decisions.FIELDS, decided)
+    _set_teams(form, session)
     return form
 
 
@@ -366,7 +384,7 @@ def _detail(
     rules_in_session = rules.get_rules(db, session.rule_ids)
     forms = {}
     for rule in rules_in_session:
-        form = _decision_form(rule, decided.get(rule.id), failed or {})
+        form = _decision_form(rule, decided.get(rule.id), failed or {}, session)
         forms[rule.id] = form
     return (
         render_template(
@@ -393,6 +411,7 @@ def _detail(
             concern_problems=concern_problems or {},
             follow_up=actions.for_session(db, session.id) if closed else {},
             **_council_context(db, session, rules_in_session, closed, advice_problems or {}),
+            experiment=experiments.for_session(db, session),
         ),
         status,
     )
@@ -551,6 +570,7 @@ def decide(session_id: int, rule_id: int):
     _set_references(
         form, decisions.FIELDS, decisions.list_decisions(get_db(), session_id).get(rule_id)
     )
+    _set_teams(form, session)
     recorded = form.validate() and attempt(
         form,
         lambda: decisions.record_decision(
@@ -691,6 +711,7 @@ def _vote_page(
             mandatory_message=ballots.mandatory_message,
             questions=ballots.REFLECTION_QUESTIONS,
             errors=errors or {},
+            experiment=experiments.for_session(db, session),
         ),
         status,
     )

@@ -48,7 +48,9 @@ class Column:
 # colleagues' reports stand behind the rule), written for the reader and skipped by the import
 # without a word, so an exported report imports again as it is.
 REPORTED = _l("Reported by colleagues")
-DERIVED = (REPORTED,)
+# Which teams try without the rule, and until when (docs/design.md, "Experiments").
+SUSPENDED = _l("Suspended by an experiment")
+DERIVED = (REPORTED, SUSPENDED)
 
 
 def derived_headers() -> set[str]:

@@ -22,7 +22,7 @@ from operator import attrgetter
 from typing import IO, Any
 
 import xlsxwriter
-from flask_babel import force_locale
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlite_utils import Database
 from xlsxwriter.workbook import Workbook
@@ -35,6 +35,7 @@ from audit.domain import (
     council,
     decisions,
     events,
+    experiments,
     fields,
     figures,
     organisation,
@@ -47,7 +48,7 @@ from audit.domain import (
 )
 from audit.domain.history import ACTION_LABELS, ENTITY_LABELS, HistoryLookup, translated
 from audit.domain.register import RuleFilter
-from audit.xlsx.columns import REPORTED, headers
+from audit.xlsx.columns import REPORTED, SUSPENDED, headers
 
 CHUNK = 500
 SELF_INVENTED_FILL = "#FFF1E8"
@@ -64,6 +65,21 @@ EVENT_FORMATS = {"en": "yyyy-mm-dd hh:mm:ss", "nl": "d-m-yyyy hh:mm:ss"}
 ROW_PX = 20
 SUMMARY_WIDTHS = (44, 34, 14, 14, 14)
 REPORTED_WIDTH = 14
+SUSPENDED_WIDTH = 30
+
+
+def _suspension(experiment: dict[str, Any]) -> str:
+    """ "Vlinder, Zon until 27 Apr 2026", or that it ended and waits for a decision."""
+    if experiment["effective_state"] == "ended":
+        return text(_("experiment ended: decide"))
+    return text(
+        _(
+            "suspended for %(teams)s until %(day)s",
+            teams=experiment["team_names"],
+            day=format_date(date.fromisoformat(experiment["ends_on"])),
+        )
+    )
+
 
 Progress = Callable[[int], None]
 # Characters XML 1.0 (and so Excel) cannot hold: tab, newline and carriage return are allowed.
@@ -327,7 +343,11 @@ def write_register(
     columns = fields.rule_spec().columns
     # After the field table's columns, the derived one (skipped on import): colleagues' reports.
     reported_column = len(columns)
-    sheet.table([*headers(lang), str(REPORTED)], [*(f.width for f in columns), REPORTED_WIDTH])
+    suspended_column = reported_column + 1
+    sheet.table(
+        [*headers(lang), str(REPORTED), str(SUSPENDED)],
+        [*(f.width for f in columns), REPORTED_WIDTH, SUSPENDED_WIDTH],
+    )
     labels = Labels.current()
     reader = labels.register_reader(lang)
     ids = _rule_ids(db, rule_filter)
@@ -339,6 +359,7 @@ def write_register(
     r = 1
     for chunk in _rules_in_chunks(db, ids):
         reported = rule_reports.counts_for(db, [rule.id for rule in chunk])
+        suspended = experiments.open_for_rules(db, [rule.id for rule in chunk])
         for rule in chunk:
             for c, value in enumerate(reader(rule)):
                 if value is None or value == "":
@@ -358,11 +379,13 @@ def write_register(
                     write_string(r, c, text(str(value)))
             if rule.id in reported:
                 write_number(r, reported_column, reported[rule.id].count)
+            if rule.id in suspended:
+                write_string(r, suspended_column, _suspension(suspended[rule.id]))
             r += 1
         if progress:
             progress(len(chunk))
     sheet.next_row = r
-    sheet.finish(len(columns) + 1)
+    sheet.finish(len(columns) + 2)
     # Self-invented rows get a fill: one rule for the sheet, not a style on 200,000 cells.
     flag = xlsxwriter.utility.xl_col_to_name(reader.keys.index("self_invented"))
     ws.conditional_format(
