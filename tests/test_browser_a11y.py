@@ -118,6 +118,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         ("rule", "/rules/1"),
         ("dashboard", "/dashboard"),
         ("import", "/import/"),
+        ("start page with actions and ended experiments", "/"),
     ):
         page.goto(base + path)
         audit(page, name)
@@ -150,7 +151,15 @@ def test_main_pages_have_no_serious_accessibility_violations(
     assert phone.locator("#fig-total").count() == 1, "no team page to audit"
     audit(phone, "team page on a phone")
 
-    assert len(audit.audited) == 11
+    # A member of the team trying without a rule reads it and its observations on a phone.
+    phone = watched.page(PHONE)
+    login(phone, base, "noor", demo_server.logins["noor"])
+    switch_language(phone, language)
+    phone.goto(base + "/experiments/1")
+    assert phone.locator("form textarea").count() >= 1, "no observation form to audit"
+    audit(phone, "experiment and its observations on a phone")
+
+    assert len(audit.audited) == 13
     assert audit.problems == [], "serious or critical accessibility violations:\n" + "\n".join(
         audit.problems
     )
