@@ -48,7 +48,7 @@ def test_form_and_history_say_the_words_of_the_table(app, lang, table, form_clas
             assert str(form[key].label.text) == str(spec.label), key
             assert str(history.FIELD_LABELS[key]) == str(spec.label), key
         # Exactly the table's fields, besides the form's own bookkeeping.
-        assert set(form._fields) - {"version"} == set(table)
+        assert set(form._fields) - {"version", "seen"} == set(table)
 
 
 def test_limits_and_required_messages_come_from_the_table(app):

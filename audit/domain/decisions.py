@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -79,6 +80,20 @@ def _may_decide(session: sessions.ReviewSession, actor: User) -> None:
         raise Conflict(_l("Decisions are taken after the session has closed."))
 
 
+def version_token(decision: dict[str, Any] | None) -> str:
+    """What a form remembers of the decision it showed: a hash of what it says and who
+    recorded it when ("" for no decision yet). Timestamps alone are to the second, so two
+    saves within one second would look alike; the content does not."""
+    if decision is None:
+        return ""
+    kept = {
+        key: decision.get(key)
+        for key in (*FIELDS, "decided_by", "decided_at", "applied_at")
+        if key in decision
+    }
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 def record_decision(
     db: Database,
     actor: User,
@@ -93,10 +108,12 @@ def record_decision(
     strategy_id: Any = None,
     experiment_weeks: Any = None,
     experiment_team_ids: list[int] | None = None,
+    expected_token: str | None = None,
 ) -> dict[str, Any]:
     """Record (or change, until applied) the decision about one rule of a closed session. An
     adapt decision names its strategy (docs/design.md, "Adapt strategies"); keep and drop name
-    none."""
+    none. ``expected_token``: the decision's ``version_token`` as the form showed it ("" for
+    none yet); a decision changed since is refused, not overwritten."""
     sessions.close_expired(db, session_id)  # decided on a closed session: store the close too
     errors: dict[str, Any] = {}
     values = fields.clean(
@@ -132,6 +149,14 @@ def record_decision(
             raise ValidationError({"rule_id": _l("This rule is not part of this session.")})
         rule = rules.get_rule(db, rule_id)
         existing = list_decisions(db, session_id).get(rule_id)
+        if expected_token is not None and version_token(existing) != expected_token:
+            raise Conflict(
+                _l(
+                    "Someone else recorded a decision on this rule since you opened the page."
+                    " Yours was not saved; it is still in the form below. Reload the page to"
+                    " see theirs before you save again."
+                )
+            )
         _check_strategy(db, values, existing, errors)
         # Trying without a mandatory rule is dropping it for a while: refused alike.
         if (

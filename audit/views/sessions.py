@@ -156,9 +156,15 @@ SessionForm = _form_class(
 
 
 # The teams offered are the session's (_set_teams); the domain checks the ones posted.
+class _DecisionBase(FlaskForm):
+    # The decision as the page showed it (decisions.version_token): a decision someone else
+    # changed since is not overwritten.
+    seen = HiddenField()
+
+
 DecisionForm = _form_class(
     "DecisionForm",
-    FlaskForm,
+    _DecisionBase,
     decisions.FIELDS,
     experiment_team_ids={"validate_choice": False},
 )
@@ -362,6 +368,7 @@ def _decision_form(
         recorded = data.get(f"new_{name}") if adapted else None
         data[f"new_{name}"] = recorded if recorded is not None else current
     data["experiment_team_ids"] = experiments.decided_teams(data) or session.team_ids
+    data["seen"] = decisions.version_token(decided)
     form = DecisionForm(formdata=None, prefix=f"d{rule.id}", data=data, meta={"csrf": False})
     _set_references(form, decisions.FIELDS, decided)
     _set_teams(form, session)
@@ -578,6 +585,7 @@ def decide(session_id: int, rule_id: int):
             current_user,
             session_id,
             rule_id,
+            expected_token=form.seen.data or "",
             **{key: form[key].data for key in decisions.FIELDS},
         ),
     )
