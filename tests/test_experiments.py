@@ -12,6 +12,7 @@ from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError
 from audit.domain import decisions, events, experiments, figures, sessions
 from audit.domain.figures import Scope
+from audit.domain.history import HistoryLookup
 from tests.conftest import Auth, make_rule, make_team, make_user, post
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -545,3 +546,21 @@ def test_the_dashboard_and_team_page_count_the_suspension_per_team(app, db, worl
     vlinder = client.get(f"/teams/{world['vlinder']['id']}").get_data(as_text=True)
     zon = client.get(f"/teams/{world['zon']['id']}").get_data(as_text=True)
     assert 'id="fig-suspended"' in vlinder and 'id="fig-suspended"' not in zon
+
+
+def test_the_decisions_history_names_the_teams_that_try_without_it(app, db, world):
+    """The decision's event keeps the teams as ids; the session's history says their names."""
+    decisions.record_decision(
+        db,
+        world["fac"],
+        world["session"].id,
+        world["rule"].id,
+        outcome="experiment",
+        rationale="Eens proberen",
+        experiment_team_ids=[world["zon"]["id"]],
+    )
+    logged = events.history(db, "review_session", world["session"].id)[0]
+    assert logged["changes"]["experiment_team_ids"] == [None, [world["zon"]["id"]]]
+    with app.test_request_context():
+        lookup = HistoryLookup(db)
+        assert lookup.value("experiment_team_ids", [world["zon"]["id"]]) == "Zon"

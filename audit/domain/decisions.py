@@ -237,9 +237,19 @@ def record_decision(
             "review_session",
             session_id,
             "decision",
-            events.diff(existing or {}, values, values) | {"rule_id": [None, rule_id]},
+            events.diff(_logged(existing or {}), _logged(values), _logged(values))
+            | {"rule_id": [None, rule_id]},
         )
     return get_decision(db, session_id, rule_id)
+
+
+def _logged(decision: dict[str, Any]) -> dict[str, Any]:
+    """The decision as the log keeps it: the experiment's teams as a list of ids (the table
+    keeps them as JSON text), so the history names the teams."""
+    teams = decision.get("experiment_team_ids")
+    if isinstance(teams, str):
+        return {**decision, "experiment_team_ids": json.loads(teams)}
+    return decision
 
 
 def _check_strategy(

@@ -163,10 +163,10 @@ class HistoryLookup:
         self.labels["council_advice"] = translated(council.SETTING_LABELS)
         self.kinds["advised_on"] = fields.DATE  # the council's advice, shown as a date
         # An experiment's teams and the outcome that closed it, on the rule's events.
-        self.kinds["experiment_teams"] = fields.REFERENCES
-        self.names["experiment_teams"] = by_table.get("teams") or dict(
-            db.execute(names_sql["teams"])
-        )
+        team_names = by_table.get("teams") or dict(db.execute(names_sql["teams"]))
+        for key in ("experiment_teams", "experiment_team_ids"):  # the rule's and the decision's
+            self.kinds[key] = fields.REFERENCES
+            self.names[key] = team_names
         self.labels["experiment_outcome"] = translated(session_fields.OUTCOMES)
         self.fields = translated(field_labels())
 
