@@ -14,9 +14,7 @@ from tests.test_experiments import START, _try_without, world  # noqa: F401
 
 
 def _decide(db, actor, session_id, rule_id, outcome, **kw):
-    decisions.record_decision(
-        db, actor, session_id, rule_id, outcome=outcome, rationale="r", **kw
-    )
+    decisions.record_decision(db, actor, session_id, rule_id, outcome=outcome, rationale="r", **kw)
     return decisions.apply_decision(db, actor, session_id, rule_id)
 
 
@@ -36,3 +34,37 @@ def test_an_extended_experiment_that_ended_gets_its_follow_up_session(db, world)
     # The extension ended: "experiment ended: decide", one click starts the session that decides.
     second = experiments.start_follow_up(db, world["fac"], found["id"])
     assert second.id != follow.id and second.experiment_id == found["id"]
+
+
+def test_advice_given_on_one_decision_does_not_clear_another_under_required(app, db):
+    from audit.domain import council
+    from tests.conftest import make_rule, make_team, make_user
+    from tests.test_council import _set
+
+    clock.set(START)
+    team = make_team(db, "Vlinder")
+    fac = make_user(db, "fac", "quality", language="en")
+    rule = make_rule(
+        db, code="A", title="Taart", team_ids=[team["id"]], values_touched=["autonomy"]
+    )
+    session = sessions.create_session(
+        db, fac, title="V", team_ids=[team["id"]], rule_ids=[rule.id], mode="hands"
+    )
+    _run(db, fac, session.id)
+    _set(db, "required")
+    decisions.record_decision(db, fac, session.id, rule.id, outcome="keep", rationale="Blijft.")
+    council.record_advice(
+        db,
+        fac,
+        session.id,
+        rule.id,
+        advised_on="2026-03-01",
+        advice="Behouden.",
+        followed="yes",
+        reason="",
+        expected_version=0,
+    )
+    # The council advised (and the decision "followed") a keep; the decision is now a drop.
+    decisions.record_decision(db, fac, session.id, rule.id, outcome="drop", rationale="Weg.")
+    with pytest.raises(Conflict):
+        decisions.apply_decision(db, fac, session.id, rule.id)
