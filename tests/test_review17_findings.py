@@ -68,3 +68,29 @@ def test_advice_given_on_one_decision_does_not_clear_another_under_required(app,
     decisions.record_decision(db, fac, session.id, rule.id, outcome="drop", rationale="Weg.")
     with pytest.raises(Conflict):
         decisions.apply_decision(db, fac, session.id, rule.id)
+
+
+def test_a_confirmed_drop_does_not_apply_a_decision_changed_since_the_confirm_page(
+    app,
+    db,
+    world,  # noqa: F811
+):
+    from tests.conftest import post
+    from tests.test_experiments import _client
+
+    session_id, rule_id = world["session"].id, world["rule"].id
+    decisions.record_decision(
+        db, world["fac"], session_id, rule_id, outcome="drop", rationale="Weg ermee."
+    )
+    client = _client(app, world["fac"])
+    url = f"/sessions/{session_id}/rules/{rule_id}/apply"
+    page = client.get(url)
+    assert page.status_code == 200  # the confirm page shows the drop
+    # Meanwhile, in another tab, the decision becomes "try without" for both teams.
+    decisions.record_decision(
+        db, world["fac"], session_id, rule_id, outcome="experiment", rationale="Toch proberen."
+    )
+    post(client, url, data={"confirm": "1"}, token_from=url)
+    # What was confirmed was a drop; an experiment nobody confirmed must not start.
+    assert decisions.get_decision(db, session_id, rule_id)["applied_at"] is None
+    assert db["experiments"].count == 0
