@@ -90,7 +90,7 @@ def test_a_confirmed_drop_does_not_apply_a_decision_changed_since_the_confirm_pa
     decisions.record_decision(
         db, world["fac"], session_id, rule_id, outcome="experiment", rationale="Toch proberen."
     )
-    post(client, url, data={"confirm": "1"}, token_from=url)
+    post(client, url, data={"confirm": "1"}, token_from=f"/sessions/{session_id}")
     # What was confirmed was a drop; an experiment nobody confirmed must not start.
     assert decisions.get_decision(db, session_id, rule_id)["applied_at"] is None
     assert db["experiments"].count == 0
