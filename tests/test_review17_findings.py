@@ -94,3 +94,20 @@ def test_a_confirmed_drop_does_not_apply_a_decision_changed_since_the_confirm_pa
     # What was confirmed was a drop; an experiment nobody confirmed must not start.
     assert decisions.get_decision(db, session_id, rule_id)["applied_at"] is None
     assert db["experiments"].count == 0
+
+
+def test_an_observation_sent_twice_from_a_phone_is_recorded_once(app, db, world):  # noqa: F811
+    from tests.conftest import post
+    from tests.test_experiments import _client
+
+    found = _try_without(db, world)
+    client = _client(app, world["anna"])
+    url = f"/experiments/{found['id']}"
+    token_page = client.get(url)
+    assert token_page.status_code == 200
+    data = {"observed_on": "2026-03-02", "what": "Rustig ontbijt.", "effect": "supports"}
+    # A double tap (or a resend after a slow network) posts the same form twice.
+    first = post(client, f"{url}/observations", data=data, token_from=url)
+    second = post(client, f"{url}/observations", data=data, token_from=url)
+    assert first.status_code == 302 and second.status_code in (302, 409, 422)
+    assert len(experiments.observations(db, found["id"])) == 1
