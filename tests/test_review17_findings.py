@@ -111,3 +111,31 @@ def test_an_observation_sent_twice_from_a_phone_is_recorded_once(app, db, world)
     second = post(client, f"{url}/observations", data=data, token_from=url)
     assert first.status_code == 302 and second.status_code in (302, 409, 422)
     assert len(experiments.observations(db, found["id"])) == 1
+
+
+def test_an_extension_does_not_record_teams_it_ignores(db, world):  # noqa: F811
+    from audit.core.errors import ValidationError
+
+    found = _try_without(db, world, weeks=4)
+    assert len(found["team_ids"]) == 2
+    clock.set(START + timedelta(weeks=4))
+    follow = experiments.start_follow_up(db, world["fac"], found["id"])
+    _run(db, world["fac"], follow.id)
+    vlinder = world["vlinder"]["id"]
+    try:
+        _decide(
+            db,
+            world["fac"],
+            follow.id,
+            world["rule"].id,
+            "experiment",
+            experiment_weeks=4,
+            experiment_team_ids=[vlinder],
+        )
+    except ValidationError:
+        return  # refusing a scope the extension cannot honour is right too
+    decided = decisions.get_decision(db, follow.id, world["rule"].id)
+    # The decision says "only Vlinder goes on without the rule"; the experiment must agree.
+    assert experiments.get_experiment(db, found["id"])["team_ids"] == experiments.decided_teams(
+        decided
+    )
