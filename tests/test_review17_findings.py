@@ -139,3 +139,21 @@ def test_an_extension_does_not_record_teams_it_ignores(db, world):  # noqa: F811
     assert experiments.get_experiment(db, found["id"])["team_ids"] == experiments.decided_teams(
         decided
     )
+
+
+def test_a_rule_traced_to_the_law_is_not_left_suspended_by_a_running_experiment(
+    db,
+    world,  # noqa: F811
+):
+    from audit.core.errors import ValidationError
+    from audit.domain import figures, rules
+
+    _try_without(db, world)
+    try:
+        rules.trace(db, world["fac"], world["rule"].id, verified_origin="law")
+    except (Conflict, ValidationError):
+        return  # refusing the trace while the team works without the rule is right too
+    assert rules.get_rule(db, world["rule"].id).mandatory
+    # A mandatory rule binds everyone: no team may go on working without it.
+    assert figures.suspended(db)["suspended"] == 0
+    assert experiments.open_for_rules(db, [world["rule"].id]) == {}
