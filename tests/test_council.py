@@ -179,9 +179,11 @@ def test_required_refuses_to_apply_until_advice_is_recorded(app, db, world):
     # A rule that touches neither is applied as before.
     decisions.apply_decision(db, world["fac"], session_id, world["plain"].id)
     client = _login(app, "fac")
+    seen = decisions.version_token(decisions.list_decisions(db, session_id)[world["touching"].id])
     response = post(
         client,
         f"/sessions/{session_id}/rules/{world['touching'].id}/apply",
+        {"seen": seen},
         token_from=f"/sessions/{session_id}",
     )
     assert response.status_code == 302

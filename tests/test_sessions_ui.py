@@ -431,7 +431,8 @@ def test_applying_a_drop_asks_for_confirmation(db, world):
     page = fac.get(confirm_url).get_data(as_text=True)
     assert "Taart" in page and "Niemand mist het" in page and 'name="confirm"' in page
     assert rules.get_rule(db, a).status == "under_review"
-    done = post(fac, confirm_url, {"confirm": "1"}, token_from=confirm_url)
+    seen = re.search(r'name="seen" value="([^"]*)"', page).group(1)
+    done = post(fac, confirm_url, {"confirm": "1", "seen": seen}, token_from=confirm_url)
     assert done.status_code == 302
     assert rules.get_rule(db, a).status == "dropped"
 

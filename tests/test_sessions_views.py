@@ -279,7 +279,8 @@ def test_decide_and_apply_through_the_page(db, world):
     )
     assert response.status_code == 302  # to the page that confirms the drop
     confirm = f"{url}/rules/{a}/apply"
-    response = post(fac, confirm, {"confirm": "1"}, token_from=confirm)
+    seen = re.search(r'name="seen" value="([^"]*)"', fac.get(confirm).get_data(as_text=True))
+    response = post(fac, confirm, {"confirm": "1", "seen": seen.group(1)}, token_from=confirm)
     assert response.status_code == 302
     assert rules.get_rule(db, a).status == "dropped"
     assert decisions.get_decision(db, session.id, a)["applied_at"]

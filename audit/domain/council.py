@@ -256,6 +256,27 @@ def record_advice(
     return for_decision(db, decision_id) or {}
 
 
+def forget_advice(
+    db: Database, actor: User, session_id: int, rule_id: int, decision_id: int
+) -> None:
+    """The decision's outcome changed after the council advised on it: the advice was given on
+    another decision (and "followed" would now say what is not so), so it no longer counts. In
+    the caller's transaction; the rule's history keeps what the council said."""
+    found = for_decision(db, decision_id)
+    if found is None:
+        return
+    db.execute("DELETE FROM council_advice WHERE decision_id = ?", [decision_id])
+    events.record(
+        db,
+        actor,
+        "rule",
+        rule_id,
+        "council_advice",
+        {"advice": [found["advice"], None], "followed": [found["followed"], None]},
+        ref=("review_session", session_id),
+    )
+
+
 def missing_advice(db: Database, rule: rules.Rule, decision_id: int) -> str | None:
     """Why a decision on ``rule`` may not be applied yet under the organisation's setting, or
     None. Called by ``decisions.apply_decision`` inside its transaction."""

@@ -177,12 +177,16 @@ def record_decision(
             values["experiment_team_ids"] = json.dumps(teams)
             # In a follow-up session this extends the experiment, which happens once.
             extending = experiments.check_extension(db, session, rule_id)
-            if (
-                extending is not None
-                and "outcome" not in errors
-                and experiments.get_experiment(db, extending)["extended"]
-            ):
-                errors["outcome"] = _l("This experiment has been extended once already.")
+            if extending is not None and "outcome" not in errors:
+                running = experiments.get_experiment(db, extending)
+                if running["extended"]:
+                    errors["outcome"] = _l("This experiment has been extended once already.")
+                elif set(teams) != set(running["team_ids"]):
+                    # An extension goes on with the same teams; the record must say so.
+                    errors["experiment_team_ids"] = _l(
+                        "An extension goes on with the teams of the experiment; start a new"
+                        " experiment for other teams."
+                    )
         if adapted:
             # What is left out stays as it is, so an adaptation of the minutes alone is one.
             if all(values[key] is None for key in ADAPTATION) and not errors.keys() & set(
@@ -206,6 +210,8 @@ def record_decision(
         check(errors)
         if existing and existing["applied_at"]:
             raise Conflict(_l("This decision has been applied already and is final."))
+        if existing and existing["outcome"] != values["outcome"]:
+            council.forget_advice(db, actor, session_id, rule_id, existing["id"])
         db.execute(
             """
             INSERT INTO decisions (session_id, rule_id, outcome, rationale, new_title,
@@ -273,9 +279,13 @@ def _check_strategy(
         errors["strategy_id"] = problem
 
 
-def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> rules.Rule:
+def apply_decision(
+    db: Database, actor: User, session_id: int, rule_id: int, expected_token: str | None = None
+) -> rules.Rule:
     """Make the decision real: the rule's status (and text, for adapt) change in one
-    transaction with the decision's record, and the rule's history links to the session."""
+    transaction with the decision's record, and the rule's history links to the session.
+    ``expected_token``: the decision's ``version_token`` as the page showed it; a decision
+    changed since is not applied."""
     sessions.close_expired(db, session_id)
     with transaction(db):
         session = sessions.get_session(db, session_id)
@@ -283,6 +293,15 @@ def apply_decision(db: Database, actor: User, session_id: int, rule_id: int) -> 
         decision = get_decision(db, session_id, rule_id)
         if decision["applied_at"]:
             raise Conflict(_l("This decision has been applied already."))
+        if expected_token is not None and expected_token != version_token(
+            list_decisions(db, session_id).get(rule_id)
+        ):
+            raise Conflict(
+                _l(
+                    "This decision has changed since the page was shown; nothing was applied."
+                    " Look at it again before you apply it."
+                )
+            )
         rule = rules.get_rule(db, rule_id)
         if rule.archived:
             raise Conflict(_l("This rule has been archived; restore it before applying."))

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 
 from audit.core import clock
 from audit.core.errors import Conflict, NotFound, ValidationError, check
-from audit.domain import events, sessions
+from audit.domain import events, origins, sessions
 from audit.domain.roles import EDITORS
 from audit.domain.users import User
 from audit.store.db import transaction
@@ -87,6 +87,13 @@ def effective_state(row: dict[str, Any], today: date | None = None) -> str:
     return "ended" if (today or clock.today()).isoformat() >= row["ends_on"] else "running"
 
 
+# A rule traced as mandatory while a team tries without it binds everyone again at once: its
+# experiment no longer suspends it anywhere (the follow-up session still closes it; a drop or
+# another try is refused there). SQL on rules ``r``.
+BINDING_AGAIN = "r.verified_origin IS NOT NULL AND r.verified_origin IN ({keys})".format(
+    keys=", ".join(f"'{key}'" for key in sorted(origins.MANDATORY))
+)
+
 _SELECT = """
     SELECT e.*, r.code, r.title AS rule_title, d.session_id,
            (SELECT group_concat(t.name, ', ') FROM (
@@ -143,7 +150,9 @@ def open_for_rules(db: Database, rule_ids: list[int]) -> dict[int, dict[str, Any
         return {}
     marks = ",".join("?" * len(rule_ids))
     rows = db.query(
-        _SELECT + f" WHERE e.state = 'running' AND e.rule_id IN ({marks})", list(rule_ids)
+        _SELECT
+        + f" WHERE e.state = 'running' AND e.rule_id IN ({marks}) AND NOT ({BINDING_AGAIN})",
+        list(rule_ids),
     )
     return {r["rule_id"]: _finish(r) for r in rows}
 
@@ -160,7 +169,7 @@ def waiting_for_decision(db: Database) -> list[dict[str, Any]]:
 def for_team(db: Database, team_id: int) -> list[dict[str, Any]]:
     """Experiments not yet closed that suspend a rule for the team."""
     rows = db.query(
-        _SELECT + " WHERE e.state = 'running' AND e.id IN"
+        _SELECT + f" WHERE e.state = 'running' AND NOT ({BINDING_AGAIN}) AND e.id IN"
         " (SELECT experiment_id FROM experiment_teams WHERE team_id = ?) ORDER BY e.ends_on",
         [team_id],
     )
@@ -343,6 +352,24 @@ def record_observation(
                     )
                 }
             )
+        # The same observation again from the same person (a double tap, a resend on a slow
+        # phone network) is stored once.
+        same = db.execute(
+            "SELECT id FROM experiment_observations WHERE experiment_id = ? AND recorded_by = ?"
+            " AND observed_on = ? AND what = ? AND effect = ? AND incident = ?"
+            " AND incident_text = ?",
+            [
+                experiment_id,
+                actor.id,
+                day.isoformat(),
+                what,
+                effect,
+                int(bool(incident)),
+                incident_text if incident else "",
+            ],
+        ).fetchone()
+        if same is not None:
+            return same[0]
         observation_id = db.execute(
             "INSERT INTO experiment_observations (experiment_id, observed_on, what, effect,"
             " incident, incident_text, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -378,8 +405,16 @@ def start_follow_up(db: Database, actor: User, experiment_id: int) -> sessions.R
         experiment = get_experiment(db, experiment_id)
         if experiment["state"] == "closed":
             raise Conflict(_l("This experiment is closed; start a new one instead."))
-        if experiment["follow_up_session_id"] is not None:
-            raise Conflict(_l("A follow-up session for this experiment exists already."))
+        # One follow-up at a time: a new one only once the last one's decision was applied
+        # (it extended the experiment, which has now ended again).
+        last = experiment["follow_up_session_id"]
+        if last is not None:
+            applied = db.execute(
+                "SELECT applied_at FROM decisions WHERE session_id = ? AND rule_id = ?",
+                [last, experiment["rule_id"]],
+            ).fetchone()
+            if applied is None or applied[0] is None:
+                raise Conflict(_l("A follow-up session for this experiment exists already."))
         session = sessions.create_session(
             db,
             actor,

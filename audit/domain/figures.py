@@ -15,7 +15,15 @@ from typing import Any
 from sqlite_utils import Database
 
 from audit.core import clock
-from audit.domain import categories, flow, organisation, origins, rule_reports, strategies
+from audit.domain import (
+    categories,
+    experiments,
+    flow,
+    organisation,
+    origins,
+    rule_reports,
+    strategies,
+)
 from audit.domain.register import RuleFilter
 from audit.domain.rules import IN_FORCE_SQL, in_force
 from audit.domain.vocabulary import IMPACTS, STATUSES
@@ -123,7 +131,7 @@ def suspended(db: Database, scope: Scope = Scope()) -> dict[str, int]:
     row = db.execute(
         f"""
         SELECT count(*), coalesce(sum(r.minutes_per_week), 0) FROM rules r
-        WHERE {where} AND r.id IN (
+        WHERE {where} AND NOT ({experiments.BINDING_AGAIN}) AND r.id IN (
             SELECT e.rule_id FROM experiments e
             JOIN experiment_teams et ON et.experiment_id = e.id
             WHERE e.state = 'running'{teams})

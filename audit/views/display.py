@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
         value_label=lambda key: label_of(VALUES, key),
         category_name=category_name,
         STATES_LABELS=sessions.STATES,
+        decision_token=decisions.version_token,
         # Below this many reports behind a rule, their minutes summed are one colleague's
         # words: shown only to those who triage (docs/security.md, "Anonymous reports").
         report_minimum=sessions.min_voters,

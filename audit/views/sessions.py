@@ -602,9 +602,12 @@ def decide(session_id: int, rule_id: int):
     return _detail(session, failed={rule_id: form})
 
 
-def _apply(session_id: int, rule_id: int):
+def _apply(session_id: int, rule_id: int, seen: str | None = None):
     rule = attempt(
-        None, lambda: decisions.apply_decision(get_db(), current_user, session_id, rule_id)
+        None,
+        lambda: decisions.apply_decision(
+            get_db(), current_user, session_id, rule_id, expected_token=seen
+        ),
     )
     if rule is not None:
         flash(_("The decision has been applied to %(code)s.", code=rule.code), "success")
@@ -623,7 +626,9 @@ def apply(session_id: int, rule_id: int):
     if request.method == "POST":
         if is_drop and request.form.get("confirm") != "1":
             return redirect(url_for("sessions.apply", session_id=session_id, rule_id=rule_id))
-        return _apply(session_id, rule_id)
+        # The decision as the page showed it: one changed since (in another tab, by someone
+        # else) is not applied unseen.
+        return _apply(session_id, rule_id, request.values.get("seen", ""))
     if is_drop and not decision["applied_at"]:
         return render_template(
             "sessions/confirm_apply.html",
