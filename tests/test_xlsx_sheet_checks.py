@@ -119,3 +119,29 @@ def test_before_openpyxl_takes_over_every_sheet_is_checked(read_plan, tmp_path):
     assert read_plan(path).rows  # without the bomb it reads, through openpyxl from row 20
     with pytest.raises(ImportFileError, match="unpacks to far more"):
         read_plan(with_bomb)
+
+
+def test_a_sheet_kept_outside_the_worksheets_folder_goes_to_openpyxl(read_plan, tmp_path):
+    """A sheet part elsewhere in the package (a relationship may point anywhere) was searched
+    as any other part, not for formulas: calamine would have read a formula's cached value as
+    typed. Such a sheet is read by openpyxl, which refuses the formula."""
+    plain = tmp_path / "plain.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "Regels"
+    wb.active.append(["Titel", "Code"])
+    wb.active.append(["Geen taart", "A-1"])
+    wb.active["B2"] = "=1+1"
+    wb.save(plain)
+    moved = tmp_path / "moved.xlsx"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(moved, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            name = info.filename
+            if name == "xl/worksheets/sheet1.xml":
+                name = "xl/data/regels.xml"
+            if name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+                data = data.replace(b"worksheets/sheet1.xml", b"data/regels.xml")
+            out.writestr(name, data)
+    plan = read_plan(moved)
+    problems = [message for row in plan.rows for _, message in row.errors]
+    assert any("formula" in str(m) for m in problems), problems

@@ -168,10 +168,13 @@ class Scan:
 
     def sheet(self, name: str) -> bool:
         """Inflate and search the worksheet called ``name`` (once); whether calamine may read
-        it. A sheet whose part cannot be told has every sheet checked."""
+        it. A sheet whose part cannot be told, or that lies outside ``xl/worksheets/`` (where
+        it was searched as any other part, not as a sheet), goes to openpyxl, which tells a
+        formula from a value; every sheet is checked first, as for openpyxl."""
         part = self.parts().get(name)
         if part is None or (part not in self.waiting and part not in self.sheet_plain):
-            return self.every_sheet()
+            self.every_sheet()
+            return False
         if part in self.waiting:
             self._sheet_part(part)
         return self.sheet_plain[part]
