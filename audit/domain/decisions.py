@@ -293,9 +293,7 @@ def apply_decision(
         decision = get_decision(db, session_id, rule_id)
         if decision["applied_at"]:
             raise Conflict(_l("This decision has been applied already."))
-        if expected_token is not None and expected_token != version_token(
-            list_decisions(db, session_id).get(rule_id)
-        ):
+        if expected_token is not None and expected_token != version_token(decision):
             raise Conflict(
                 _l(
                     "This decision has changed since the page was shown; nothing was applied."
