@@ -236,14 +236,24 @@ def _unit_rows(units: list[dict], counts: dict[int, list[int]]) -> list[dict[str
     return _share_rows(rows)
 
 
-def share_by_team(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
+def _org_wide(db: Database, scope: Scope) -> list[int] | None:
+    """The organisation-wide rules in scope (total, traced, self-invented): every team and every
+    location has them, so the two breakdowns share one count."""
+    where, params = scope.where()
+    return _counts(
+        db, f"SELECT 0, {_COUNTS} FROM rules r WHERE {where} AND r.org_wide = 1", params
+    ).get(0)
+
+
+def share_by_team(
+    db: Database, scope: Scope = Scope(), org_wide: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Rules per team: organisation-wide ones, those chosen for the team, and those chosen for
     its location, each rule once. Counted as three small aggregates rather than by expanding
     every location rule to every team, which is what made this slow at 10,000 rules."""
     where, params = scope.where()
-    org_wide = _counts(
-        db, f"SELECT 0, {_COUNTS} FROM rules r WHERE {where} AND r.org_wide = 1", params
-    )
+    if org_wide is None:
+        org_wide = _org_wide(db, scope)
     direct = _counts(
         db,
         f"SELECT rt.team_id, {_COUNTS} FROM rule_teams rt JOIN rules r ON r.id = rt.rule_id"
@@ -266,7 +276,7 @@ def share_by_team(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
     teams = organisation.list_teams(db)
     counts = {
         t["id"]: _add(
-            org_wide.get(0),
+            org_wide,
             direct.get(t["id"]),
             by_location.get(t["location_id"]),
             subtract=both.get(t["id"]),
@@ -276,13 +286,14 @@ def share_by_team(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
     return sorted(_unit_rows(teams, counts), key=lambda r: r["name"].casefold())
 
 
-def share_by_location(db: Database, scope: Scope = Scope()) -> list[dict[str, Any]]:
+def share_by_location(
+    db: Database, scope: Scope = Scope(), org_wide: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Rules per location: organisation-wide ones, those chosen for the location, and those
     chosen for a team there, each rule once."""
     where, params = scope.where()
-    org_wide = _counts(
-        db, f"SELECT 0, {_COUNTS} FROM rules r WHERE {where} AND r.org_wide = 1", params
-    )
+    if org_wide is None:
+        org_wide = _org_wide(db, scope)
     scoped = _counts(
         db,
         f"""
@@ -298,7 +309,7 @@ def share_by_location(db: Database, scope: Scope = Scope()) -> list[dict[str, An
         params,
     )
     locations = organisation.list_locations(db)
-    counts = {loc["id"]: _add(org_wide.get(0), scoped.get(loc["id"])) for loc in locations}
+    counts = {loc["id"]: _add(org_wide, scoped.get(loc["id"])) for loc in locations}
     return sorted(_unit_rows(locations, counts), key=lambda r: r["name"].casefold())
 
 
@@ -471,12 +482,13 @@ def dashboard(db: Database, scope: Scope = Scope()) -> dict[str, Any]:
     """Everything the dashboard shows, in one dictionary (the register scanned once for the
     headline, origins, impact and funnel)."""
     groups = _groups(db, scope)
+    org_wide = _org_wide(db, scope)
     return {
         "headline": headline(db, scope, groups),
         "origins": origin_distribution(db, scope, groups),
         "categories": share_by_category(db, scope),
-        "locations": share_by_location(db, scope),
-        "teams": share_by_team(db, scope),
+        "locations": share_by_location(db, scope, org_wide),
+        "teams": share_by_team(db, scope, org_wide),
         "impact": impact_by_origin_group(db, scope, groups),
         "funnel": status_funnel(db, scope, groups),
         "candidates": top_candidates(db, scope),
